@@ -1,0 +1,90 @@
+/**
+ * The native addon, typed. Thread: any (each worker loads its own instance).
+ * Owns nothing: every function is a syscall wrapper returning a result or a
+ * negative errno; `errors.ts` turns the negatives into named errors.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import fs from 'node:fs';
+
+export interface SockAddr {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6' | 'unknown';
+}
+
+export interface InetDiagSocket {
+  family: number;
+  state: number;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  inode: number;
+  uid: number;
+  /** For listeners: current accept-queue length. For others: unread bytes. */
+  rqueue: number;
+  /** For listeners: the effective backlog. For others: unsent bytes. */
+  wqueue: number;
+}
+
+export interface NativeBinding {
+  constants: Record<string, number>;
+  strerror(errno: number): string;
+
+  socket(family: number): number;
+  setsockopt(fd: number, level: number, opt: number, value: number): number;
+  getsockopt(fd: number, level: number, opt: number): number;
+  setLingerZero(fd: number): number;
+  bind(fd: number, host: string, port: number): number;
+  listen(fd: number, backlog: number): number;
+  accept(fd: number): number;
+  connect(fd: number, host: string, port: number): number;
+  recv(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  send(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  writev(fd: number, bufs: Uint8Array[]): number;
+  shutdown(fd: number, how: number): number;
+  close(fd: number): number;
+  getsockname(fd: number): SockAddr | number;
+  getpeername(fd: number): SockAddr | number;
+  getrlimitNofile(): [number, number] | number;
+  setrlimitNofile(soft: number, hard: number): number;
+  openReserve(): number;
+  gettid(): number;
+
+  epollCreate(): number;
+  epollCtl(epfd: number, op: number, fd: number, events: number, token: number): number;
+  epollWait(epfd: number, out: Int32Array, max: number, timeoutMs: number): number;
+  eventfd(): number;
+  eventfdWrite(fd: number, n: number): number;
+  eventfdRead(fd: number): number;
+
+  watch(epfd: number, out: Int32Array, max: number, cb: (n: number) => void): object | number;
+  unwatch(handle: object): void;
+  watchRef(handle: object, on: boolean): void;
+
+  /** inet_diag dump of TCP sockets; states is a bitmask of (1 << TCP_STATE). */
+  inetDiag?(family: number, states: number): InetDiagSocket[] | number;
+  /** kcmp(pid1, pid2, KCMP_FILE, fd1, fd2): 0 same file, 1/2 ordering, 3 unequal, or -errno. */
+  kcmpFile?(pid1: number, pid2: number, fd1: number, fd2: number): number;
+}
+
+function locate(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/src/native -> repo root; also works from src/native when run unbuilt.
+  for (const up of ['../../..', '../..', '..']) {
+    for (const kind of ['Release', 'Debug']) {
+      const p = path.resolve(here, up, 'build', kind, 'edgeloop.node');
+      if (fs.existsSync(p)) return p;
+    }
+  }
+  throw new Error(
+    'edgeloop: native addon not found (build/Release/edgeloop.node). ' +
+      'Run `npm install` (needs python3, make and a C compiler) or `npx node-gyp rebuild`.',
+  );
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeBinding = require(locate());
+export const C = native.constants as Readonly<Record<string, number>>;

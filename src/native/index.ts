@@ -1,0 +1,3 @@
+export { native, C } from './binding.js';
+export type { NativeBinding, SockAddr, InetDiagSocket } from './binding.js';
+export { SysError, check, errnoName, Errno } from './errors.js';
