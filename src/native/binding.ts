@@ -64,10 +64,18 @@ export interface NativeBinding {
   unwatch(handle: object): void;
   watchRef(handle: object, on: boolean): void;
 
-  /** inet_diag dump of TCP sockets; states is a bitmask of (1 << TCP_STATE). */
-  inetDiag?(family: number, states: number): InetDiagSocket[] | number;
-  /** kcmp(pid1, pid2, KCMP_FILE, fd1, fd2): 0 same file, 1/2 ordering, 3 unequal, or -errno. */
-  kcmpFile?(pid1: number, pid2: number, fd1: number, fd2: number): number;
+  /**
+   * NETLINK_SOCK_DIAG dump of the TCP sockets of `family` (AF_INET/AF_INET6) in
+   * the caller's network namespace; `states` is a bitmask of (1 << TCP_STATE),
+   * e.g. 1 << 10 for LISTEN. Returns -errno on failure (an NLMSG_ERROR's errno).
+   */
+  inetDiag(family: number, states: number): InetDiagSocket[] | number;
+  /**
+   * kcmp(pid1, pid2, KCMP_FILE, fd1, fd2): 0 when both fds are one open file
+   * description, 1/2 ordering or 3 when they differ, or -errno (EPERM without
+   * ptrace access, EBADF, ESRCH, ENOSYS without CONFIG_KCMP).
+   */
+  kcmpFile(pid1: number, pid2: number, fd1: number, fd2: number): number;
 }
 
 function locate(): string {
