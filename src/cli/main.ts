@@ -3,13 +3,17 @@
  * The `edgeloop` command: one entry, one module per subcommand.
  * Each subcommand module exports `main(argv): Promise<number>` (the exit code).
  */
-const commands: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
-  echo: { summary: 'TCP echo server on the reactor', load: () => import('./echo.js') },
-  serve: { summary: 'HTTP/1.1 demo server (/hello, /echo, /delay, /bytes, /stats)', load: () => import('./serve.js') },
-  bench: { summary: 'HTTP load generator that says what went wrong with every request', load: () => import('./bench.js') },
-  doctor: { summary: 'diagnose a running server (any language) from /proc and sock_diag', load: () => import('./doctor.js') },
-  lab: { summary: "reproduce the field reports' epoll experiments on this kernel", load: () => import('./lab.js') },
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  echo: { summary: 'TCP echo server on the reactor', load: () => load('echo') },
+  serve: { summary: 'HTTP/1.1 demo server (/hello, /echo, /delay, /bytes, /stats)', load: () => load('serve') },
+  bench: { summary: 'HTTP load generator that says what went wrong with every request', load: () => load('bench') },
+  doctor: { summary: 'diagnose a running server (any language) from /proc and sock_diag', load: () => load('doctor') },
+  lab: { summary: "reproduce the field reports' epoll experiments on this kernel", load: () => load('lab') },
 };
+
+type Command = { main(argv: string[]): Promise<number> };
+// A computed specifier: each command module loads only when it is run.
+const load = (name: string): Promise<Command> => import(`./${name}.js`) as Promise<Command>;
 
 function usage(): string {
   const lines = ['usage: edgeloop <command> [options]', '', 'commands:'];

@@ -1,0 +1,47 @@
+/**
+ * The URL a bench run aims at. Thread: any. Owns nothing.
+ * Only plain http: is spoken; anything else is refused up front so a run never
+ * "succeeds" with every request malformed because the peer wanted TLS.
+ */
+import { UsageError } from './errors.js';
+
+export interface Target {
+  /** Host to connect to, as written in the URL (brackets stripped for IPv6). */
+  host: string;
+  port: number;
+  /** Path plus query, what goes on the request line. */
+  path: string;
+  /** Value of the Host header: host[:port] as in the URL. */
+  hostHeader: string;
+  /** The URL normalised, for reports. */
+  href: string;
+}
+
+export function parseTarget(raw: string): Target {
+  let url: URL;
+  // Accept "127.0.0.1:8080/x" like curl does; a bare host is common on the command line.
+  const withScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(raw) ? raw : `http://${raw}`;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UsageError(`'${raw}' is not a URL (expected http://host[:port][/path])`);
+  }
+  if (url.protocol !== 'http:') {
+    const scheme = url.protocol.replace(/:$/, '');
+    const why = scheme === 'https' ? ' (TLS is not implemented; point it at a plain-HTTP port)' : '';
+    throw new UsageError(`unsupported URL scheme '${scheme}'${why}: only http:// is supported`);
+  }
+  if (url.username || url.password) {
+    throw new UsageError('credentials in the URL are not supported; pass -H "Authorization: ..." instead');
+  }
+  if (!url.hostname) throw new UsageError(`'${raw}' has no host`);
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : 80;
+  return {
+    host,
+    port,
+    path: `${url.pathname || '/'}${url.search}`,
+    hostHeader: url.host,
+    href: url.href,
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The server side of one EventLoop: its acceptors and its live connections.
+ * Thread: its loop's. Owns the TcpConnections accepted on (or handed to) this
+ * loop, keyed by their never-reused id, and the Acceptors it listens with.
+ */
+import { native, C } from '../native/binding.js';
+import { Acceptor } from './Acceptor.js';
+import type { EventLoop } from './EventLoop.js';
+import { EV_ET } from './Channel.js';
+import { S, type LoopStatsSnapshot } from './LoopStats.js';
+import { TcpConnection, type ConnectionHandlers } from './TcpConnection.js';
+
+export interface ServerHandlers extends ConnectionHandlers {
+  /**
+   * The server is stopping: finish what this connection is doing and close it
+   * (e.g. HTTP closes idle keep-alive connections at once and busy ones after
+   * their response). Default: conn.shutdown(), a FIN after the output drains.
+   */
+  onStop?(conn: TcpConnection): void;
+}
+
+/** What a handler module's setup function receives, in every loop thread. */
+export interface ServerContext {
+  loop: EventLoop;
+  /** This loop's position in the pool (0-based). */
+  index: number;
+  loops: number;
+  /** The `moduleOptions` given to the server (structured-cloned into this thread). */
+  options: unknown;
+  /** Counters of every loop of the server, read from shared memory. */
+  stats(): LoopStatsSnapshot[];
+}
+
+export type SetupFn = (ctx: ServerContext) => ServerHandlers | Promise<ServerHandlers>;
+
+export interface ConnectionOptions {
+  noDelay?: boolean;
+  /** Close connections idle this long (ms); 0 = never. */
+  idleTimeout?: number;
+  edgeTriggered?: boolean;
+}
+
+export class ServerLoop {
+  readonly connections = new Map<number, TcpConnection>();
+  private readonly acceptors: Acceptor[] = [];
+  private readonly wrapped: ConnectionHandlers;
+  private stopping: { resolve: () => void } | undefined;
+
+  constructor(
+    readonly loop: EventLoop,
+    readonly handlers: ServerHandlers,
+    private readonly opts: ConnectionOptions = {},
+  ) {
+    // Bound copies: handlers may be a class instance whose methods live on its prototype.
+    const bind = <K extends keyof ConnectionHandlers>(k: K): ConnectionHandlers[K] =>
+      typeof handlers[k] === 'function' ? ((handlers[k] as (...a: never[]) => unknown).bind(handlers) as ConnectionHandlers[K]) : undefined;
+    this.wrapped = {
+      onConnection: bind('onConnection'),
+      onMessage: bind('onMessage'),
+      onPeerHalfClose: bind('onPeerHalfClose'),
+      onWriteComplete: bind('onWriteComplete'),
+      onHighWaterMark: bind('onHighWaterMark'),
+      onDrain: bind('onDrain'),
+      onClose: (conn, reason, error) => {
+        this.connections.delete(conn.id);
+        try {
+          handlers.onClose?.(conn, reason, error);
+        } finally {
+          if (this.stopping && this.connections.size === 0) this.stopping.resolve();
+        }
+      },
+    };
+  }
+
+  addAcceptor(fd: number, o: { exclusive?: boolean; ownsFd?: boolean; maxPerWakeup?: number }): Acceptor {
+    const a = new Acceptor(this.loop, fd, {
+      ...o,
+      edgeTriggered: this.opts.edgeTriggered ?? false,
+      onNewConnection: (cfd) => this.newConnection(cfd),
+    });
+    this.acceptors.push(a);
+    a.listen();
+    return a;
+  }
+
+  /** Takes ownership of a connected fd (from an Acceptor or handed over by another loop). */
+  newConnection(fd: number, handedOver = false): TcpConnection | undefined {
+    if (this.stopping) {
+      native.close(fd);
+      return undefined;
+    }
+    if (handedOver) this.loop.stats.c[S.accepted]!++;
+    const conn = new TcpConnection(this.loop, fd, 'connecting', this.opts.edgeTriggered ? EV_ET : 0);
+    if (this.opts.noDelay !== false) native.setsockopt(fd, C.IPPROTO_TCP!, C.TCP_NODELAY!, 1);
+    conn.setHandlers(this.wrapped);
+    this.connections.set(conn.id, conn);
+    conn.establish();
+    if (this.opts.idleTimeout && !conn.isClosed) conn.setIdleTimeout(this.opts.idleTimeout);
+    return conn;
+  }
+
+  /**
+   * Graceful stop: take what is already in the accept queue, stop accepting,
+   * let every connection finish, force-close what is left after timeoutMs.
+   */
+  stop(timeoutMs = 5000): Promise<void> {
+    this.loop.assertInLoopThread();
+    for (const a of this.acceptors) {
+      if (!a.isPaused) a.acceptPending(Number.MAX_SAFE_INTEGER);
+      a.close();
+    }
+    this.acceptors.length = 0;
+    return new Promise<void>((resolve) => {
+      let timer: { cancel(): void } | undefined;
+      const done = (): void => {
+        timer?.cancel();
+        resolve();
+      };
+      this.stopping = { resolve: done };
+      if (this.connections.size === 0) return done();
+      timer = this.loop.runAfter(timeoutMs, () => {
+        for (const c of [...this.connections.values()]) c.forceClose('shutdown');
+      });
+      for (const c of [...this.connections.values()]) {
+        if (c.isClosed) continue;
+        if (this.handlers.onStop) {
+          try {
+            this.handlers.onStop(c);
+          } catch (err) {
+            this.loop.reportError(err);
+            c.forceClose('error');
+          }
+        } else {
+          c.shutdown();
+        }
+      }
+    });
+  }
+}

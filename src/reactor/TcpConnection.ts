@@ -1,0 +1,443 @@
+/**
+ * One TCP connection. Thread: the loop it was handed to, for its whole life.
+ * Owns its socket fd, its Channel, its input and output Buffers and its
+ * timers. Every way a connection ends goes through `handleClose`, once.
+ *
+ * States:
+ *   connecting -> connected -> (peerHalfClosed | localHalfClosed | disconnecting) -> closed
+ * peerHalfClosed: the peer sent FIN; we may still send (pitfall 4: a half-closed
+ * peer still gets its reply). localHalfClosed: we sent FIN, we still read.
+ * disconnecting: a shutdown or close waits for the output to drain.
+ */
+import { threadId } from 'node:worker_threads';
+import { native, C, type SockAddr } from '../native/binding.js';
+import { Errno, SysError } from '../native/errors.js';
+import { Buffer } from './Buffer.js';
+import { EV_ERR, EV_HUP, EV_RDHUP, EV_READ, EV_WRITE, type Channel, type ChannelOwner } from './Channel.js';
+import type { EventLoop } from './EventLoop.js';
+import { S, type CloseReason } from './LoopStats.js';
+import type { Timer } from './TimerQueue.js';
+
+export type ConnState = 'connecting' | 'connected' | 'peerHalfClosed' | 'localHalfClosed' | 'disconnecting' | 'closed';
+export type { CloseReason };
+
+export interface ConnectionHandlers {
+  /** The connection is up. */
+  onConnection?(conn: TcpConnection): void;
+  /** Bytes arrived. Consume what you use (buf.retrieve); the rest is kept for the next call. */
+  onMessage?(conn: TcpConnection, buf: Buffer): void;
+  /** The peer sent FIN. You may still send; call shutdown() or close() when done. Default: shutdown() after the output drains. */
+  onPeerHalfClose?(conn: TcpConnection): void;
+  /** The output buffer was fully handed to the kernel. */
+  onWriteComplete?(conn: TcpConnection): void;
+  /** Queued output reached conn.highWaterMark: stop producing until onDrain. */
+  onHighWaterMark?(conn: TcpConnection, queuedBytes: number): void;
+  /** Queued output fell to conn.lowWaterMark after a high-water mark. */
+  onDrain?(conn: TcpConnection): void;
+  /** Exactly once per connection, after its fd is closed. */
+  onClose?(conn: TcpConnection, reason: CloseReason, error?: SysError): void;
+}
+
+const CLOSED: ConnState = 'closed';
+const EAGAIN = -Errno.EAGAIN;
+const EINTR = -Errno.EINTR;
+const ECONNRESET = -Errno.ECONNRESET;
+const EPIPE = -Errno.EPIPE;
+
+// Ids are unique in the process and never reused: the thread id (never reused
+// by Node) in the high bits, a per-thread counter in the low 32.
+const ID_BASE = threadId * 2 ** 32;
+let idSeq = 0;
+export function nextConnectionId(): number {
+  idSeq = (idSeq + 1) % 2 ** 32;
+  return ID_BASE + idSeq;
+}
+
+export class TcpConnection implements ChannelOwner {
+  readonly id = nextConnectionId();
+  readonly channel: Channel;
+  state: ConnState;
+  /** A slot for the protocol layer above (HTTP parser state, ...). */
+  context: unknown = undefined;
+  highWaterMark = 4 * 1024 * 1024;
+  lowWaterMark = 1024 * 1024;
+  /** How long a FIN we sent may wait for the peer's before the socket is closed anyway. */
+  lingerMs = 5000;
+  /** The error that ended the connection, when one did. */
+  error: SysError | undefined;
+  closeReason: CloseReason | undefined;
+
+  private handlers: ConnectionHandlers = {};
+  private input: Buffer | null = null;
+  private output: Buffer | null = null;
+  private aboveHighWater = false;
+  private peerEof = false;
+  private localEof = false;
+  private wantShutdown = false;
+  private discardInput = false;
+  private readPaused = false;
+  private readDeferred = false;
+  private initiator: CloseReason = 'peer';
+  private idleMs = 0;
+  private lastActive: number;
+  private idleTimer: Timer | undefined;
+  private lingerTimer: Timer | undefined;
+
+  constructor(
+    readonly loop: EventLoop,
+    readonly fd: number,
+    state: ConnState = 'connected',
+    channelFlags = 0,
+  ) {
+    this.state = state;
+    this.channel = loop.channel(fd, this, channelFlags);
+    this.lastActive = loop.now();
+  }
+
+  /** Sets the callbacks; a connection established without them starts reading now. */
+  setHandlers(h: ConnectionHandlers): void {
+    this.handlers = h;
+    if (this.readDeferred) {
+      this.readDeferred = false;
+      if (!this.isClosed && !this.readPaused && !this.peerEof) this.channel.enableReading();
+    }
+  }
+
+  /**
+   * Reports the connection up and starts reading. Called once by the server or
+   * connector. With startReading false, reading waits for setHandlers(), so no
+   * byte arrives before someone is there to take it.
+   */
+  establish(startReading = true): void {
+    this.loop.assertInLoopThread();
+    this.state = 'connected';
+    this.loop.stats.c[S.active]!++;
+    if (startReading) this.channel.enableReading();
+    else this.readDeferred = true;
+    this.call(() => this.handlers.onConnection?.(this));
+  }
+
+  get isClosed(): boolean {
+    return this.state === CLOSED;
+  }
+
+  /** Bytes queued for the kernel. */
+  get bufferedAmount(): number {
+    return this.output ? this.output.readableBytes : 0;
+  }
+
+  localAddress(): SockAddr | undefined {
+    const a = native.getsockname(this.fd);
+    return typeof a === 'number' ? undefined : a;
+  }
+
+  remoteAddress(): SockAddr | undefined {
+    const a = native.getpeername(this.fd);
+    return typeof a === 'number' ? undefined : a;
+  }
+
+  // ---- events -------------------------------------------------------------
+
+  handleEvent(revents: number): void {
+    // Read first: EPOLLIN often arrives together with RDHUP/HUP/ERR, and the
+    // bytes before the hang-up are the request we still owe a reply to.
+    if (revents & (EV_READ | EV_RDHUP | EV_HUP | EV_ERR)) {
+      if (!this.readPaused && !this.peerEof) this.handleRead();
+    }
+    if (this.isClosed) return;
+    if (revents & EV_WRITE) this.handleWrite();
+    if (this.isClosed) return;
+    if (revents & EV_ERR) {
+      const err = native.getsockopt(this.fd, C.SOL_SOCKET!, C.SO_ERROR!);
+      this.failWith(err > 0 ? -err : -Errno.EIO, 'socket');
+    } else if ((revents & EV_HUP) && (this.readPaused || this.peerEof)) {
+      // Both directions are gone and nothing more can be read.
+      this.handleClose(this.peerEof ? this.initiator : 'reset');
+    }
+  }
+
+  private handleRead(): void {
+    const rb = this.loop.readBuffer;
+    const et = this.channel.edgeTriggered;
+    do {
+      rb.retrieveAll();
+      const n = native.recv(this.fd, rb.data, rb.w, rb.writableBytes);
+      if (n > 0) {
+        rb.hasWritten(n);
+        this.loop.stats.c[S.bytesIn]! += n;
+        this.lastActive = this.loop.now();
+        this.deliver(rb);
+        if (this.isClosed || this.readPaused) return;
+      } else if (n === 0) {
+        this.handlePeerEof();
+        return;
+      } else if (n === EAGAIN) {
+        return;
+      } else if (n !== EINTR) {
+        this.failWith(n, 'recv');
+        return;
+      }
+      // Level-triggered: one read per wakeup is fair to other connections and
+      // the kernel will report the rest. Edge-triggered must drain to EAGAIN.
+    } while (et);
+  }
+
+  private deliver(rb: Buffer): void {
+    if (this.discardInput || !this.handlers.onMessage) {
+      rb.retrieveAll();
+      return;
+    }
+    let buf = rb;
+    if (this.input !== null && this.input.readableBytes > 0) {
+      this.input.append(rb.data, rb.r, rb.readableBytes);
+      rb.retrieveAll();
+      buf = this.input;
+    }
+    this.call(() => this.handlers.onMessage!(this, buf));
+    if (this.isClosed) return;
+    if (buf === rb) {
+      // The shared read buffer is reused by the next connection: keep what was not consumed.
+      if (rb.readableBytes > 0) {
+        this.input ??= new Buffer(Math.max(1024, rb.readableBytes));
+        this.input.append(rb.data, rb.r, rb.readableBytes);
+        rb.retrieveAll();
+      }
+    } else if (this.input !== null && this.input.readableBytes === 0) {
+      this.input = null; // idle connections hold no input memory
+    }
+  }
+
+  private handlePeerEof(): void {
+    this.peerEof = true;
+    if (this.channel.isReading) this.channel.disableReading();
+    if (this.localEof) {
+      this.handleClose(this.initiator);
+      return;
+    }
+    this.initiator = 'peer';
+    if (this.state === 'connected') this.state = 'peerHalfClosed';
+    if (this.discardInput) {
+      this.shutdown();
+    } else if (this.handlers.onPeerHalfClose) {
+      this.call(() => this.handlers.onPeerHalfClose!(this));
+    } else {
+      this.shutdown();
+    }
+  }
+
+  private handleWrite(): void {
+    const out = this.output;
+    if (!this.channel.isWriting || out === null) return;
+    const et = this.channel.edgeTriggered;
+    do {
+      const n = native.send(this.fd, out.data, out.r, out.readableBytes);
+      if (n >= 0) {
+        out.retrieve(n);
+        this.loop.stats.c[S.bytesOut]! += n;
+        this.lastActive = this.loop.now();
+        if (out.readableBytes === 0) {
+          this.outputDrained();
+          return;
+        }
+        if (this.aboveHighWater && out.readableBytes <= this.lowWaterMark) {
+          this.aboveHighWater = false;
+          this.call(() => this.handlers.onDrain?.(this));
+        }
+      } else if (n === EAGAIN) {
+        return;
+      } else if (n !== EINTR) {
+        this.failWith(n, 'send');
+        return;
+      }
+    } while (et && !this.isClosed);
+  }
+
+  private outputDrained(): void {
+    this.channel.disableWriting();
+    this.output = null;
+    if (this.aboveHighWater) {
+      this.aboveHighWater = false;
+      this.call(() => this.handlers.onDrain?.(this));
+    }
+    if (this.handlers.onWriteComplete) this.loop.queueInLoop(() => {
+      if (!this.isClosed) this.handlers.onWriteComplete?.(this);
+    });
+    if (this.wantShutdown && !this.isClosed) this.shutdownWrite();
+  }
+
+  // ---- commands -----------------------------------------------------------
+
+  /**
+   * Sends bytes: written now when nothing is queued, otherwise (or for what
+   * the kernel did not take) copied into the output buffer. Returns false when
+   * the queue is at or above the high-water mark, or the connection cannot send.
+   */
+  send(data: Uint8Array | string): boolean {
+    this.loop.assertInLoopThread();
+    if (this.isClosed || this.localEof || this.wantShutdown) return false;
+    const bytes = typeof data === 'string' ? globalThis.Buffer.from(data) : data;
+    const len = bytes.length;
+    if (len === 0) return true;
+    let written = 0;
+    if (this.output === null) {
+      const n = native.send(this.fd, bytes, 0, len);
+      if (n >= 0) {
+        written = n;
+        this.loop.stats.c[S.bytesOut]! += n;
+        this.lastActive = this.loop.now();
+        if (n === len) {
+          if (this.handlers.onWriteComplete) this.loop.queueInLoop(() => {
+            if (!this.isClosed) this.handlers.onWriteComplete?.(this);
+          });
+          return true;
+        }
+      } else if (n !== EAGAIN && n !== EINTR) {
+        // EPIPE / ECONNRESET: an ordinary close reason, never a signal (pitfall 9).
+        this.failWith(n, 'send');
+        return false;
+      }
+    }
+    this.output ??= new Buffer(Math.max(1024, len - written));
+    this.output.append(bytes, written, len - written);
+    if (!this.channel.isWriting) this.channel.enableWriting();
+    const queued = this.output.readableBytes;
+    if (queued >= this.highWaterMark && !this.aboveHighWater) {
+      this.aboveHighWater = true;
+      this.call(() => this.handlers.onHighWaterMark?.(this, queued));
+    }
+    return queued < this.highWaterMark;
+  }
+
+  /** Graceful half-close: flush the output, then send FIN. Reading goes on until the peer's FIN. */
+  shutdown(): void {
+    if (this.isClosed || this.localEof || this.wantShutdown) return;
+    this.wantShutdown = true;
+    if (this.output === null) this.shutdownWrite();
+    else this.state = 'disconnecting';
+  }
+
+  /**
+   * Graceful close: flush, send FIN, discard whatever else arrives, and close
+   * at the peer's FIN (or after lingerMs). Closing with unread input would
+   * send RST and could destroy the reply the peer has not read yet.
+   */
+  close(): void {
+    if (this.isClosed) return;
+    this.discardInput = true;
+    this.input = null;
+    if (this.readPaused) this.resumeReading();
+    if (this.localEof && this.peerEof) this.handleClose(this.initiator);
+    else this.shutdown();
+  }
+
+  /** Closes now: queued output is dropped. */
+  forceClose(reason: CloseReason = 'local'): void {
+    if (this.isClosed) return;
+    this.handleClose(reason);
+  }
+
+  /** Closes now with RST (SO_LINGER 0), e.g. to shed a misbehaving peer. */
+  abort(reason: CloseReason = 'local'): void {
+    if (this.isClosed) return;
+    native.setLingerZero(this.fd);
+    this.handleClose(reason);
+  }
+
+  pauseReading(): void {
+    if (this.isClosed || this.readPaused) return;
+    this.readPaused = true;
+    if (this.channel.isReading) this.channel.disableReading();
+  }
+
+  resumeReading(): void {
+    if (this.isClosed || !this.readPaused) return;
+    this.readPaused = false;
+    if (!this.peerEof) this.channel.enableReading();
+  }
+
+  get isReadingPaused(): boolean {
+    return this.readPaused;
+  }
+
+  setNoDelay(on = true): void {
+    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_NODELAY!, on ? 1 : 0);
+  }
+
+  setKeepAlive(on: boolean, idleSec = 60, intervalSec = 10, count = 6): void {
+    native.setsockopt(this.fd, C.SOL_SOCKET!, C.SO_KEEPALIVE!, on ? 1 : 0);
+    if (!on) return;
+    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_KEEPIDLE!, idleSec);
+    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_KEEPINTVL!, intervalSec);
+    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_KEEPCNT!, count);
+  }
+
+  /** Closes with reason 'timeout' after ms without any byte read or written (0 turns it off). */
+  setIdleTimeout(ms: number): void {
+    this.idleMs = ms;
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
+    if (ms > 0 && !this.isClosed) this.armIdle(ms);
+  }
+
+  /** Marks activity the byte counters cannot see (e.g. a handler still working). */
+  touch(): void {
+    this.lastActive = this.loop.now();
+  }
+
+  private armIdle(delay: number): void {
+    this.idleTimer = this.loop.runAfter(delay, () => {
+      this.idleTimer = undefined;
+      if (this.isClosed || this.idleMs <= 0) return;
+      const idle = this.loop.now() - this.lastActive;
+      if (idle >= this.idleMs) this.forceClose('timeout');
+      else this.armIdle(this.idleMs - idle);
+    });
+  }
+
+  // ---- the one way out ----------------------------------------------------
+
+  private shutdownWrite(): void {
+    this.localEof = true;
+    native.shutdown(this.fd, C.SHUT_WR!);
+    if (this.peerEof) {
+      this.handleClose(this.initiator);
+      return;
+    }
+    this.initiator = 'local';
+    this.state = 'localHalfClosed';
+    if (!this.channel.isReading && !this.readPaused) this.channel.enableReading();
+    this.lingerTimer = this.loop.runAfter(this.lingerMs, () => this.forceClose('local'));
+  }
+
+  private failWith(errno: number, syscall: string): void {
+    this.error = new SysError(errno, syscall, `on connection ${this.id}`);
+    this.handleClose(errno === ECONNRESET || errno === EPIPE ? 'reset' : 'error');
+  }
+
+  /** Deregisters, closes the fd and releases state: exactly once, whoever starts it. */
+  private handleClose(reason: CloseReason): void {
+    if (this.state === CLOSED) return;
+    const wasEstablished = this.state !== 'connecting';
+    this.state = 'closed';
+    this.closeReason = reason;
+    this.channel.remove();
+    native.close(this.fd);
+    this.idleTimer?.cancel();
+    this.lingerTimer?.cancel();
+    this.idleTimer = this.lingerTimer = undefined;
+    this.input = this.output = null;
+    if (wasEstablished) this.loop.stats.closed(reason);
+    const h = this.handlers;
+    this.call(() => h.onClose?.(this, reason, this.error));
+  }
+
+  /** Runs a user callback; an exception closes this connection, never the loop. */
+  private call(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.loop.reportError(err);
+      if (!this.isClosed) this.handleClose('error');
+    }
+  }
+}

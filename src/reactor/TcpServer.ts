@@ -1,0 +1,302 @@
+/**
+ * A TCP server over a pool of EventLoops. Thread: the thread that creates it
+ * (with `loops: 1` its single loop runs right here; with more, each loop runs
+ * on its own worker thread). Owns the listen fds it creates, the workers, and
+ * the shared memory for their statistics.
+ *
+ * Accept strategies (pitfall 5):
+ * - reuseport (default): one SO_REUSEPORT listener per loop; the kernel spreads
+ *   connections and no loop is woken for another's connection.
+ * - exclusive: one listener registered in every loop with EPOLLEXCLUSIVE.
+ * - dispatcher: one acceptor on this thread hands fds to the I/O loops through
+ *   their LoopQueues (round-robin or least-connections).
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { native } from '../native/binding.js';
+import { EventLoop } from './EventLoop.js';
+import { Acceptor } from './Acceptor.js';
+import { listenTcp, resolveHost, validatePort, type Listening } from './Listener.js';
+import { LoopQueue, QueueMsg } from './LoopQueue.js';
+import { LoopStats, S, type LoopStatsSnapshot } from './LoopStats.js';
+import { ServerLoop, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
+import { loadSetup, moduleHref } from './loadModule.js';
+import type { LoopThreadData, LoopThreadMessage } from './loopThread.js';
+
+export type AcceptStrategy = 'reuseport' | 'exclusive' | 'dispatcher';
+export type DispatchPolicy = 'round-robin' | 'least-connections';
+export const ACCEPT_STRATEGIES: readonly AcceptStrategy[] = ['reuseport', 'exclusive', 'dispatcher'];
+
+export interface TcpServerOptions {
+  host?: string;
+  port: number;
+  /** Number of loops; default: the CPU count. 1 runs on the calling thread with no worker. */
+  loops?: number;
+  accept?: AcceptStrategy;
+  dispatch?: DispatchPolicy;
+  /** Default: net.core.somaxconn (the kernel maximum). */
+  backlog?: number;
+  /** loops: 1 only: handlers living on this thread. */
+  handlers?: ServerHandlers;
+  /** loops: 1 only: a setup function called on this thread. */
+  setup?: SetupFn;
+  /** A module loaded in every loop thread; its default (or `setup`) export builds the handlers. */
+  module?: string | URL;
+  moduleOptions?: unknown;
+  noDelay?: boolean;
+  idleTimeout?: number;
+  edgeTriggered?: boolean;
+  /** Called on this thread when connections are shed for lack of fds. */
+  onShed?: (count: number) => void;
+}
+
+export interface ServerInfo {
+  host: string;
+  port: number;
+  /** Effective backlog: min(asked, net.core.somaxconn). */
+  backlog: number;
+  backlogTruncatedFrom?: number;
+  loops: number;
+  accept: AcceptStrategy;
+}
+
+const loopThreadUrl = new URL('./loopThread.js', import.meta.url);
+
+export class TcpServer {
+  private readonly opts: TcpServerOptions;
+  private readonly loops: number;
+  private readonly strategy: AcceptStrategy;
+  private statsSab: SharedArrayBuffer | undefined;
+  private listeners: Listening[] = [];
+  private workers: Worker[] = [];
+  private local: { loop: EventLoop; server?: ServerLoop; acceptor?: Acceptor } | undefined;
+  private queues: LoopQueue[] = [];
+  private rr = 0;
+  private state: 'new' | 'starting' | 'listening' | 'stopping' | 'stopped' = 'new';
+  private infoValue: ServerInfo | undefined;
+
+  constructor(opts: TcpServerOptions) {
+    this.opts = opts;
+    validatePort(opts.port);
+    const loops = opts.loops ?? os.availableParallelism();
+    if (!Number.isInteger(loops) || loops < 1 || loops > 1024) throw new RangeError(`invalid loops ${loops}: must be an integer from 1 to 1024`);
+    this.loops = loops;
+    const strategy = opts.accept ?? 'reuseport';
+    if (!ACCEPT_STRATEGIES.includes(strategy)) throw new RangeError(`invalid accept strategy '${strategy}': use reuseport, exclusive or dispatcher`);
+    this.strategy = strategy;
+    if (opts.backlog !== undefined && (!Number.isInteger(opts.backlog) || opts.backlog < 0)) {
+      throw new RangeError(`invalid backlog ${opts.backlog}: must be a non-negative integer`);
+    }
+    const sources = [opts.handlers, opts.setup, opts.module].filter((x) => x !== undefined).length;
+    if (sources !== 1) throw new TypeError('TcpServer needs exactly one of handlers, setup or module');
+    if (loops > 1 && !opts.module) {
+      throw new TypeError('with loops > 1 the handlers must come from a module loaded in every loop thread: pass { module: new URL("./handlers.js", import.meta.url) }');
+    }
+  }
+
+  get info(): ServerInfo | undefined {
+    return this.infoValue;
+  }
+
+  /** Counters of every loop, read from shared memory. */
+  stats(): LoopStatsSnapshot[] {
+    return this.statsSab ? LoopStats.readAll(this.statsSab) : [];
+  }
+
+  async listen(): Promise<ServerInfo> {
+    if (this.state !== 'new') throw new Error(`TcpServer.listen(): the server is ${this.state}`);
+    this.state = 'starting';
+    try {
+      const host = await resolveHost(this.opts.host ?? '127.0.0.1');
+      const extra = this.loops > 1 && this.strategy === 'dispatcher' ? 1 : 0;
+      this.statsSab = LoopStats.allocate(this.loops + extra);
+      const first = this.listenOne(host, this.opts.port);
+      if (this.loops > 1 && this.strategy === 'reuseport') {
+        for (let i = 1; i < this.loops; i++) this.listenOne(host, first.port);
+      }
+      this.infoValue = {
+        host,
+        port: first.port,
+        backlog: first.backlog,
+        loops: this.loops,
+        accept: this.strategy,
+        ...(first.backlogTruncatedFrom ? { backlogTruncatedFrom: first.backlogTruncatedFrom } : {}),
+      };
+      if (this.loops === 1) await this.startLocal(first);
+      else await this.startWorkers();
+      this.state = 'listening';
+      return this.infoValue;
+    } catch (err) {
+      await this.cleanupAfterFailure();
+      this.state = 'stopped';
+      throw err;
+    }
+  }
+
+  private listenOne(host: string, port: number): Listening {
+    const l = listenTcp({ host, port, backlog: this.opts.backlog, reusePort: this.loops > 1 && this.strategy === 'reuseport' });
+    this.listeners.push(l);
+    return l;
+  }
+
+  private async startLocal(l: Listening): Promise<void> {
+    const loop = new EventLoop({ index: 0, statsBuffer: this.statsSab! });
+    this.local = { loop };
+    const ctx: ServerContext = { loop, index: 0, loops: 1, options: this.opts.moduleOptions, stats: () => this.stats() };
+    const handlers =
+      this.opts.handlers ??
+      (await (this.opts.setup ?? (await loadSetup(moduleHref(this.opts.module!))))(ctx));
+    const server = new ServerLoop(loop, handlers, this.connOpts());
+    this.local.server = server;
+    const acceptor = server.addAcceptor(l.fd, { ownsFd: true });
+    this.listeners = []; // the acceptor owns the fd now
+    this.local.acceptor = acceptor;
+  }
+
+  private connOpts(): { noDelay?: boolean; idleTimeout?: number; edgeTriggered?: boolean } {
+    const o: { noDelay?: boolean; idleTimeout?: number; edgeTriggered?: boolean } = {};
+    if (this.opts.noDelay !== undefined) o.noDelay = this.opts.noDelay;
+    if (this.opts.idleTimeout !== undefined) o.idleTimeout = this.opts.idleTimeout;
+    if (this.opts.edgeTriggered !== undefined) o.edgeTriggered = this.opts.edgeTriggered;
+    return o;
+  }
+
+  private async startWorkers(): Promise<void> {
+    const href = moduleHref(this.opts.module!);
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < this.loops; i++) {
+      let listenFd = -1;
+      let queue: LoopQueue | undefined;
+      if (this.strategy === 'reuseport') listenFd = this.listeners[i]!.fd;
+      else if (this.strategy === 'exclusive') listenFd = this.listeners[0]!.fd;
+      else {
+        queue = LoopQueue.create();
+        this.queues.push(queue);
+      }
+      const data: LoopThreadData = {
+        index: i,
+        loops: this.loops,
+        module: href,
+        moduleOptions: this.opts.moduleOptions,
+        statsSab: this.statsSab!,
+        strategy: this.strategy,
+        listenFd,
+        queue: queue?.handle,
+        conn: this.connOpts(),
+      };
+      const w = new Worker(fileURLToPath(loopThreadUrl), { workerData: data, name: `edgeloop-loop-${i}` });
+      this.workers.push(w);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          const onMsg = (m: LoopThreadMessage): void => {
+            if (m.type === 'ready') resolve();
+            else if (m.type === 'error') reject(Object.assign(new Error(m.message), { code: m.code }));
+            else if (m.type === 'shed') this.opts.onShed?.(m.count);
+          };
+          w.on('message', onMsg);
+          w.once('error', reject);
+          w.once('exit', (code) => reject(new Error(`loop thread ${i} exited with code ${code} before it was ready`)));
+        }),
+      );
+    }
+    // reuseport: each worker owns its listener fd from here on.
+    if (this.strategy === 'reuseport') this.listeners = [];
+    await Promise.all(ready);
+    if (this.strategy === 'dispatcher') this.startDispatcher();
+  }
+
+  private startDispatcher(): void {
+    const l = this.listeners[0]!;
+    const loop = new EventLoop({ index: this.loops, statsBuffer: this.statsSab!, name: 'edgeloop-dispatcher' });
+    const actives = this.queues.map((_, i) => new LoopStats(i, this.statsSab!));
+    const acceptor = new Acceptor(loop, l.fd, {
+      ownsFd: false,
+      onNewConnection: (fd) => {
+        const target = this.pickLoop(actives);
+        if (!this.queues[target]!.post(QueueMsg.NewConnection, fd)) {
+          // Ring full: the loops are far behind; shedding beats unbounded memory.
+          native.close(fd);
+          loop.stats.c[S.shed]!++;
+        }
+      },
+      onShed: (count) => this.opts.onShed?.(count),
+    });
+    acceptor.listen();
+    this.local = { loop, acceptor };
+  }
+
+  private pickLoop(stats: LoopStats[]): number {
+    if (this.opts.dispatch === 'least-connections') {
+      let best = 0;
+      let bestLoad = Infinity;
+      for (let i = 0; i < stats.length; i++) {
+        const load = stats[i]!.c[S.active]! + this.queues[i]!.length;
+        if (load < bestLoad) {
+          bestLoad = load;
+          best = i;
+        }
+      }
+      return best;
+    }
+    this.rr = (this.rr + 1) % this.queues.length;
+    return this.rr;
+  }
+
+  /**
+   * Graceful stop: stop accepting, let connections finish, force-close what is
+   * left after `timeout` ms. Resolves when every loop has stopped.
+   */
+  async stop(opts: { timeout?: number } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    this.state = 'stopping';
+    const timeout = opts.timeout ?? 5000;
+    if (this.local?.acceptor && this.strategy === 'dispatcher' && this.loops > 1) {
+      this.local.acceptor.acceptPending(Number.MAX_SAFE_INTEGER);
+      this.local.acceptor.close();
+    }
+    if (this.local?.server) await this.local.server.stop(timeout);
+    await Promise.all(this.workers.map((w) => this.stopWorker(w, timeout)));
+    this.workers = [];
+    this.local?.loop.quit();
+    this.local = undefined;
+    for (const q of this.queues) native.close(q.eventfd);
+    this.queues = [];
+    for (const l of this.listeners) native.close(l.fd);
+    this.listeners = [];
+    this.state = 'stopped';
+  }
+
+  private stopWorker(w: Worker, timeout: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let settled = false;
+      const finish = (): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(guard);
+        resolve();
+      };
+      const guard = setTimeout(() => {
+        void w.terminate().then(finish, finish);
+      }, timeout + 2000);
+      w.once('exit', finish);
+      w.on('message', (m: LoopThreadMessage) => {
+        // The loop is stopped; user modules may still hold timers or handles.
+        if (m.type === 'stopped') void w.terminate().then(finish, finish);
+      });
+      w.postMessage({ type: 'stop', timeout });
+    });
+  }
+
+  private async cleanupAfterFailure(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate().catch(() => 0)));
+    this.workers = [];
+    this.local?.acceptor?.close();
+    if (this.local?.loop.isRunning) this.local.loop.quit();
+    this.local = undefined;
+    for (const q of this.queues) native.close(q.eventfd);
+    this.queues = [];
+    for (const l of this.listeners) native.close(l.fd);
+    this.listeners = [];
+  }
+}

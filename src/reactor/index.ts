@@ -1,0 +1,13 @@
+export { EventLoop, type EventLoopOptions } from './EventLoop.js';
+export { Channel, type ChannelOwner } from './Channel.js';
+export { Poller } from './Poller.js';
+export { Buffer } from './Buffer.js';
+export { Timer, TimerQueue } from './TimerQueue.js';
+export { TcpConnection, type ConnectionHandlers, type ConnState, type CloseReason } from './TcpConnection.js';
+export { Acceptor, type AcceptorOptions } from './Acceptor.js';
+export { LoopStats, STAT_FIELDS, type LoopStatsSnapshot } from './LoopStats.js';
+export { LoopQueue, QueueMsg } from './LoopQueue.js';
+export { listenTcp, somaxconn, resolveHost, type Listening, type ListenOptions } from './Listener.js';
+export { ServerLoop, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
+export { TcpServer, ACCEPT_STRATEGIES, type TcpServerOptions, type ServerInfo, type AcceptStrategy, type DispatchPolicy } from './TcpServer.js';
+export { connect, TcpClient, ConnectionPool, type ConnectOptions, type PoolOptions, type RetryOptions } from './TcpClient.js';

@@ -1,0 +1,67 @@
+/**
+ * Entry of a loop worker thread: one EventLoop, the user's handler module,
+ * and this loop's share of the server. Thread: the worker's own. Owns its
+ * loop, its ServerLoop, and (with reuseport) its listen fd.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { EventLoop } from './EventLoop.js';
+import { LoopStats } from './LoopStats.js';
+import { LoopQueue, QueueMsg, type QueueHandle } from './LoopQueue.js';
+import { ServerLoop, type ConnectionOptions } from './ServerLoop.js';
+import { loadSetup } from './loadModule.js';
+
+export interface LoopThreadData {
+  index: number;
+  loops: number;
+  module: string;
+  moduleOptions: unknown;
+  statsSab: SharedArrayBuffer;
+  strategy: 'reuseport' | 'exclusive' | 'dispatcher';
+  listenFd: number;
+  queue: QueueHandle | undefined;
+  conn: ConnectionOptions;
+}
+
+export type LoopThreadMessage =
+  | { type: 'ready' }
+  | { type: 'error'; message: string; code?: string }
+  | { type: 'shed'; count: number }
+  | { type: 'stopped' };
+
+async function main(): Promise<void> {
+  const d = workerData as LoopThreadData;
+  const port = parentPort!;
+  const loop = new EventLoop({ index: d.index, statsBuffer: d.statsSab, name: `edgeloop-loop-${d.index}` });
+  try {
+    const setup = await loadSetup(d.module);
+    const handlers = await setup({
+      loop,
+      index: d.index,
+      loops: d.loops,
+      options: d.moduleOptions,
+      stats: () => LoopStats.readAll(d.statsSab),
+    });
+    const server = new ServerLoop(loop, handlers, d.conn);
+    if (d.strategy === 'reuseport') server.addAcceptor(d.listenFd, { ownsFd: true });
+    else if (d.strategy === 'exclusive') server.addAcceptor(d.listenFd, { exclusive: true, ownsFd: false });
+    else {
+      loop.attachQueue(LoopQueue.from(d.queue!), (type, fd) => {
+        if (type === QueueMsg.NewConnection) server.newConnection(fd, true);
+      });
+    }
+    port.on('message', (m: { type: string; timeout?: number }) => {
+      if (m.type !== 'stop') return;
+      void server.stop(m.timeout ?? 5000).then(() => {
+        loop.quit();
+        port.postMessage({ type: 'stopped' } satisfies LoopThreadMessage);
+      });
+    });
+    port.postMessage({ type: 'ready' } satisfies LoopThreadMessage);
+  } catch (err) {
+    const e = err as { message?: string; code?: string };
+    loop.quit();
+    port.postMessage({ type: 'error', message: e.message ?? String(err), code: e.code } satisfies LoopThreadMessage);
+  }
+}
+
+void main();
