@@ -83,7 +83,8 @@ export function groupInstances(fds: EpollFd[], kernel: Kernel): Grouping {
     while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
     return i;
   };
-  const signature = (e: EpollFd) => [...e.info.epoll.map((it) => it.ino ?? -1)].sort((a, b) => a - b).join(',');
+  // Listener sets only: a shared instance's other items (connections) may change between two reads.
+  const signature = (e: EpollFd) => [...e.listenerItems.keys()].sort((a, b) => a - b).join(',');
   const sigs = holding.map(signature);
   let kcmpError: string | null = null;
   let calls = 0;

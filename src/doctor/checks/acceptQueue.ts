@@ -1,0 +1,147 @@
+/**
+ * The accept queue (pitfall 12): overflows, a queue near its backlog, and a
+ * backlog cut by net.core.somaxconn or too small for the load. ListenOverflows
+ * and ListenDrops are per network namespace, so they only count against the
+ * target when one of its listeners was seen at its limit.
+ */
+import { counterDelta } from '../proc/netstat.js';
+import type { DoctorData, Finding, Listener, QueueStats } from '../types.js';
+import { listenerName } from './util.js';
+
+function stats(d: DoctorData, l: Listener): QueueStats | undefined {
+  return d.queues.find((q) => q.inode === l.inode);
+}
+
+function queueEvidence(l: Listener, q: QueueStats | undefined) {
+  return {
+    listener: listenerName(l),
+    inode: l.inode,
+    backlog: l.backlog,
+    queueFirst: q?.first ?? null,
+    queueLast: q?.last ?? null,
+    queueMax: q?.max ?? null,
+    samplesAtLimit: q?.atLimit ?? 0,
+    samplesNearFull: q?.nearFull ?? 0,
+    samples: q?.samples ?? 0,
+  };
+}
+
+export function overflowDeltas(d: DoctorData): { overflows: number | null; drops: number | null } {
+  const { start, end } = d.counters;
+  if (!start || !end) return { overflows: null, drops: null };
+  return {
+    overflows: counterDelta(start, end, 'TcpExt', 'ListenOverflows'),
+    drops: counterDelta(start, end, 'TcpExt', 'ListenDrops'),
+  };
+}
+
+export function checkOverflow(d: DoctorData): Finding[] {
+  const { overflows, drops } = overflowDeltas(d);
+  if (!((overflows ?? 0) > 0 || (drops ?? 0) > 0)) return [];
+  const full = d.listeners.filter((l) => (stats(d, l)?.atLimit ?? 0) > 0);
+  const counters = { ListenOverflows: overflows, ListenDrops: drops, seconds: d.seconds };
+  const why =
+    'when the accept queue is full the kernel drops the SYN (or the final ACK): the client retransmits after ' +
+    '1 s, 3 s, ... and short-timeout clients fail with ETIMEDOUT (errno 110), as in the seed\'s short-connection bursts.';
+  const fix =
+    'accept faster (drain accept() to EAGAIN on every wakeup, more accepting loops), raise the listen() backlog ' +
+    'and net.core.somaxconn (then restart: the backlog is fixed at listen()), and pool client connections';
+  if (full.length === 0) {
+    return [
+      {
+        code: 'ACCEPT_QUEUE_OVERFLOW',
+        severity: 'warning',
+        message:
+          `ListenOverflows grew by ${overflows ?? '?'} and ListenDrops by ${drops ?? '?'} in the target's network ` +
+          `namespace in ${d.seconds.toFixed(1)} s, but no target listener was seen at its limit (another listener, or bursts between samples)`,
+        evidence: { ...counters, listeners: d.listeners.map((l) => queueEvidence(l, stats(d, l))) },
+        why,
+        fix,
+        pitfalls: [12],
+      },
+    ];
+  }
+  return full.map((l) => ({
+    code: 'ACCEPT_QUEUE_OVERFLOW',
+    severity: 'error' as const,
+    message:
+      `the accept queue of ${listenerName(l)} was at its limit (backlog ${l.backlog}) while ListenOverflows grew by ` +
+      `${overflows ?? '?'} and ListenDrops by ${drops ?? '?'} in ${d.seconds.toFixed(1)} s: connections are being dropped`,
+    evidence: { ...counters, ...queueEvidence(l, stats(d, l)) },
+    why,
+    fix,
+    pitfalls: [12],
+  }));
+}
+
+export function checkNearFull(d: DoctorData): Finding[] {
+  const out: Finding[] = [];
+  for (const l of d.listeners) {
+    const q = stats(d, l);
+    if (!q || q.nearFull === 0 || l.backlog === null) continue;
+    out.push({
+      code: 'ACCEPT_QUEUE_NEAR_FULL',
+      severity: 'warning',
+      message: `the accept queue of ${listenerName(l)} reached ${q.max} of backlog ${l.backlog} (>= 80% in ${q.nearFull} of ${q.samples} samples)`,
+      evidence: queueEvidence(l, q),
+      why: 'a queue this full overflows at the next burst; connections already wait in it before the app sees them',
+      fix: 'accept faster (drain to EAGAIN, more accepting loops) and raise the backlog (listen() and net.core.somaxconn)',
+      pitfalls: [12],
+    });
+  }
+  return out;
+}
+
+/** Backlogs at or below this are "small" whatever the load (the old somaxconn default). */
+const SMALL_BACKLOG = 128;
+
+export function checkBacklog(d: DoctorData): Finding[] {
+  const out: Finding[] = [];
+  const somaxconn = d.sysctl.somaxconn;
+  const { overflows, drops } = overflowDeltas(d);
+  const grew = (overflows ?? 0) > 0 || (drops ?? 0) > 0;
+  for (const l of d.listeners) {
+    if (l.backlog === null) continue;
+    const q = stats(d, l);
+    const loaded = (q?.nearFull ?? 0) > 0 || (grew && (q?.atLimit ?? 0) > 0);
+    const capped = somaxconn !== null && l.backlog === somaxconn;
+    const small = l.backlog <= SMALL_BACKLOG;
+    const evidence = { ...queueEvidence(l, q), somaxconn, ListenOverflows: overflows, ListenDrops: drops };
+    const fix =
+      `raise net.core.somaxconn (sysctl -w net.core.somaxconn=65535; persist it in /etc/sysctl.d), pass a large ` +
+      `backlog to listen(), and restart the server: the backlog is fixed when listen() is called`;
+    if (capped && (loaded || small)) {
+      out.push({
+        code: 'BACKLOG_TRUNCATED',
+        severity: loaded ? 'warning' : 'info',
+        message: `the backlog of ${listenerName(l)} is ${l.backlog}, exactly net.core.somaxconn: listen() asked for at least that and the kernel cut it` +
+          (loaded ? ', and the queue filled during the sample' : ''),
+        evidence,
+        why: 'listen(fd, n) silently uses min(n, somaxconn); raising somaxconn later does not change an open listener',
+        fix,
+        pitfalls: [12],
+      });
+    } else if (small && loaded) {
+      out.push({
+        code: 'BACKLOG_TRUNCATED',
+        severity: 'warning',
+        message: `the effective backlog of ${listenerName(l)} is only ${l.backlog}, and the queue filled during the sample`,
+        evidence,
+        why: 'a short accept queue overflows at the first burst of connections; the kernel then drops SYNs',
+        fix,
+        pitfalls: [12],
+      });
+    } else if (capped) {
+      out.push({
+        code: 'BACKLOG_TRUNCATED',
+        severity: 'info',
+        message: `the backlog of ${listenerName(l)} equals net.core.somaxconn (${somaxconn}): the app asked for at least that`,
+        evidence,
+        why: 'a listener that asks for more gets somaxconn; fine while the queue stays short',
+        fix: 'nothing now; raise net.core.somaxconn before restarting if the queue ever fills',
+        pitfalls: [12],
+      });
+    }
+  }
+  return out;
+}
