@@ -18,14 +18,14 @@ const TAIL = 1; // next slot to write (producers)
 const LOCK = 2;
 const HEADER = 4;
 
-export const enum QueueMsg {
+export const QueueMsg = {
   /** a: fd accepted by another loop, now owned by the target. */
-  NewConnection = 1,
+  NewConnection: 1,
   /** a: graceful-stop timeout in ms. */
-  Stop = 2,
-  /** Free for layers above. */
-  User = 100,
-}
+  Stop: 2,
+  /** From here on: free for layers above. */
+  User: 100,
+} as const;
 
 export interface QueueHandle {
   sab: SharedArrayBuffer;

@@ -38,6 +38,10 @@ export interface ConnectionOptions {
   /** Close connections idle this long (ms); 0 = never. */
   idleTimeout?: number;
   edgeTriggered?: boolean;
+  /** Accepts per wakeup before yielding to other channels (default 256). */
+  maxAcceptsPerWakeup?: number;
+  /** Told how many connections were shed because the process ran out of fds. */
+  onShed?: (count: number) => void;
 }
 
 export class ServerLoop {
@@ -76,7 +80,12 @@ export class ServerLoop {
     const a = new Acceptor(this.loop, fd, {
       ...o,
       edgeTriggered: this.opts.edgeTriggered ?? false,
+      maxPerWakeup: o.maxPerWakeup ?? this.opts.maxAcceptsPerWakeup,
       onNewConnection: (cfd) => this.newConnection(cfd),
+      onShed: (count, error) => {
+        this.loop.reportError(error);
+        this.opts.onShed?.(count);
+      },
     });
     this.acceptors.push(a);
     a.listen();

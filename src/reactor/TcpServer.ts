@@ -20,7 +20,7 @@ import { Acceptor } from './Acceptor.js';
 import { listenTcp, resolveHost, validatePort, type Listening } from './Listener.js';
 import { LoopQueue, QueueMsg } from './LoopQueue.js';
 import { LoopStats, S, type LoopStatsSnapshot } from './LoopStats.js';
-import { ServerLoop, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
+import { ServerLoop, type ConnectionOptions, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
 import { loadSetup, moduleHref } from './loadModule.js';
 import type { LoopThreadData, LoopThreadMessage } from './loopThread.js';
 
@@ -47,6 +47,7 @@ export interface TcpServerOptions {
   noDelay?: boolean;
   idleTimeout?: number;
   edgeTriggered?: boolean;
+  maxAcceptsPerWakeup?: number;
   /** Called on this thread when connections are shed for lack of fds. */
   onShed?: (count: number) => void;
 }
@@ -147,19 +148,18 @@ export class TcpServer {
     const handlers =
       this.opts.handlers ??
       (await (this.opts.setup ?? (await loadSetup(moduleHref(this.opts.module!))))(ctx));
-    const server = new ServerLoop(loop, handlers, this.connOpts());
+    const onShed = this.opts.onShed;
+    const server = new ServerLoop(loop, handlers, { ...this.connOpts(), ...(onShed ? { onShed } : {}) });
     this.local.server = server;
     const acceptor = server.addAcceptor(l.fd, { ownsFd: true });
     this.listeners = []; // the acceptor owns the fd now
     this.local.acceptor = acceptor;
   }
 
-  private connOpts(): { noDelay?: boolean; idleTimeout?: number; edgeTriggered?: boolean } {
-    const o: { noDelay?: boolean; idleTimeout?: number; edgeTriggered?: boolean } = {};
-    if (this.opts.noDelay !== undefined) o.noDelay = this.opts.noDelay;
-    if (this.opts.idleTimeout !== undefined) o.idleTimeout = this.opts.idleTimeout;
-    if (this.opts.edgeTriggered !== undefined) o.edgeTriggered = this.opts.edgeTriggered;
-    return o;
+  /** The per-connection options every loop applies (structured-clonable: no functions). */
+  private connOpts(): ConnectionOptions {
+    const { noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup } = this.opts;
+    return JSON.parse(JSON.stringify({ noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup })) as ConnectionOptions;
   }
 
   private async startWorkers(): Promise<void> {

@@ -41,7 +41,10 @@ async function main(): Promise<void> {
       options: d.moduleOptions,
       stats: () => LoopStats.readAll(d.statsSab),
     });
-    const server = new ServerLoop(loop, handlers, d.conn);
+    const server = new ServerLoop(loop, handlers, {
+      ...d.conn,
+      onShed: (count) => port.postMessage({ type: 'shed', count } satisfies LoopThreadMessage),
+    });
     if (d.strategy === 'reuseport') server.addAcceptor(d.listenFd, { ownsFd: true });
     else if (d.strategy === 'exclusive') server.addAcceptor(d.listenFd, { exclusive: true, ownsFd: false });
     else {

@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { native } from '../../src/native/index.js';
+import {
+  ConnectionPool,
+  EventLoop,
+  LoopQueue,
+  QueueMsg,
+  TcpClient,
+  TcpServer,
+  connect,
+  listenTcp,
+  type TcpConnection,
+} from '../../src/reactor/index.js';
+import { waitFor, within } from '../helpers.js';
+
+const echo = {
+  onMessage(conn: TcpConnection, buf: { peek(): Uint8Array; retrieveAll(): void }) {
+    conn.send(buf.peek());
+    buf.retrieveAll();
+  },
+};
+
+function request(conn: TcpConnection, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    conn.setHandlers({
+      onMessage(_c, buf) {
+        got += buf.retrieveAllAsString();
+        if (got.length >= text.length) resolve(got);
+      },
+    });
+    conn.send(text);
+  });
+}
+
+test('connect: refused is ECONNREFUSED, a full accept queue is ETIMEDOUT', async () => {
+  const loop = new EventLoop();
+  // a listener that never accepts, backlog 0: the kernel keeps one connection, then drops SYNs
+  const l = listenTcp({ host: '127.0.0.1', port: 0, backlog: 0 });
+  const held: TcpConnection[] = [];
+  try {
+    const free = listenTcp({ host: '127.0.0.1', port: 0 });
+    native.close(free.fd); // now nothing listens there
+    await assert.rejects(connect(loop, { host: '127.0.0.1', port: free.port, timeout: 1000 }), (e: Error & { code?: string }) => e.code === 'ECONNREFUSED' && /connect to 127\.0\.0\.1:\d+ failed/.test(e.message));
+
+    let timedOut = 0;
+    for (let i = 0; i < 4 && timedOut === 0; i++) {
+      try {
+        held.push(await connect(loop, { host: '127.0.0.1', port: l.port, timeout: 300 }));
+      } catch (e) {
+        assert.equal((e as { code?: string }).code, 'ETIMEDOUT');
+        assert.match((e as Error).message, /after 300 ms/);
+        timedOut++;
+      }
+    }
+    assert.equal(timedOut, 1);
+  } finally {
+    for (const c of held) c.forceClose();
+    native.close(l.fd);
+    loop.quit();
+  }
+});
+
+test('TcpClient retries with back-off until the server appears', async () => {
+  const loop = new EventLoop();
+  const probe = listenTcp({ host: '127.0.0.1', port: 0 });
+  const port = probe.port;
+  native.close(probe.fd);
+  const server = new TcpServer({ port, loops: 1, handlers: echo });
+  try {
+    const client = new TcpClient(loop, { host: '127.0.0.1', port, timeout: 500, retry: { attempts: 20, initialDelay: 20, maxDelay: 100 } });
+    const p = client.connect();
+    setTimeout(() => void server.listen(), 150);
+    const conn = await within(5000, p, 'retrying connect');
+    assert.equal(await within(2000, request(conn, 'ping')), 'ping');
+    conn.forceClose();
+  } finally {
+    await server.stop();
+    loop.quit();
+  }
+});
+
+test('ConnectionPool reuses keep-alive connections and bounds their number', async () => {
+  const loop = new EventLoop();
+  const server = new TcpServer({ port: 0, loops: 1, handlers: echo });
+  const { port } = await server.listen();
+  const pool = new ConnectionPool(loop, { host: '127.0.0.1', port, max: 2 });
+  try {
+    const ids = new Set<number>();
+    for (let i = 0; i < 10; i++) {
+      const c = await pool.acquire();
+      ids.add(c.id);
+      assert.equal(await within(2000, request(c, `r${i}`)), `r${i}`);
+      pool.release(c);
+    }
+    assert.equal(ids.size, 1, 'sequential requests share one connection');
+    const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    const third = pool.acquire(); // waits: max is 2
+    assert.equal(pool.size.waiting, 1);
+    pool.release(a!);
+    assert.equal((await within(2000, third)).id, a!.id);
+    b!.forceClose(); // a borrowed connection dying frees its slot
+    pool.release(b!);
+    await waitFor(() => server.stats()[0]!.accepted === 2, 2000, 'two connections accepted');
+  } finally {
+    pool.close();
+    await server.stop();
+    loop.quit();
+  }
+});
+
+test('cross-loop queue: integers posted from another thread arrive in order with an eventfd wake-up', async () => {
+  const loop = new EventLoop();
+  const queue = LoopQueue.create(64);
+  const got: number[] = [];
+  try {
+    loop.attachQueue(queue, (type, a) => {
+      if (type === QueueMsg.User) got.push(a);
+    });
+    const src = `
+      const { workerData } = require('node:worker_threads');
+      const { createRequire } = require('node:module');
+      (async () => {
+        const { LoopQueue, QueueMsg } = await import(workerData.reactor);
+        const q = LoopQueue.from(workerData.handle);
+        let i = 0;
+        while (i < 1000) { if (q.post(QueueMsg.User, i)) i++; else await new Promise(r => setTimeout(r, 1)); }
+      })();`;
+    const w = new Worker(src, { eval: true, workerData: { handle: queue.handle, reactor: new URL('../../src/reactor/index.js', import.meta.url).href } });
+    await waitFor(() => got.length === 1000, 10_000, '1000 messages');
+    assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
+    await w.terminate();
+  } finally {
+    loop.quit();
+    native.close(queue.eventfd);
+  }
+});
+
+test('edge-triggered mode drains listener and connections: nothing lost (pitfalls 1 and 6)', async () => {
+  const server = new TcpServer({ port: 0, loops: 1, edgeTriggered: true, maxAcceptsPerWakeup: 2, handlers: echo });
+  const { port } = await server.listen();
+  const loop = new EventLoop();
+  try {
+    const conns = await within(10_000, Promise.all(Array.from({ length: 100 }, () => connect(loop, { host: '127.0.0.1', port }))));
+    const big = 'y'.repeat(300_000);
+    const replies = await within(20_000, Promise.all(conns.map((c, i) => request(c, i % 10 === 0 ? big : `m${i}`))));
+    replies.forEach((r, i) => assert.equal(r, i % 10 === 0 ? big : `m${i}`));
+    for (const c of conns) c.forceClose();
+    assert.equal(server.stats()[0]!.accepted, 100);
+  } finally {
+    loop.quit();
+    await server.stop();
+  }
+});
+
+test('a per-wakeup accept cap in level-triggered mode loses no pending connection', async () => {
+  const server = new TcpServer({ port: 0, loops: 1, maxAcceptsPerWakeup: 1, handlers: echo });
+  const { port } = await server.listen();
+  const loop = new EventLoop();
+  try {
+    const conns = await within(10_000, Promise.all(Array.from({ length: 200 }, () => connect(loop, { host: '127.0.0.1', port }))));
+    const replies = await within(10_000, Promise.all(conns.map((c, i) => request(c, `c${i}`))));
+    replies.forEach((r, i) => assert.equal(r, `c${i}`));
+    for (const c of conns) c.forceClose();
+    assert.equal(server.stats()[0]!.accepted, 200);
+  } finally {
+    loop.quit();
+    await server.stop();
+  }
+});
+
+test('idle timeout closes a silent connection with reason timeout', async () => {
+  const server = new TcpServer({ port: 0, loops: 1, idleTimeout: 100, handlers: echo });
+  const { port } = await server.listen();
+  const loop = new EventLoop();
+  try {
+    const c = await connect(loop, { host: '127.0.0.1', port });
+    const closed = new Promise<string>((r) => c.setHandlers({ onClose: (_c, reason) => r(reason) }));
+    assert.equal(await within(5000, closed), 'peer');
+    await waitFor(() => server.stats()[0]!.closed.timeout === 1, 2000, 'timeout counted');
+  } finally {
+    loop.quit();
+    await server.stop();
+  }
+});

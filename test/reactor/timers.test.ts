@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventLoop } from '../../src/reactor/index.js';
+import { within } from '../helpers.js';
+
+test('timers fire in deadline order, cancel works, runEvery repeats', async () => {
+  const loop = new EventLoop();
+  try {
+    const order: string[] = [];
+    await within(3000, new Promise<void>((resolve) => {
+      loop.runAfter(30, () => order.push('c'));
+      loop.runAfter(10, () => order.push('a'));
+      loop.runAfter(20, () => order.push('b'));
+      const cancelled = loop.runAfter(15, () => order.push('never'));
+      cancelled.cancel();
+      let n = 0;
+      const every = loop.runEvery(5, () => {
+        n++;
+        if (n === 3) every.cancel();
+      });
+      loop.runAfter(60, () => {
+        order.push(`every=${n}`);
+        resolve();
+      });
+    }), 'timers');
+    assert.deepEqual(order, ['a', 'b', 'c', 'every=3']);
+  } finally {
+    loop.quit();
+  }
+});
+
+test('a throwing timer callback is reported and the loop goes on', async () => {
+  const errors: unknown[] = [];
+  const loop = new EventLoop({ onError: (e) => errors.push(e) });
+  try {
+    await within(2000, new Promise<void>((resolve) => {
+      loop.runAfter(1, () => {
+        throw new Error('boom');
+      });
+      loop.runAfter(5, resolve);
+    }), 'timers after a throw');
+    assert.equal(errors.length, 1);
+  } finally {
+    loop.quit();
+  }
+});
+
+test('100k timers are cheap to create and cancel', () => {
+  const loop = new EventLoop();
+  try {
+    const ts = [];
+    for (let i = 0; i < 100_000; i++) ts.push(loop.runAfter(60_000 + i, () => {}));
+    for (const t of ts) t.cancel();
+    assert.equal(loop.timers.size, 100_000); // cancelled lazily, dropped when they reach the top
+  } finally {
+    loop.quit();
+  }
+});
+
+test('queueInLoop runs functors after the current work, in order', async () => {
+  const loop = new EventLoop();
+  try {
+    const seen: number[] = [];
+    await within(2000, new Promise<void>((resolve) => {
+      loop.queueInLoop(() => {
+        seen.push(1);
+        loop.queueInLoop(() => {
+          seen.push(3);
+          resolve();
+        });
+      });
+      loop.queueInLoop(() => seen.push(2));
+    }), 'functors');
+    assert.deepEqual(seen, [1, 2, 3]);
+  } finally {
+    loop.quit();
+  }
+});
