@@ -1,0 +1,262 @@
+/**
+ * The load generator of one loop thread: hands requests to its slots (closed
+ * loop, or open loop at a fixed rate), enforces the per-request timeout, the
+ * deadline and the grace period, and counts everything into one Stats.
+ * Thread: the loop it was created on. Owns its slots, its timers, its Stats
+ * and its row of the live counters.
+ */
+import type { EventLoop, Timer, TcpConnection } from '../reactor/index.js';
+import { Slot, type SlotHost } from './slot.js';
+import { Stats, type Failure, type StatsSnapshot } from './stats.js';
+import { Live } from './live.js';
+import type { RequestBytes } from './request.js';
+
+/** One thread's share of the run. Structured-clonable: it is workerData for -t > 1. */
+export interface DriverConfig {
+  thread: number;
+  /** Already resolved to an address: a DNS lookup per connect would be measured too. */
+  host: string;
+  port: number;
+  connections: number;
+  /** This thread's share of -n; undefined with -d. */
+  requests?: number;
+  durationMs?: number;
+  /** This thread's share of --rate, requests/s. */
+  rate?: number;
+  pipeline: number;
+  close: boolean;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  graceMs: number;
+  request: RequestBytes;
+  liveBuffer: SharedArrayBuffer;
+}
+
+const origin = performance.timeOrigin;
+
+export class LoopDriver implements SlotHost {
+  readonly host: string;
+  readonly port: number;
+  readonly pipeline: number;
+  readonly closeEach: boolean;
+  readonly connectTimeoutMs: number;
+  readonly single: Uint8Array;
+  readonly batch: Uint8Array;
+  readonly head: boolean;
+  private readonly slots: Slot[] = [];
+  private readonly parkedSlots: Slot[] = [];
+  private readonly lingeringConns = new Set<TcpConnection>();
+  private readonly live: Float64Array;
+  private stats!: Stats;
+  private started = false;
+  private readonly budget: number;
+  private issued = 0;
+  /** Requests taken and not yet answered or failed. */
+  private outstanding = 0;
+  private stopping = false;
+  private stopRequested = false;
+  private finished = false;
+  private startMs = 0;
+  private readonly intervalMs: number;
+  private rateTimer: Timer | undefined;
+  private readonly timers: Timer[] = [];
+  private resolveDone!: (s: StatsSnapshot) => void;
+  readonly done: Promise<StatsSnapshot>;
+
+  constructor(
+    readonly loop: EventLoop,
+    private readonly cfg: DriverConfig,
+  ) {
+    this.host = cfg.host;
+    this.port = cfg.port;
+    this.pipeline = cfg.pipeline;
+    this.closeEach = cfg.close;
+    this.connectTimeoutMs = cfg.connectTimeoutMs;
+    this.single = cfg.request.single;
+    this.batch = cfg.request.batch;
+    this.head = cfg.request.head;
+    this.budget = cfg.requests ?? Infinity;
+    this.intervalMs = cfg.rate ? 1000 / cfg.rate : 0;
+    this.live = new Float64Array(cfg.liveBuffer, cfg.thread * Live.Width * 8, Live.Width);
+    this.done = new Promise((r) => (this.resolveDone = r));
+    for (let i = 0; i < cfg.connections; i++) this.slots.push(new Slot(i, this));
+  }
+
+  get active(): boolean {
+    return !this.finished;
+  }
+
+  /**
+   * Starts the run. startAbsMs is the common start of all threads
+   * (performance.timeOrigin + performance.now()), so their timelines line up.
+   */
+  start(startAbsMs: number): Promise<StatsSnapshot> {
+    this.loop.assertInLoopThread();
+    this.stats = new Stats(startAbsMs);
+    this.started = true;
+    this.startMs = Math.max(performance.now(), startAbsMs - origin);
+    const c = this.cfg;
+    if (c.durationMs !== undefined) {
+      this.timers.push(this.loop.runAfter(this.startMs + c.durationMs - performance.now(), () => this.stop()));
+    }
+    if (c.timeoutMs > 0) {
+      const tick = Math.min(100, Math.max(5, Math.floor(c.timeoutMs / 10)));
+      this.timers.push(this.loop.runEvery(tick, () => this.sweep()));
+    }
+    if (this.stopRequested) this.stop();
+    for (const s of this.slots) s.fill();
+    this.checkDone();
+    return this.done;
+  }
+
+  /** Stop issuing; in-flight requests get the grace period (the deadline and Ctrl-C come here). */
+  stop(): void {
+    if (this.stopping || this.finished) return;
+    if (!this.started) {
+      this.stopRequested = true; // before start(): start() stops at once
+      return;
+    }
+    this.stopping = true;
+    this.stats.stopIssuingAbsMs = origin + performance.now();
+    this.rateTimer?.cancel();
+    if (this.outstanding === 0) this.finish();
+    else this.timers.push(this.loop.runAfter(this.cfg.graceMs, () => this.finish()));
+  }
+
+  /** After done: resolves once pending connects have settled (bounded by the connect timeout). */
+  async dispose(): Promise<void> {
+    const deadline = performance.now() + this.connectTimeoutMs + 100;
+    // A Connector owns its fd until it settles; quitting the loop before would leak it.
+    while (this.slots.some((s) => s.connecting) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  // ---- SlotHost -------------------------------------------------------------
+
+  take(now: number): number {
+    if (this.stopping || this.issued >= this.budget) return -1;
+    let t = now;
+    if (this.intervalMs > 0) {
+      t = this.startMs + this.issued * this.intervalMs;
+      if (t > now) {
+        this.armRate(t, now);
+        return -1;
+      }
+    }
+    this.issued++;
+    this.outstanding++;
+    this.stats.requests++;
+    this.live[Live.Requests]!++;
+    if (this.issued === this.budget) this.stats.stopIssuingAbsMs = origin + now;
+    return t;
+  }
+
+  park(slot: Slot): void {
+    // Only an open-loop run has requests that become due later; otherwise nothing would wake it.
+    if (this.intervalMs === 0 || slot.parked || this.stopping) return;
+    slot.parked = true;
+    this.parkedSlots.push(slot);
+  }
+
+  response(status: number, intendedMs: number, now: number): void {
+    this.stats.response(status, now - intendedMs, origin + now);
+    this.live[Live.Completed]!++;
+    this.settle(1);
+  }
+
+  failed(kind: Failure, count: number, now: number): void {
+    this.stats.fail(kind, origin + now, count);
+    this.live[Live.Failed]! += count;
+    this.settle(count);
+  }
+
+  connectFailed(code: string, now: number): void {
+    this.stats.connectError(code, origin + now);
+    this.live[Live.Failed]!++;
+    this.settle(1);
+  }
+
+  connected(): void {
+    this.stats.connects++;
+  }
+
+  bytes(inBytes: number, outBytes: number): void {
+    this.stats.bytesIn += inBytes;
+    this.stats.bytesOut += outBytes;
+    this.live[Live.BytesIn]! += inBytes;
+  }
+
+  lingering(conn: TcpConnection, on: boolean): void {
+    if (on) this.lingeringConns.add(conn);
+    else this.lingeringConns.delete(conn);
+  }
+
+  later(fn: () => void): void {
+    if (!this.finished) this.loop.queueInLoop(fn);
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  private settle(n: number): void {
+    this.outstanding -= n;
+    this.checkDone();
+  }
+
+  private checkDone(): void {
+    if (this.finished || this.outstanding > 0) return;
+    if (this.stopping || this.issued >= this.budget) this.finish();
+  }
+
+  private armRate(t: number, now: number): void {
+    if (this.rateTimer && !this.rateTimer.cancelled) return;
+    this.rateTimer = this.loop.runAfter(t - now, () => {
+      this.rateTimer = undefined;
+      const parked = this.parkedSlots.splice(0);
+      for (const s of parked) s.parked = false;
+      for (const s of parked) s.fill();
+    });
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    const limit = this.cfg.timeoutMs;
+    for (const s of this.slots) {
+      // sent[0] is NaN while connecting: the connect timeout covers that part.
+      if (s.inFlight > 0 && now - s.sent[0]! > limit) s.timedOut(now);
+    }
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const t of this.timers) t.cancel();
+    this.rateTimer?.cancel();
+    const now = performance.now();
+    for (const s of this.slots) {
+      const n = s.inFlight;
+      if (n === 0) continue;
+      let oldest = s.sent[0]!;
+      if (Number.isNaN(oldest)) oldest = s.intended[0]!;
+      let local = '(connecting)';
+      if (s.conn) {
+        const a = s.conn.localAddress();
+        local = a ? `${a.address}:${a.port}` : '?';
+      }
+      this.stats.noteUnanswered({
+        conn: s.conn?.id ?? 0,
+        thread: this.cfg.thread,
+        local,
+        pending: n,
+        oldestMs: Math.round((now - oldest) * 1000) / 1000,
+      });
+      this.outstanding -= n;
+    }
+    // Counted: now close everything so nothing arrives to be counted twice.
+    for (const s of this.slots) s.abandon();
+    for (const c of this.lingeringConns) if (!c.isClosed) c.forceClose('local');
+    this.lingeringConns.clear();
+    if (!this.stopping) this.stats.stopIssuingAbsMs = Math.max(this.stats.stopIssuingAbsMs, this.stats.startAbsMs);
+    this.resolveDone(this.stats.snapshot());
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Runs a bench: one LoopDriver on this thread for -t 1, or one Worker per
+ * loop for -t N, then merges what they counted. Thread: main. Owns the
+ * workers (or the single EventLoop) for the length of the run.
+ */
+import { Worker } from 'node:worker_threads';
+import { EventLoop, resolveHost } from '../reactor/index.js';
+import { LoopDriver, type DriverConfig } from './driver.js';
+import { LiveCounters } from './live.js';
+import type { BenchOptions } from './options.js';
+import { buildRequest } from './request.js';
+import { buildResult, type BenchResult } from './result.js';
+import { mergeSnapshots, type StatsSnapshot } from './stats.js';
+
+export interface RunningBench {
+  /** Running totals for a progress display. */
+  readonly live: LiveCounters;
+  /** Stop issuing now (Ctrl-C); in-flight requests get the grace period. */
+  stop(): void;
+  readonly result: Promise<BenchResult>;
+}
+
+/** Splits n into k shares differing by at most one, larger ones first. */
+export function shares(n: number, k: number): number[] {
+  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+}
+
+export function driverConfigs(o: BenchOptions, host: string, live: LiveCounters): DriverConfig[] {
+  const conns = shares(o.connections, o.threads);
+  const reqs = o.requests !== undefined ? shares(o.requests, o.threads) : undefined;
+  const request = buildRequest(o);
+  return conns.map((connections, thread) => {
+    const c: DriverConfig = {
+      thread,
+      host,
+      port: o.target.port,
+      connections,
+      pipeline: o.pipeline,
+      close: o.close,
+      connectTimeoutMs: o.connectTimeoutMs,
+      timeoutMs: o.timeoutMs,
+      graceMs: o.graceMs,
+      request,
+      liveBuffer: live.sab,
+    };
+    if (reqs) c.requests = reqs[thread]!;
+    if (o.durationMs !== undefined) c.durationMs = o.durationMs;
+    if (o.rate !== undefined) c.rate = o.rate / o.threads;
+    return c;
+  });
+}
+
+const nowAbs = () => performance.timeOrigin + performance.now();
+
+export async function startBench(o: BenchOptions): Promise<RunningBench> {
+  let host: string;
+  try {
+    host = await resolveHost(o.target.host);
+  } catch (err) {
+    throw new Error(err instanceof Error ? err.message : String(err));
+  }
+  const live = new LiveCounters(o.threads);
+  const configs = driverConfigs(o, host, live);
+  let interrupted = false;
+  if (o.threads === 1) return startInline(o, configs[0]!, live, () => interrupted, () => (interrupted = true));
+  return startWorkers(o, configs, live, () => interrupted, () => (interrupted = true));
+}
+
+function startInline(
+  o: BenchOptions,
+  cfg: DriverConfig,
+  live: LiveCounters,
+  wasInterrupted: () => boolean,
+  markInterrupted: () => void,
+): RunningBench {
+  const loop = new EventLoop({ name: 'bench-0' });
+  const driver = new LoopDriver(loop, cfg);
+  const result = (async () => {
+    try {
+      const snap = await driver.start(nowAbs());
+      await driver.dispose();
+      return buildResult(o, mergeSnapshots([snap]), wasInterrupted());
+    } finally {
+      loop.quit();
+    }
+  })();
+  return {
+    live,
+    result,
+    stop: () => {
+      markInterrupted();
+      driver.stop();
+    },
+  };
+}
+
+type FromWorker = { type: 'ready' } | { type: 'done'; snapshot: StatsSnapshot } | { type: 'error'; message: string };
+
+function startWorkers(
+  o: BenchOptions,
+  configs: DriverConfig[],
+  live: LiveCounters,
+  wasInterrupted: () => boolean,
+  markInterrupted: () => void,
+): RunningBench {
+  const entry = new URL('./worker.js', import.meta.url);
+  const workers = configs.map((cfg) => new Worker(entry, { workerData: cfg }));
+  const result = (async () => {
+    try {
+      let ready = 0;
+      const snaps = await new Promise<StatsSnapshot[]>((resolve, reject) => {
+        const out: StatsSnapshot[] = [];
+        for (const w of workers) {
+          w.on('message', (m: FromWorker) => {
+            if (m.type === 'ready') {
+              // Start together so the per-thread timelines share one origin.
+              if (++ready === workers.length) {
+                const startAbsMs = nowAbs();
+                for (const x of workers) x.postMessage({ type: 'go', startAbsMs });
+              }
+            } else if (m.type === 'done') {
+              out.push(m.snapshot);
+              if (out.length === workers.length) resolve(out);
+            } else {
+              reject(new Error(`bench thread failed: ${m.message}`));
+            }
+          });
+          w.on('error', (e) => reject(e));
+          w.on('exit', (code) => {
+            if (code !== 0) reject(new Error(`bench thread exited with code ${code}`));
+          });
+        }
+      });
+      return buildResult(o, mergeSnapshots(snaps), wasInterrupted());
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
+  })();
+  return {
+    live,
+    result,
+    stop: () => {
+      markInterrupted();
+      for (const w of workers) w.postMessage({ type: 'stop' });
+    },
+  };
+}

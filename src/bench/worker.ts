@@ -1,0 +1,33 @@
+/**
+ * Entry of one bench loop thread (-t > 1). Thread: its own worker. Owns its
+ * EventLoop and LoopDriver; talks to the main thread by messages only:
+ * ready -> go -> (stop) -> done.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { EventLoop } from '../reactor/index.js';
+import { LoopDriver, type DriverConfig } from './driver.js';
+
+const port = parentPort!;
+const cfg = workerData as DriverConfig;
+const loop = new EventLoop({ name: `bench-${cfg.thread}`, index: cfg.thread });
+const driver = new LoopDriver(loop, cfg);
+
+port.on('message', (m: { type: 'go'; startAbsMs: number } | { type: 'stop' }) => {
+  if (m.type === 'stop') {
+    driver.stop();
+    return;
+  }
+  driver
+    .start(m.startAbsMs)
+    .then(async (snapshot) => {
+      // Settle pending connects before reporting, so the main thread can end us without leaking fds.
+      await driver.dispose();
+      loop.quit();
+      port.postMessage({ type: 'done', snapshot });
+      port.close();
+    })
+    .catch((err: unknown) => {
+      port.postMessage({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    });
+});
+port.postMessage({ type: 'ready' });
