@@ -3,7 +3,7 @@
  * several processes or threads, or one listener in several instances without
  * EPOLLEXCLUSIVE.
  */
-import { describeEvents, isEdgeTriggered, isExclusive } from '../proc/fdinfo.js';
+import { describeEvents, isEdgeTriggered, isExclusive, isOneshot } from '../proc/fdinfo.js';
 import type { DoctorData, Finding } from '../types.js';
 import { listenerByInode, listenerName } from './util.js';
 
@@ -21,7 +21,7 @@ export function checkSharedEpoll(d: DoctorData): Finding[] {
       return l ? listenerName(l) : `inode ${i}`;
     });
     const regs = d.registrations.filter((r) => r.instance === inst.id);
-    const lt = regs.some((r) => !isEdgeTriggered(r.events));
+    const lt = regs.some((r) => !isEdgeTriggered(r.events) && !isOneshot(r.events));
     const who = byProcesses
       ? `${pids.length} processes (${pids.join(', ')})`
       : `${waitingThreads.length} threads of pid ${[...waitingPids].join(', ')}`;
@@ -40,7 +40,8 @@ export function checkSharedEpoll(d: DoctorData): Finding[] {
         'all waiters sleep on one ready list: ' +
         (lt
           ? 'a level-triggered listener stays on it after each wakeup, so wakeups cascade and most workers find accept() = EAGAIN while a few do the work (the seed\'s 20 workers, 3-4 hot).'
-          : 'one wakeup per batch of arrivals goes to whichever waiter is first, so load concentrates on a few workers.'),
+          : 'each batch of arrivals wakes whichever waiter is first, so load concentrates on a few workers, and with ' +
+            'ONESHOT the event may be handled by one thread while another still touches the same listener.'),
       fix:
         'create the epoll instance in each worker after fork (or per thread) and either give each worker its own ' +
         'SO_REUSEPORT listener or register the shared listener with EPOLLEXCLUSIVE; or accept in one thread and hand connections over',
