@@ -9,7 +9,8 @@ import { LoopDriver, type DriverConfig } from './driver.js';
 
 const port = parentPort!;
 const cfg = workerData as DriverConfig;
-const loop = new EventLoop({ name: `bench-${cfg.thread}`, index: cfg.thread });
+// No index: EventLoop({ index > 0 }) without a statsBuffer throws (LoopStats maps slab index of a one-slab buffer).
+const loop = new EventLoop({ name: `bench-${cfg.thread}` });
 const driver = new LoopDriver(loop, cfg);
 
 port.on('message', (m: { type: 'go'; startAbsMs: number } | { type: 'stop' }) => {

@@ -1,0 +1,82 @@
+/**
+ * The command as users run it: exit codes, --json on stdout, --html file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as servers from './servers.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, 'bench', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+test('--help exits 0 and lists the options', async () => {
+  const r = await run(['--help']);
+  assert.equal(r.code, 0);
+  for (const o of ['-c', '-n', '-d', '-t', '--pipeline', '--close', '--rate', '--json', '--html']) assert.ok(r.stdout.includes(o), o);
+});
+
+test('bad arguments and https exit 2 with a clear message', async () => {
+  const https = await run(['https://127.0.0.1:1/']);
+  assert.equal(https.code, 2);
+  assert.match(https.stderr, /unsupported URL scheme 'https'/);
+  const bad = await run(['http://127.0.0.1:1/', '-c', 'many']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /-c expects a whole number, got 'many'/);
+  const none = await run([]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /missing URL/);
+});
+
+test('an unresolvable host exits 1 with the reason', async () => {
+  const r = await run(['http://no-such-host.invalid/', '-n', '1', '-c', '1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no-such-host\.invalid/);
+});
+
+test('--json prints one object with the promised keys; errors are data (exit 0)', async () => {
+  const s = await servers.httpServer(503, 'no');
+  try {
+    const r = await run([`http://127.0.0.1:${s.port}/`, '-c', '2', '-n', '50', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.requests, 50);
+    assert.equal(j.completed, 50);
+    assert.equal(typeof j.rps, 'number');
+    for (const k of ['p50', 'p90', 'p99', 'p999', 'max']) assert.equal(typeof j.latencyMs[k], 'number', k);
+    for (const k of ['connectRefused', 'connectTimeout', 'reset', 'closed', 'timeout', 'malformed']) {
+      assert.equal(j.errors[k], 0, k);
+    }
+    assert.deepEqual(j.status, { '503': 50 });
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a refused run still exits 0; --html writes a self-contained report', async () => {
+  const s = await servers.refusing();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-'));
+  const file = path.join(dir, 'report.html');
+  try {
+    const r = await run([`http://127.0.0.1:${s.port}/`, '-c', '2', '-n', '20', '--html', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /connect refused\s+20/);
+    assert.match(r.stdout, /20 requests = 0 answered \+ 20 failed \+ 0 unanswered/);
+    const html = fs.readFileSync(file, 'utf8');
+    assert.match(html, /<svg /);
+    assert.doesNotMatch(html, /<script|<link /);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,162 @@
+/**
+ * The ways of driving load: threads, --close, pipelining, --rate, HEAD,
+ * chunked bodies, a server that closes keep-alive connections now and then.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { parseBenchArgs, type BenchOptions } from '../../src/bench/options.js';
+import { startBench } from '../../src/bench/run.js';
+import type { BenchResult } from '../../src/bench/result.js';
+import * as servers from './servers.js';
+
+async function bench(port: number, ...args: string[]): Promise<BenchResult> {
+  const parsed = parseBenchArgs([`http://127.0.0.1:${port}/`, ...args]);
+  const running = await startBench((parsed as { options: BenchOptions }).options);
+  return running.result;
+}
+
+function clean(r: BenchResult): void {
+  for (const [k, v] of Object.entries(r.errors)) assert.equal(v, 0, `errors.${k} in ${JSON.stringify(r.errors)}`);
+}
+
+/** A node:http server that records what it saw; `handler` may customise the response. */
+function recordingServer(handler?: (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void) {
+  const seen = { requests: 0, connections: 0, methods: new Set<string>(), bodies: [] as string[] };
+  const server = http.createServer((req, res) => {
+    const n = ++seen.requests;
+    seen.methods.add(req.method!);
+    let body = '';
+    req.setEncoding('latin1');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      if (body) seen.bodies.push(body);
+      if (handler) handler(req, res, n);
+      else res.end('ok');
+    });
+  });
+  server.on('connection', () => seen.connections++);
+  return new Promise<{ port: number; seen: typeof seen; stop: () => Promise<void> }>((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        seen,
+        stop: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      }),
+    );
+  });
+}
+
+test('-t 2: worker threads share the connections and requests, results merge', async () => {
+  const s = await servers.httpServer(200);
+  try {
+    const r = await bench(s.port, '-c', '6', '-t', '2', '-n', '301');
+    assert.equal(r.threads, 2);
+    assert.equal(r.requests, 301);
+    assert.equal(r.completed, 301);
+    assert.equal(s.requests(), 301);
+    assert.equal(r.connects, 6);
+    assert.equal(r.latencyBins.reduce((a, b) => a + b.count, 0), 301);
+    clean(r);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('--close: one connection per request', async () => {
+  const s = await recordingServer();
+  try {
+    const r = await bench(s.port, '-c', '4', '-n', '100', '--close');
+    assert.equal(r.completed, 100);
+    assert.equal(r.connects, 100);
+    assert.equal(s.seen.connections, 100);
+    clean(r);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('--pipeline 8: requests go out back to back and every answer is matched', async () => {
+  const s = await recordingServer();
+  try {
+    const r = await bench(s.port, '-c', '2', '-n', '200', '--pipeline', '8');
+    assert.equal(r.completed, 200);
+    assert.equal(s.seen.requests, 200);
+    assert.equal(s.seen.connections, 2);
+    clean(r);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('--rate: an open-loop run sends at the given rate until -n', async () => {
+  const s = await recordingServer();
+  try {
+    const r = await bench(s.port, '-c', '4', '-n', '40', '--rate', '200');
+    assert.equal(r.completed, 40);
+    assert.equal(r.rate, 200);
+    // 40 requests at 200/s are spread over about 200 ms, not sent at once.
+    assert.ok(r.elapsedMs >= 150, `elapsed ${r.elapsedMs}`);
+    clean(r);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('POST with a body, custom headers, HEAD without a body', async () => {
+  const headers: string[] = [];
+  const s = await recordingServer((req, res) => {
+    headers.push(String(req.headers['x-test']));
+    res.setHeader('Content-Length', '1000');
+    res.end(req.method === 'HEAD' ? undefined : 'x'.repeat(1000));
+  });
+  try {
+    const r = await bench(s.port, '-c', '2', '-n', '10', '-m', 'POST', '-b', 'payload', '-H', 'X-Test: yes');
+    assert.equal(r.completed, 10);
+    assert.deepEqual(s.seen.bodies, new Array(10).fill('payload'));
+    assert.ok(headers.every((h) => h === 'yes'));
+    clean(r);
+    const h = await bench(s.port, '-c', '2', '-n', '10', '-m', 'HEAD');
+    assert.equal(h.completed, 10);
+    assert.ok(s.seen.methods.has('HEAD'));
+    clean(h);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('chunked responses and a server that closes every 5th keep-alive connection', async () => {
+  const s = await recordingServer((req, res, n) => {
+    if (n % 5 === 0) res.setHeader('Connection', 'close');
+    res.write('part one, ');
+    res.end('part two');
+  });
+  try {
+    const r = await bench(s.port, '-c', '3', '-n', '150');
+    assert.equal(r.completed, 150);
+    assert.ok(r.connects > 3, `connects ${r.connects}`);
+    clean(r);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('Ctrl-C (stop) ends a -d run early and marks it interrupted', async () => {
+  const s = await servers.httpServer(200);
+  try {
+    const parsed = parseBenchArgs([`http://127.0.0.1:${s.port}/`, '-c', '2', '-d', '60']);
+    const running = await startBench((parsed as { options: BenchOptions }).options);
+    setTimeout(() => running.stop(), 200);
+    const r = await running.result;
+    assert.equal(r.interrupted, true);
+    assert.ok(r.completed > 0);
+    assert.equal(r.requests, r.completed);
+  } finally {
+    await s.stop();
+  }
+});
