@@ -66,7 +66,14 @@ void el_export(napi_env env, napi_value exports, const char *name, napi_callback
   napi_set_named_property(env, exports, name, fn);
 }
 
+/* noop(): the bare cost of one JS -> C -> JS crossing, for bench/crossing. */
+static napi_value js_noop(napi_env env, napi_callback_info info) {
+  (void)info;
+  return el_int(env, 0);
+}
+
 NAPI_MODULE_INIT() {
+  el_export(env, exports, "noop", js_noop);
   el_init_errors(env, exports);
   el_init_socket(env, exports);
   el_init_epoll(env, exports);

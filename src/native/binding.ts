@@ -32,6 +32,8 @@ export interface InetDiagSocket {
 export interface NativeBinding {
   constants: Record<string, number>;
   strerror(errno: number): string;
+  /** Does nothing: measures the cost of one crossing (bench/crossing). */
+  noop(): number;
 
   socket(family: number): number;
   setsockopt(fd: number, level: number, opt: number, value: number): number;

@@ -1,0 +1,152 @@
+/**
+ * Echo benchmark: edgeloop (one loop) vs Node's `net`, same client, same run.
+ * Run: npm run bench:echo [-- --seconds S --connections C --size BYTES]
+ * Each server runs in its own process; the client is an edgeloop loop in this
+ * process, ping-ponging small messages on C connections. Prints round trips
+ * per second for each server and the ratio.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EventLoop, connect, type TcpConnection } from '../src/reactor/index.js';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, size: { type: 'string', default: '64' }, rounds: { type: 'string', default: '2' } },
+});
+const seconds = Number(values.seconds);
+const nconn = Number(values.connections);
+const size = Number(values.size);
+const rounds = Number(values.rounds);
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+const NODE_ECHO = `
+const net = require('node:net');
+const s = net.createServer((c) => { c.setNoDelay(true); c.on('data', (d) => c.write(d)); c.on('error', () => {}); });
+s.listen(0, '127.0.0.1', () => console.log('listening on 127.0.0.1:' + s.address().port));`;
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Pins a process to one CPU when taskset exists, so server and client do not trade cores. */
+function pin(pid: number, cpu: number): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+  } catch {
+    // no taskset: unpinned figures are noisier but still comparable
+  }
+}
+
+function start(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on [^:]+:(\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+}
+
+/** The C client when a compiler is there (never the bottleneck), else an edgeloop client. */
+function cClient(): string | undefined {
+  const src = fileURLToPath(new URL('../../bench/c/echo_client.c', import.meta.url));
+  const bin = path.join(os.tmpdir(), 'edgeloop-echo-client');
+  try {
+    execFileSync('cc', ['-O2', '-o', bin, src], { stdio: 'ignore' });
+    return bin;
+  } catch {
+    console.log('(no C compiler: using the edgeloop client, which may itself be the bottleneck)');
+    return undefined;
+  }
+}
+const client = cClient();
+
+async function load(port: number): Promise<number> {
+  if (client) {
+    return new Promise((resolve, reject) => {
+      const c = spawn(client, [String(port), String(nconn), String(size), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      pin(c.pid!, 1);
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`echo client failed (${code})`))));
+    });
+  }
+  return loadJs(port);
+}
+
+async function loadJs(port: number): Promise<number> {
+  const loop = new EventLoop();
+  const msg = new Uint8Array(size).fill(97);
+  let roundTrips = 0;
+  let measuring = false;
+  let running = true;
+  const conns: TcpConnection[] = [];
+  for (let i = 0; i < nconn; i++) {
+    const c = await connect(loop, { host: '127.0.0.1', port });
+    let pending = size;
+    c.setHandlers({
+      onMessage(conn, buf) {
+        pending -= buf.readableBytes;
+        buf.retrieveAll();
+        if (pending <= 0) {
+          if (measuring) roundTrips++;
+          pending = size;
+          if (running) conn.send(msg);
+        }
+      },
+    });
+    conns.push(c);
+  }
+  for (const c of conns) c.send(msg);
+  await new Promise((r) => setTimeout(r, 500));
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (performance.now() - t0) / 1000;
+  measuring = false;
+  running = false;
+  for (const c of conns) c.forceClose();
+  loop.quit();
+  return roundTrips / elapsed;
+}
+
+const results: Record<string, number[]> = { 'node net': [], 'edgeloop (1 loop)': [] };
+const cpuPerTrip: Record<string, number[]> = { 'node net': [], 'edgeloop (1 loop)': [] };
+for (let r = 0; r < rounds; r++) {
+  for (const [name, args] of [
+    ['node net', ['-e', NODE_ECHO]],
+    ['edgeloop (1 loop)', [cli, 'echo', '--port', '0', '--loops', '1']],
+  ] as const) {
+    const { child, port } = await start([...args]);
+    pin(child.pid!, 0);
+    try {
+      const cpu0 = cpuSeconds(child.pid!);
+      const rate = await load(port);
+      const cpu = cpuSeconds(child.pid!) - cpu0; // includes the 0.5 s warm-up: same for both
+      results[name]!.push(rate);
+      cpuPerTrip[name]!.push((cpu / (rate * (seconds + 0.5))) * 1e6);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }
+}
+const best = (xs: number[]): number => Math.max(...xs);
+fs.rmSync(client ?? '/nonexistent', { force: true });
+console.log(`echo ping-pong: ${nconn} connections, ${size}-byte messages, ${seconds}s x ${rounds} rounds (best of)`);
+for (const [name, xs] of Object.entries(results)) {
+  const cpu = Math.min(...cpuPerTrip[name]!);
+  console.log(`  ${name.padEnd(20)} ${best(xs).toFixed(0).padStart(9)} round trips/s  ${cpu.toFixed(2).padStart(6)} µs server CPU per round trip   (${xs.map((x) => x.toFixed(0)).join(', ')})`);
+}
+const cpuRatio = Math.min(...cpuPerTrip['node net']!) / Math.min(...cpuPerTrip['edgeloop (1 loop)']!);
+console.log(`  server CPU efficiency edgeloop / node net: ${cpuRatio.toFixed(2)}x (round trips per CPU-second)`);
+console.log(`  ratio edgeloop / node net: ${(best(results['edgeloop (1 loop)']!) / best(results['node net']!)).toFixed(2)}x`);
