@@ -38,6 +38,11 @@ export function sameNetns(netPid: number | 'self'): boolean {
   return mine !== null && mine === theirs;
 }
 
+/** Stable report order: port, family, address, then inode. */
+function byAddress(a: Listener, b: Listener): number {
+  return a.port - b.port || a.family.localeCompare(b.family) || a.address.localeCompare(b.address) || a.inode - b.inode;
+}
+
 function toListener(row: TcpRow, all: Map<number, ProcessInfo>): Listener {
   const holders = socketHolders(all, new Set([row.inode])).get(row.inode) ?? [];
   return {
@@ -85,7 +90,8 @@ export function discoverByPid(pid: number): Discovery {
   }
   const listeners = rows
     .filter((r) => r.state === TCP_LISTEN && r.inode !== 0 && scopeInodes.has(r.inode))
-    .map((r) => toListener(r, scan.processes));
+    .map((r) => toListener(r, scan.processes))
+    .sort(byAddress);
   const pids = new Set(scope);
   for (const l of listeners) for (const h of l.holders) pids.add(h.pid);
   return {
@@ -108,7 +114,7 @@ export function discoverByPort(port: number): Discovery {
     throw new TargetError(`nothing listens on TCP port ${port} (in this network namespace; for a container use --pid)`);
   }
   const scan = scanProcesses();
-  const listeners = rows.map((r) => toListener(r, scan.processes));
+  const listeners = rows.map((r) => toListener(r, scan.processes)).sort(byAddress);
   const pids = new Set<number>();
   for (const l of listeners) for (const h of l.holders) pids.add(h.pid);
   if (pids.size === 0) {

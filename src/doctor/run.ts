@@ -69,9 +69,10 @@ function closeWaitNow(d: Discovery, all: Map<number, ProcessInfo>): TcpRow[] {
 }
 
 /**
- * The workers of the listeners: processes that hold a listener-holding epoll
- * instance or were seen in accept(), narrowed to the threads seen waiting when
- * a process has several threads (a Node process has many that never accept).
+ * The workers of the listeners: the threads seen sleeping on a listener (in
+ * epoll_wait on an instance holding one, or in accept()), counted per process
+ * when the process has one thread. A master that only holds the fds, and a
+ * Node process's many other threads, are not workers.
  */
 export function workerUnits(
   d: Discovery,
@@ -86,11 +87,10 @@ export function workerUnits(
     users.add(w.pid);
     waitingTids.set(w.pid, (waitingTids.get(w.pid) ?? new Set()).add(w.tid));
   };
-  for (const inst of instances) {
-    for (const m of inst.members) users.add(m.pid);
-    inst.waiters.forEach(note);
-  }
+  for (const inst of instances) inst.waiters.forEach(note);
   for (const list of acceptWaiters.values()) list.forEach(note);
+  // Nobody seen waiting (all busy, or no syscall table): fall back to who holds what.
+  if (users.size === 0) for (const inst of instances) for (const m of inst.members) users.add(m.pid);
   if (users.size === 0) for (const l of d.listeners) for (const h of l.holders) users.add(h.pid);
   const delta = (k: string) => {
     const a = before.get(k);

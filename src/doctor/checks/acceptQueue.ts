@@ -97,6 +97,7 @@ const SMALL_BACKLOG = 128;
 
 export function checkBacklog(d: DoctorData): Finding[] {
   const out: Finding[] = [];
+  const idleCapped: Listener[] = [];
   const somaxconn = d.sysctl.somaxconn;
   const { overflows, drops } = overflowDeltas(d);
   const grew = (overflows ?? 0) > 0 || (drops ?? 0) > 0;
@@ -132,16 +133,21 @@ export function checkBacklog(d: DoctorData): Finding[] {
         pitfalls: [12],
       });
     } else if (capped) {
-      out.push({
-        code: 'BACKLOG_TRUNCATED',
-        severity: 'info',
-        message: `the backlog of ${listenerName(l)} equals net.core.somaxconn (${somaxconn}): the app asked for at least that`,
-        evidence,
-        why: 'a listener that asks for more gets somaxconn; fine while the queue stays short',
-        fix: 'nothing now; raise net.core.somaxconn before restarting if the queue ever fills',
-        pitfalls: [12],
-      });
+      idleCapped.push(l);
     }
+  }
+  // One line for all sockets whose backlog is the kernel maximum and that stayed short: context, not a problem.
+  if (idleCapped.length > 0) {
+    const names = [...new Set(idleCapped.map(listenerName))];
+    out.push({
+      code: 'BACKLOG_TRUNCATED',
+      severity: 'info',
+      message: `the backlog of ${names.join(', ')} equals net.core.somaxconn (${somaxconn}): the app asked for at least that (${idleCapped.length} socket(s)); the queue stayed short`,
+      evidence: { somaxconn, listeners: idleCapped.map((l) => queueEvidence(l, stats(d, l))) },
+      why: 'a listener that asks for more gets somaxconn; fine while the queue stays short',
+      fix: 'nothing now; raise net.core.somaxconn before restarting if the queue ever fills',
+      pitfalls: [12],
+    });
   }
   return out;
 }

@@ -23,8 +23,8 @@ export function checkSharedEpoll(d: DoctorData): Finding[] {
     const regs = d.registrations.filter((r) => r.instance === inst.id);
     const lt = regs.some((r) => !isEdgeTriggered(r.events) && !isOneshot(r.events));
     const who = byProcesses
-      ? `${pids.length} processes (${pids.join(', ')})`
-      : `${waitingThreads.length} threads of pid ${[...waitingPids].join(', ')}`;
+      ? `${pids.length} processes (${pids.join(', ')}), ${waitingThreads.length} of their threads seen waiting in epoll_wait on it`
+      : `${waitingThreads.length} threads of pid ${[...waitingPids].join(', ')} seen waiting in epoll_wait on it`;
     out.push({
       code: 'SHARED_EPOLL_HERD',
       severity: 'warning',

@@ -1,0 +1,151 @@
+/**
+ * Healthy servers must get no error-level finding: edgeloop's own `serve`
+ * and nginx with `reuseport`, both under load from loopback clients. Each
+ * test skips with the reason when its server is not available.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { runDoctor } from '../../src/doctor/run.js';
+import { codes, connect, haveCommand, repoRoot, sleep, startProgram } from './helpers.js';
+
+/**
+ * HTTP load on 127.0.0.1 until `until` resolves: keep-alive requests plus
+ * short connections (which exercise accept). Bounded in requests and time.
+ */
+async function load(port: number, until: Promise<unknown>, maxRequests = 20_000): Promise<{ ok: number; failed: number }> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const deadline = Date.now() + 30_000;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  let ok = 0;
+  let failed = 0;
+  let sent = 0;
+  const one = (keepAlive: boolean) =>
+    new Promise<void>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/hello', agent: keepAlive ? agent : false, timeout: 5000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) ok++;
+          else failed++;
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
+    });
+  const worker = async (keepAlive: boolean) => {
+    while (!done && sent < maxRequests && Date.now() < deadline) {
+      sent++;
+      await one(keepAlive);
+    }
+  };
+  await Promise.all([...Array.from({ length: 6 }, () => worker(true)), ...Array.from({ length: 2 }, () => worker(false))]);
+  agent.destroy();
+  return { ok, failed };
+}
+
+test('a healthy `edgeloop serve` under load: no error-level finding', async (t) => {
+  const index = path.join(repoRoot, 'dist/src/http/index.js');
+  const serveCli = path.join(repoRoot, 'dist/src/cli/serve.js');
+  if (!fs.existsSync(index) || !fs.existsSync(serveCli)) {
+    return t.skip('edgeloop serve is not built yet (dist/src/http/index.js or dist/src/cli/serve.js missing)');
+  }
+  const mod = (await import(index)) as { serve?: unknown };
+  if (typeof mod.serve !== 'function') return t.skip('dist/src/http/index.js does not export serve yet');
+  const s = await startProgram(
+    process.execPath,
+    [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', '--loops', '2'],
+    /listening on http:\/\//,
+    /listening on http:\/\/\S+:(\d+) /,
+  );
+  t.after(() => s.stop());
+  const run = runDoctor({ pid: s.pid, seconds: 2 });
+  const traffic = await load(s.port, run);
+  const r = await run;
+  assert.ok(traffic.ok > 0, `the server answered (${traffic.ok} ok, ${traffic.failed} failed)`);
+  assert.ok(r.data.listeners.length >= 1, 'its listener(s) were found');
+  const errors = r.findings.filter((f) => f.severity === 'error');
+  assert.deepEqual(errors.map((f) => `${f.code}: ${f.message}`), [], `all findings: ${codes(r.findings)}`);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+test('nginx with reuseport under load: REUSEPORT_GROUP info and no error-level finding', async (t) => {
+  if (!haveCommand('nginx')) return t.skip('nginx not installed');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-nginx-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const tmp = (n: string) => path.join(dir, n);
+  fs.writeFileSync(
+    tmp('nginx.conf'),
+    `daemon off;
+master_process on;
+worker_processes 2;
+pid ${tmp('nginx.pid')};
+error_log ${tmp('error.log')} warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp('body')};
+  proxy_temp_path ${tmp('proxy')};
+  fastcgi_temp_path ${tmp('fastcgi')};
+  uwsgi_temp_path ${tmp('uwsgi')};
+  scgi_temp_path ${tmp('scgi')};
+  server {
+    listen 127.0.0.1:${port} reuseport;
+    location / { return 200 "ok\\n"; }
+  }
+}
+`,
+  );
+  const child = spawn('nginx', ['-p', dir, '-c', tmp('nginx.conf'), '-e', tmp('error.log')], { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(3000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+  let up = false;
+  for (let i = 0; i < 50 && !up && child.exitCode === null; i++) {
+    try {
+      (await connect(port, 500)).destroy();
+      up = true;
+    } catch {
+      await sleep(100);
+    }
+  }
+  if (!up) {
+    const log = fs.existsSync(tmp('error.log')) ? fs.readFileSync(tmp('error.log'), 'utf8') : '';
+    assert.fail(`nginx did not start: ${log}`);
+  }
+  await sleep(200); // workers register their listeners after the master binds
+  const run = runDoctor({ port, seconds: 2 });
+  const traffic = await load(port, run);
+  const r = await run;
+  assert.ok(traffic.ok > 0, `nginx answered (${traffic.ok} ok, ${traffic.failed} failed)`);
+  assert.equal(r.data.listeners.length, 2, 'one reuseport socket per worker');
+  assert.ok(codes(r.findings).includes('REUSEPORT_GROUP:info'), codes(r.findings).join());
+  assert.ok(!codes(r.findings).some((c) => c.startsWith('SHARED_')), codes(r.findings).join());
+  const errors = r.findings.filter((f) => f.severity === 'error');
+  assert.deepEqual(errors.map((f) => `${f.code}: ${f.message}`), [], `all findings: ${codes(r.findings)}`);
+});
