@@ -17,6 +17,7 @@ import { EV_ERR, EV_HUP, EV_RDHUP, EV_READ, EV_WRITE, type Channel, type Channel
 import type { EventLoop } from './EventLoop.js';
 import { S, type CloseReason } from './LoopStats.js';
 import type { Timer } from './TimerQueue.js';
+import { Watchdog } from './Watchdog.js';
 
 export type ConnState = 'connecting' | 'connected' | 'peerHalfClosed' | 'localHalfClosed' | 'disconnecting' | 'closed';
 export type { CloseReason };
@@ -78,9 +79,11 @@ export class TcpConnection implements ChannelOwner {
   private readPaused = false;
   private readDeferred = false;
   private initiator: CloseReason = 'peer';
-  private idleMs = 0;
-  private lastActive: number;
-  private idleTimer: Timer | undefined;
+  private lastRead: number;
+  private lastWrite: number;
+  private idleDog: Watchdog | undefined;
+  private readDog: Watchdog | undefined;
+  private writeDog: Watchdog | undefined;
   private lingerTimer: Timer | undefined;
 
   constructor(
@@ -91,7 +94,7 @@ export class TcpConnection implements ChannelOwner {
   ) {
     this.state = state;
     this.channel = loop.channel(fd, this, channelFlags);
-    this.lastActive = loop.now();
+    this.lastRead = this.lastWrite = loop.now();
   }
 
   /** Sets the callbacks; a connection established without them starts reading now. */
@@ -165,7 +168,7 @@ export class TcpConnection implements ChannelOwner {
       if (n > 0) {
         rb.hasWritten(n);
         this.loop.stats.c[S.bytesIn]! += n;
-        this.lastActive = this.loop.now();
+        this.lastRead = this.loop.now();
         this.deliver(rb);
         if (this.isClosed || this.readPaused) return;
       } else if (n === 0) {
@@ -234,7 +237,7 @@ export class TcpConnection implements ChannelOwner {
       if (n >= 0) {
         out.retrieve(n);
         this.loop.stats.c[S.bytesOut]! += n;
-        this.lastActive = this.loop.now();
+        this.lastWrite = this.loop.now();
         if (out.readableBytes === 0) {
           this.outputDrained();
           return;
@@ -284,7 +287,7 @@ export class TcpConnection implements ChannelOwner {
       if (n >= 0) {
         written = n;
         this.loop.stats.c[S.bytesOut]! += n;
-        this.lastActive = this.loop.now();
+        this.lastWrite = this.loop.now();
         if (n === len) {
           if (this.handlers.onWriteComplete) this.loop.queueInLoop(() => {
             if (!this.isClosed) this.handlers.onWriteComplete?.(this);
@@ -297,7 +300,10 @@ export class TcpConnection implements ChannelOwner {
         return false;
       }
     }
-    this.output ??= new Buffer(Math.max(1024, len - written));
+    if (this.output === null) {
+      this.output = new Buffer(Math.max(1024, len - written));
+      this.lastWrite = this.loop.now(); // the write timeout counts from when output starts waiting
+    }
     this.output.append(bytes, written, len - written);
     if (!this.channel.isWriting) this.channel.enableWriting();
     const queued = this.output.readableBytes;
@@ -373,25 +379,30 @@ export class TcpConnection implements ChannelOwner {
 
   /** Closes with reason 'timeout' after ms without any byte read or written (0 turns it off). */
   setIdleTimeout(ms: number): void {
-    this.idleMs = ms;
-    this.idleTimer?.cancel();
-    this.idleTimer = undefined;
-    if (ms > 0 && !this.isClosed) this.armIdle(ms);
+    this.idleDog?.cancel();
+    this.idleDog = this.watch(ms, () => Math.max(this.lastRead, this.lastWrite));
+  }
+
+  /** Closes with reason 'timeout' after ms without a byte received (0 turns it off). */
+  setReadTimeout(ms: number): void {
+    this.readDog?.cancel();
+    this.readDog = this.watch(ms, () => this.lastRead);
+  }
+
+  /** Closes with reason 'timeout' when queued output makes no progress for ms (a peer that stopped reading). */
+  setWriteTimeout(ms: number): void {
+    this.writeDog?.cancel();
+    this.writeDog = this.watch(ms, () => this.lastWrite, () => this.output !== null);
   }
 
   /** Marks activity the byte counters cannot see (e.g. a handler still working). */
   touch(): void {
-    this.lastActive = this.loop.now();
+    this.lastRead = this.lastWrite = this.loop.now();
   }
 
-  private armIdle(delay: number): void {
-    this.idleTimer = this.loop.runAfter(delay, () => {
-      this.idleTimer = undefined;
-      if (this.isClosed || this.idleMs <= 0) return;
-      const idle = this.loop.now() - this.lastActive;
-      if (idle >= this.idleMs) this.forceClose('timeout');
-      else this.armIdle(this.idleMs - idle);
-    });
+  private watch(ms: number, last: () => number, active?: () => boolean): Watchdog | undefined {
+    if (!(ms > 0) || this.isClosed) return undefined;
+    return new Watchdog(this.loop, ms, last, () => this.forceClose('timeout'), active);
   }
 
   // ---- the one way out ----------------------------------------------------
@@ -422,9 +433,12 @@ export class TcpConnection implements ChannelOwner {
     this.closeReason = reason;
     this.channel.remove();
     native.close(this.fd);
-    this.idleTimer?.cancel();
+    this.idleDog?.cancel();
+    this.readDog?.cancel();
+    this.writeDog?.cancel();
     this.lingerTimer?.cancel();
-    this.idleTimer = this.lingerTimer = undefined;
+    this.idleDog = this.readDog = this.writeDog = undefined;
+    this.lingerTimer = undefined;
     this.input = this.output = null;
     if (wasEstablished) this.loop.stats.closed(reason);
     const h = this.handlers;

@@ -185,3 +185,45 @@ test('idle timeout closes a silent connection with reason timeout', async () => 
     await server.stop();
   }
 });
+
+test('write timeout closes a connection whose peer stopped reading; read timeout one that sends nothing', async () => {
+  const reasons = new Map<string, string>();
+  const server = new TcpServer({
+    port: 0,
+    loops: 1,
+    handlers: {
+      onMessage(conn, buf) {
+        const what = buf.retrieveAllAsString();
+        conn.context = what;
+        if (what === 'flood') {
+          conn.setWriteTimeout(150);
+          const chunk = new Uint8Array(1 << 20);
+          for (let i = 0; i < 32 && conn.send(chunk); i++);
+        } else {
+          conn.setReadTimeout(150);
+        }
+      },
+      onClose(conn, reason) {
+        reasons.set(conn.context as string, reason);
+      },
+    },
+  });
+  const { port } = await server.listen();
+  const loop = new EventLoop();
+  try {
+    const flood = await connect(loop, { host: '127.0.0.1', port });
+    flood.setHandlers({});
+    flood.pauseReading(); // never reads: the server's output stops moving
+    flood.send('flood');
+    const quiet = await connect(loop, { host: '127.0.0.1', port, handlers: {} });
+    quiet.send('quiet');
+    await waitFor(() => reasons.size === 2, 5000, 'both timed out');
+    assert.equal(reasons.get('flood'), 'timeout');
+    assert.equal(reasons.get('quiet'), 'timeout');
+    flood.forceClose();
+    quiet.forceClose();
+  } finally {
+    loop.quit();
+    await server.stop();
+  }
+});
