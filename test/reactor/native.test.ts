@@ -46,3 +46,25 @@ test('RLIMIT_NOFILE can be read', () => {
   assert.ok(Array.isArray(r));
   assert.ok(r[0] > 0);
 });
+
+test('EINTR: a signal interrupts a blocking epoll_wait; epollWaitBlocking waits out its time', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/eintrChild.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const until = async (re: RegExp): Promise<void> => {
+    for (let i = 0; i < 500 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(out, re);
+  };
+  await until(/ready/);
+  await new Promise((r) => setTimeout(r, 200)); // let it enter epoll_wait
+  child.kill('SIGUSR2');
+  await until(/raw /);
+  assert.match(out, /raw EINTR/);
+  await new Promise((r) => setTimeout(r, 200));
+  child.kill('SIGUSR2');
+  await until(/retried/);
+  assert.match(out, /retried 0 after full wait/);
+});
