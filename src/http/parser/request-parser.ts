@@ -258,7 +258,12 @@ export class RequestParser {
       const nameEnd = i;
       if (data[i] !== COLON) {
         const c = data[i];
-        if (c === SP || c === HTAB) throw badRequest('HPE_WS_BEFORE_COLON', 'whitespace between field name and colon');
+        if (c === SP || c === HTAB) {
+          let j = i;
+          while (j < lineEnd && (data[j] === SP || data[j] === HTAB)) j++;
+          if (data[j] === COLON) throw badRequest('HPE_WS_BEFORE_COLON', 'whitespace between field name and colon');
+          throw badRequest('HPE_INVALID_HEADER_TOKEN', 'field line without a colon');
+        }
         throw badRequest('HPE_INVALID_HEADER_TOKEN', i === pos ? 'empty field name' : 'invalid character in field name');
       }
       if (nameEnd === pos) throw badRequest('HPE_INVALID_HEADER_TOKEN', 'empty field name');

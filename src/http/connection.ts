@@ -1,0 +1,485 @@
+/**
+ * The HTTP/1.1 state machine of one TCP connection: bytes in, requests to
+ * the handler one at a time (pipelined requests wait their turn, so responses
+ * leave in order), responses out through the loop's Output, timeouts by
+ * deadline (checked by the loop's sweeper).
+ *
+ * Input normally stays in the reactor's buffer: a partial line is left
+ * unconsumed and completed by the next read. Only when the connection must
+ * stop mid-buffer (a response still in flight, a full body queue, a client not
+ * reading) are the remaining bytes copied into `pending`, and reading pauses
+ * when that grows: memory per connection stays bounded.
+ *
+ * Thread: the loop thread of its TcpConnection. Owns the parser, the current
+ * request/response pair, the pending input and the connection's deadlines.
+ */
+import type { Buffer as ReactorBuffer } from '../reactor/Buffer.js';
+import { S } from '../reactor/LoopStats.js';
+import type { TcpConnection } from '../reactor/TcpConnection.js';
+import { RequestBody, type BodySource } from './body.js';
+import type { HttpLoop } from './loop.js';
+import type { Output } from './output.js';
+import { HttpError } from './parser/errors.js';
+import { EV_BODY, EV_HEAD, EV_NEED_MORE, RequestParser, type RequestHead } from './parser/request-parser.js';
+import { HttpRequest } from './request.js';
+import { HttpResponse, type ResponseSink } from './response.js';
+import { dateLine } from './date.js';
+import { STATUS_TEXT, statusLine } from './status.js';
+
+/** Pending input above this, while blocked, pauses reading. */
+const PENDING_PAUSE_BYTES = 64 * 1024;
+
+const T_NONE = 0;
+const T_IDLE = 1;
+const T_HEAD = 2;
+const T_BODY = 3;
+
+type DrainWaiter = { resolve: () => void; reject: (e: unknown) => void };
+
+export class HttpConnection implements BodySource, ResponseSink {
+  readonly output: Output;
+  private readonly parser: RequestParser;
+  private head: RequestHead | null = null;
+  private req: HttpRequest | null = null;
+  private res: HttpResponse | null = null;
+  /** The body receiving bytes, or null (no body, or the rest is discarded). */
+  private body: RequestBody | null = null;
+  /** The parser finished the current request (head, body, trailers). */
+  private messageDone = true;
+  private responded = false;
+  private keepAliveAfter = true;
+  private continueSent = false;
+  private pending: Uint8Array | null = null;
+  private pendStart = 0;
+  private pendEnd = 0;
+  private processing = false;
+  /** No more requests on this connection: an error was answered, or the exchange said close. */
+  private closing = false;
+  private peerClosed = false;
+  private outputBlocked = false;
+  private drainWaiters: DrainWaiter[] | null = null;
+  private served = 0;
+  /** Loop time (ms) at which the current timeout fires; 0 = none. Read by the sweeper. */
+  deadline = 0;
+  private timeoutKind = T_NONE;
+  private headStart = 0;
+  private lastBodyAt = 0;
+
+  constructor(
+    private readonly hl: HttpLoop,
+    readonly conn: TcpConnection,
+  ) {
+    this.output = hl.output;
+    this.parser = new RequestParser(hl.options.limits);
+    conn.highWaterMark = hl.options.writeHighWaterMark;
+    conn.lowWaterMark = hl.options.writeHighWaterMark >> 2;
+    hl.add(this);
+    this.updateTimer();
+  }
+
+  // ---- reactor events -----------------------------------------------------
+
+  onMessage(buf: ReactorBuffer): void {
+    if (this.closing) {
+      buf.retrieveAll();
+      return;
+    }
+    if (this.pending !== null) {
+      this.appendPending(buf.peek());
+      buf.retrieveAll();
+      this.drive();
+      return;
+    }
+    const data = buf.peek();
+    const end = data.length;
+    const out = this.output;
+    out.batching++;
+    let pos: number;
+    try {
+      pos = this.parse(data, 0, end);
+    } finally {
+      out.batching--;
+    }
+    if (pos >= end || this.closing) {
+      buf.retrieveAll();
+    } else if (this.blocked()) {
+      this.appendPending(data.subarray(pos, end));
+      buf.retrieveAll();
+    } else {
+      buf.retrieve(pos); // a partial line: the reactor keeps it for the next read
+    }
+    this.afterBatch();
+  }
+
+  onPeerHalfClose(): void {
+    this.peerClosed = true;
+    if (this.closing) return;
+    if (this.req === null) {
+      // Whatever is buffered is an incomplete request: nothing more will come to finish it.
+      this.finishClose();
+    } else if (!this.messageDone) {
+      this.body?.fail(new Error('client closed the connection before the request body ended'));
+      this.body = null;
+      this.finishClose();
+    }
+    // else: the request is complete, its response is in flight; exchangeDone closes.
+  }
+
+  onDrain(): void {
+    const ws = this.drainWaiters;
+    this.drainWaiters = null;
+    if (ws) for (const w of ws) w.resolve();
+    if (this.outputBlocked) {
+      this.outputBlocked = false;
+      this.drive();
+    }
+  }
+
+  onClose(): void {
+    this.closing = true;
+    this.deadline = 0;
+    this.pending = null;
+    const err = new Error('connection closed');
+    this.body?.fail(err);
+    this.body = null;
+    this.res?.abandon();
+    this.req = this.res = this.head = null;
+    const ws = this.drainWaiters;
+    this.drainWaiters = null;
+    if (ws) for (const w of ws) w.reject(err);
+    this.hl.remove(this);
+  }
+
+  /** The server is stopping: close now if idle, else after the response in flight (which says close). */
+  onStop(): void {
+    if (this.closing) return;
+    if (this.req === null) this.finishClose();
+  }
+
+  // ---- parsing --------------------------------------------------------------
+
+  private parse(data: Uint8Array, pos: number, end: number): number {
+    const parser = this.parser;
+    this.processing = true;
+    try {
+      while (!this.closing) {
+        if (this.blocked()) break;
+        const ev = parser.execute(data, pos, end);
+        pos = parser.pos;
+        if (ev === EV_NEED_MORE) break;
+        if (ev === EV_BODY) this.onBody(data, parser.bodyStart, parser.bodyEnd);
+        else if (ev === EV_HEAD) this.onHead(parser.head!);
+        else this.onMessageEnd();
+      }
+    } catch (err) {
+      pos = end;
+      this.protocolError(err instanceof HttpError ? err : this.internal(err));
+    } finally {
+      this.processing = false;
+    }
+    return pos;
+  }
+
+  private blocked(): boolean {
+    if (this.req !== null && this.messageDone) return true; // the next request waits for this response
+    if (this.body !== null && this.body.full) return true;
+    if (this.outputBlocked) return true;
+    if (this.conn.bufferedAmount >= this.conn.highWaterMark) {
+      this.outputBlocked = true; // the client is not reading: stop producing responses
+      return true;
+    }
+    return false;
+  }
+
+  private onHead(head: RequestHead): void {
+    this.hl.loop.stats.c[S.requests]!++;
+    this.head = head;
+    this.messageDone = false;
+    this.responded = false;
+    this.continueSent = false;
+    this.headStart = 0;
+    let body: RequestBody;
+    if (head.hasBody) {
+      body = new RequestBody(this, head.chunked ? -1 : head.contentLength);
+      this.body = body;
+      this.lastBodyAt = this.hl.loop.now();
+    } else {
+      body = RequestBody.empty();
+      this.body = null;
+    }
+    const req = new HttpRequest(head, body);
+    const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor);
+    this.req = req;
+    this.res = res;
+    try {
+      const r = this.hl.app(req, res, this.hl.ctx);
+      if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') {
+        (r as Promise<void>).then(undefined, (err: unknown) => this.handlerFailed(res, err));
+      }
+    } catch (err) {
+      this.handlerFailed(res, err);
+    }
+  }
+
+  private onBody(data: Uint8Array, start: number, end: number): void {
+    this.lastBodyAt = this.hl.loop.now();
+    if (this.body !== null) this.body.push(data, start, end);
+  }
+
+  private onMessageEnd(): void {
+    this.messageDone = true;
+    const body = this.body;
+    this.body = null;
+    body?.end();
+    if (this.responded) this.exchangeDone();
+  }
+
+  // ---- responses --------------------------------------------------------------
+
+  beginWrite(): boolean {
+    if (this.closing || this.conn.isClosed) return false;
+    this.output.begin(this.conn);
+    return true;
+  }
+
+  mayKeepAlive(): boolean {
+    const max = this.hl.options.maxRequestsPerConnection;
+    return (
+      !this.closing &&
+      !this.hl.stopping &&
+      this.head !== null &&
+      this.head.keepAlive &&
+      (max === 0 || this.served + 1 < max)
+    );
+  }
+
+  get congested(): boolean {
+    return this.conn.bufferedAmount + (this.output.owner === this.conn ? this.output.pending : 0) >= this.conn.highWaterMark;
+  }
+
+  drained(): Promise<void> {
+    if (this.conn.isClosed || this.closing) return Promise.reject(new Error('connection closed'));
+    if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
+    if (this.conn.bufferedAmount < this.conn.highWaterMark) return Promise.resolve();
+    return new Promise((resolve, reject) => (this.drainWaiters ??= []).push({ resolve, reject }));
+  }
+
+  responseDone(res: HttpResponse, keepAlive: boolean): void {
+    if (res !== this.res) return;
+    this.responded = true;
+    this.keepAliveAfter = keepAlive;
+    if (!this.messageDone) {
+      // Answered before the body was read. Without `100 Continue` the client may never send it: close.
+      if (this.head!.expectContinue && !this.continueSent) this.keepAliveAfter = false;
+      const body = this.body;
+      this.body = null; // the rest of the body is read and discarded
+      body?.fail(new Error('request body discarded: the response was sent first'));
+      if (!this.keepAliveAfter) this.finishClose();
+      else if (!this.processing) this.drive();
+      return;
+    }
+    this.exchangeDone();
+  }
+
+  private exchangeDone(): void {
+    this.served++;
+    this.req = this.res = this.head = null;
+    this.responded = false;
+    if (!this.keepAliveAfter || (this.peerClosed && this.pendingBytes === 0)) {
+      this.finishClose();
+      return;
+    }
+    if (this.hl.stopping && this.pendingBytes === 0) {
+      this.finishClose();
+      return;
+    }
+    if (!this.processing) this.drive();
+  }
+
+  /** A handler threw or rejected: 500 if nothing was sent yet, else the connection is cut. */
+  private handlerFailed(res: HttpResponse, err: unknown): void {
+    this.hl.reportError(err);
+    if (res !== this.res || this.closing || this.conn.isClosed) return;
+    if (!res.headersSent) {
+      res.resetForError(500);
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end('Internal Server Error\n');
+    } else if (!res.finished) {
+      res.abandon();
+      this.finishClose();
+    }
+  }
+
+  // ---- BodySource -----------------------------------------------------------
+
+  bodyWanted(): void {
+    const head = this.head;
+    if (head !== null && head.expectContinue && !this.continueSent && this.res !== null && !this.res.headersSent) {
+      this.continueSent = true;
+      if (this.beginWrite()) {
+        this.output.latin1('HTTP/1.1 100 Continue\r\n\r\n');
+        this.output.flushSoon();
+      }
+    }
+  }
+
+  bodyDrained(): void {
+    if (!this.processing) this.drive();
+  }
+
+  // ---- pending input ------------------------------------------------------------
+
+  private get pendingBytes(): number {
+    return this.pendEnd - this.pendStart;
+  }
+
+  private appendPending(bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (n === 0) return;
+    let p = this.pending;
+    if (p === null) {
+      p = this.pending = new Uint8Array(Math.max(n, 4096));
+      this.pendStart = this.pendEnd = 0;
+    } else if (this.pendEnd + n > p.length) {
+      const live = this.pendEnd - this.pendStart;
+      if (live + n <= p.length) {
+        p.copyWithin(0, this.pendStart, this.pendEnd);
+      } else {
+        const next = new Uint8Array(Math.max(p.length * 2, live + n));
+        next.set(p.subarray(this.pendStart, this.pendEnd));
+        this.pending = p = next;
+      }
+      this.pendStart = 0;
+      this.pendEnd = live;
+    }
+    p.set(bytes, this.pendEnd);
+    this.pendEnd += n;
+  }
+
+  /** Parses pending input as far as possible, then settles output, reading and timers. */
+  private drive(): void {
+    if (this.processing) return;
+    if (this.pending !== null && !this.closing) {
+      const out = this.output;
+      out.batching++;
+      try {
+        const pos = this.parse(this.pending, this.pendStart, this.pendEnd);
+        this.pendStart = pos;
+        if (this.pending !== null && pos >= this.pendEnd) {
+          this.pending = null;
+          this.pendStart = this.pendEnd = 0;
+        }
+      } finally {
+        out.batching--;
+      }
+    }
+    this.afterBatch();
+  }
+
+  private afterBatch(): void {
+    if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
+    if (this.closing || this.conn.isClosed) return;
+    if (this.peerClosed && this.req === null) {
+      this.finishClose();
+      return;
+    }
+    const pause =
+      this.outputBlocked ||
+      (this.body !== null && this.body.full) ||
+      (this.req !== null && this.messageDone && this.pendingBytes >= PENDING_PAUSE_BYTES);
+    if (pause) this.conn.pauseReading();
+    else if (this.conn.isReadingPaused) this.conn.resumeReading();
+    this.updateTimer();
+  }
+
+  // ---- closing ------------------------------------------------------------------
+
+  /** Flushes what is queued, then closes gracefully (FIN, then discard input until the peer's FIN). */
+  private finishClose(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.deadline = 0;
+    this.pending = null;
+    if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
+    if (!this.conn.isClosed) this.conn.close();
+  }
+
+  /** A request we cannot serve: answer with its status (unless a response already started) and close. */
+  private protocolError(err: HttpError): void {
+    const res = this.res;
+    this.body?.fail(err);
+    this.body = null;
+    if (res !== null) {
+      if (res.headersSent) {
+        res.abandon();
+        this.finishClose();
+        return;
+      }
+      res.abandon();
+    }
+    this.sendError(err.status);
+    this.finishClose();
+  }
+
+  private sendError(status: number): void {
+    if (!this.beginWrite()) return;
+    const text = `${status} ${STATUS_TEXT[status] ?? 'Error'}\n`;
+    this.output.latin1(
+      `${statusLine(status)}${dateLine()}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+
+  private internal(err: unknown): HttpError {
+    this.hl.reportError(err);
+    return new HttpError(400, 'HPE_INTERNAL', 'internal parser error');
+  }
+
+  // ---- timeouts -----------------------------------------------------------------
+
+  private updateTimer(): void {
+    const o = this.hl.options;
+    const now = this.hl.loop.now();
+    if (this.closing) {
+      this.deadline = 0;
+      this.timeoutKind = T_NONE;
+    } else if (this.req !== null) {
+      // A request in flight is never cut by the idle timer; only a stalled body upload is.
+      if (!this.messageDone && this.body !== null && !this.body.full && !this.outputBlocked) {
+        this.deadline = this.lastBodyAt + o.bodyTimeout;
+        this.timeoutKind = T_BODY;
+      } else if (!this.messageDone && this.body === null && !this.outputBlocked) {
+        this.deadline = this.lastBodyAt + o.bodyTimeout; // discarding the rest of a body
+        this.timeoutKind = T_BODY;
+      } else {
+        this.deadline = 0;
+        this.timeoutKind = T_NONE;
+      }
+    } else if (this.parser.inHead || this.pendingBytes > 0) {
+      if (this.headStart === 0) this.headStart = now;
+      this.deadline = this.headStart + o.headersTimeout;
+      this.timeoutKind = T_HEAD;
+    } else {
+      this.headStart = 0;
+      this.deadline = now + (this.served === 0 ? o.headersTimeout : o.keepAliveTimeout);
+      this.timeoutKind = T_IDLE;
+    }
+  }
+
+  /** Called by the sweeper when `deadline` has passed. */
+  onTimeout(now: number): void {
+    if (this.closing || this.conn.isClosed || this.deadline === 0 || now < this.deadline) return;
+    const kind = this.timeoutKind;
+    this.deadline = 0;
+    if (kind === T_IDLE) {
+      // Nothing of a request arrived: a silent close, like nginx.
+      this.closing = true;
+      this.conn.forceClose('timeout');
+      return;
+    }
+    if (kind === T_HEAD || kind === T_BODY) {
+      this.protocolError(
+        new HttpError(408, kind === T_HEAD ? 'HPE_HEADERS_TIMEOUT' : 'HPE_BODY_TIMEOUT', 'request timed out'),
+      );
+    }
+  }
+}

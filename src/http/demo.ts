@@ -1,0 +1,107 @@
+/**
+ * The demo app of `edgeloop serve`, written against the native API. Loaded in
+ * every loop thread (it is a module), so it keeps no cross-thread state.
+ * Thread: each loop thread has its own instance. Owns a 64 KiB fill buffer.
+ *
+ *   GET  /hello        200 "hello" (text/plain)
+ *   POST /echo         the request body back, with the request's Content-Type
+ *   GET  /delay?ms=N   waits N ms on a timer, then 200
+ *   GET  /bytes?n=N    N bytes (streamed with backpressure)
+ *   GET  /stats        per-loop counters as JSON
+ */
+import type { HandlerContext } from './options.js';
+import type { HttpRequest } from './request.js';
+import type { HttpResponse } from './response.js';
+
+const FILL = new Uint8Array(64 * 1024).fill(0x78); // 'x'
+const MAX_DELAY_MS = 600_000;
+const MAX_BYTES = 2 ** 40;
+
+export function handler(req: HttpRequest, res: HttpResponse, ctx: HandlerContext): void | Promise<void> {
+  const path = req.path;
+  const method = req.method;
+  const isGet = method === 'GET' || method === 'HEAD';
+  switch (path) {
+    case '/hello':
+      if (!isGet) return notAllowed(res, 'GET, HEAD');
+      res.setHeader('Content-Type', 'text/plain');
+      res.end('hello');
+      return;
+    case '/echo':
+      if (method !== 'POST') return notAllowed(res, 'POST');
+      return echo(req, res);
+    case '/delay':
+      if (!isGet) return notAllowed(res, 'GET, HEAD');
+      return delay(req, res);
+    case '/bytes':
+      if (!isGet) return notAllowed(res, 'GET, HEAD');
+      return bytes(req, res);
+    case '/stats':
+      if (!isGet) return notAllowed(res, 'GET, HEAD');
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ loops: ctx.loops, servedBy: ctx.loop, stats: ctx.stats() }, null, 2) + '\n');
+      return;
+    default:
+      res.status(404).setHeader('Content-Type', 'text/plain').end('not found\n');
+  }
+}
+
+export default handler;
+
+function notAllowed(res: HttpResponse, allow: string): void {
+  res.status(405).setHeader('Allow', allow).setHeader('Content-Type', 'text/plain').end('method not allowed\n');
+}
+
+function badRequest(res: HttpResponse, message: string): void {
+  res.status(400).setHeader('Content-Type', 'text/plain').end(`${message}\n`);
+}
+
+async function echo(req: HttpRequest, res: HttpResponse): Promise<void> {
+  const type = req.headers.get('content-type');
+  if (type !== undefined) res.setHeader('Content-Type', type);
+  const declared = req.body.expectedLength;
+  if (declared >= 0 && declared <= 64 * 1024) {
+    res.end(await req.bytes());
+    return;
+  }
+  // Large or chunked: stream it back as it arrives; the client's reading paces our reading.
+  if (declared >= 0) res.setHeader('Content-Length', declared);
+  for await (const chunk of req.body) {
+    if (!res.write(chunk)) await res.drain();
+  }
+  res.end();
+}
+
+function intParam(req: HttpRequest, name: string, max: number): number | undefined {
+  const raw = req.query.get(name);
+  if (raw === null || !/^\d{1,16}$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n <= max ? n : undefined;
+}
+
+async function delay(req: HttpRequest, res: HttpResponse): Promise<void> {
+  const ms = intParam(req, 'ms', MAX_DELAY_MS);
+  if (ms === undefined) return badRequest(res, `ms must be a whole number from 0 to ${MAX_DELAY_MS}`);
+  await new Promise<void>((resolve) => setTimeout(resolve, ms));
+  res.setHeader('Content-Type', 'text/plain');
+  res.end(`waited ${ms} ms\n`);
+}
+
+async function bytes(req: HttpRequest, res: HttpResponse): Promise<void> {
+  const n = intParam(req, 'n', MAX_BYTES);
+  if (n === undefined) return badRequest(res, 'n must be a whole number of bytes');
+  res.setHeader('Content-Type', 'application/octet-stream');
+  res.setHeader('Content-Length', n);
+  if (res.isHead || n <= FILL.length) {
+    res.end(FILL.subarray(0, n));
+    return;
+  }
+  let left = n;
+  while (left > 0) {
+    const k = Math.min(left, FILL.length);
+    left -= k;
+    // Backpressure: a client that stops reading parks this loop here, with bounded output queued.
+    if (!res.write(k === FILL.length ? FILL : FILL.subarray(0, k))) await res.drain();
+  }
+  res.end();
+}

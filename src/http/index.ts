@@ -1,0 +1,17 @@
+/**
+ * edgeloop/http: an HTTP/1.1 server on the epoll reactor.
+ *   serve({ port, handler(req, res) {...} })      native API
+ *   serve({ port, fetch(request) { return new Response('hi') } })   Web API (Hono: fetch: app.fetch)
+ *   serve({ port, loops: 4, module: new URL('./app.js', import.meta.url) })   one loop per thread
+ */
+export { serve, type ServeOptions, type HttpServer } from './server.js';
+export type { Handler, FetchHandler, HandlerContext, HttpOptions, AppModule } from './options.js';
+export { HttpRequest } from './request.js';
+export { HttpResponse } from './response.js';
+export { RequestHeaders } from './headers.js';
+export { RequestBody } from './body.js';
+export { fromFetch, toWebRequest, sendWebResponse } from './fetch.js';
+export { HttpError } from './parser/errors.js';
+export { defaultLimits, type ParserLimits } from './parser/limits.js';
+export { RequestParser, RequestHead } from './parser/request-parser.js';
+export { STATUS_TEXT } from './status.js';

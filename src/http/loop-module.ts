@@ -1,0 +1,22 @@
+/**
+ * The module every loop thread of a multi-loop HTTP server loads (TcpServer's
+ * `module` contract): it imports the app module named in the options and
+ * builds this loop's HTTP handlers around it.
+ * Thread: one loop thread per call. Owns nothing beyond what it builds.
+ */
+import type { ServerContext, ServerHandlers } from '../reactor/ServerLoop.js';
+import { handlerFromModule } from './app-module.js';
+import { httpHandlers } from './handlers.js';
+import { resolveHttpOptions, type AppModule, type HttpOptions } from './options.js';
+
+export interface LoopModuleOptions {
+  /** href of the app module. */
+  app: string;
+  http: HttpOptions;
+}
+
+export default async function setup(ctx: ServerContext): Promise<ServerHandlers> {
+  const o = ctx.options as LoopModuleOptions;
+  const mod = (await import(o.app)) as AppModule;
+  return httpHandlers(ctx, handlerFromModule(mod, o.app), resolveHttpOptions(o.http));
+}

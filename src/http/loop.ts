@@ -1,0 +1,73 @@
+/**
+ * The HTTP side of one event loop: the app, the options, the Output every
+ * connection of the loop writes through, and the sweeper that enforces
+ * connection deadlines (one periodic timer per loop instead of one timer per
+ * connection: 5,000 idle keep-alive connections cost one scan per tick).
+ * Thread: its loop's. Owns the set of live HttpConnections and the sweeper timer.
+ */
+import type { EventLoop } from '../reactor/EventLoop.js';
+import type { Timer } from '../reactor/TimerQueue.js';
+import type { HttpConnection } from './connection.js';
+import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
+import { Output } from './output.js';
+
+export class HttpLoop {
+  readonly output = new Output();
+  /** Set when the server stops: responses say `Connection: close`, idle connections close. */
+  stopping = false;
+  private readonly live = new Set<HttpConnection>();
+  private sweeper: Timer | null = null;
+  private readonly tick: number;
+
+  constructor(
+    readonly loop: EventLoop,
+    readonly options: ResolvedHttpOptions,
+    readonly app: Handler,
+    readonly ctx: HandlerContext,
+  ) {
+    const shortest = Math.min(options.headersTimeout, options.bodyTimeout, options.keepAliveTimeout);
+    // Deadlines are honoured within a quarter of the shortest timeout (at most 1 s late).
+    this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
+  }
+
+  add(hc: HttpConnection): void {
+    this.live.add(hc);
+    if (this.sweeper === null) this.sweeper = this.loop.runEvery(this.tick, this.sweep);
+  }
+
+  remove(hc: HttpConnection): void {
+    this.live.delete(hc);
+    if (this.live.size === 0 && this.sweeper !== null) {
+      this.sweeper.cancel();
+      this.sweeper = null;
+    }
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  reportError(err: unknown): void {
+    const h = this.options.onError;
+    try {
+      if (h) h(err);
+      else this.loop.reportError(err);
+    } catch {
+      // an error reporter that throws must not take the loop down
+    }
+  }
+
+  private readonly sweep = (): void => {
+    const now = this.loop.now();
+    for (const hc of this.live) {
+      const d = hc.deadline;
+      if (d !== 0 && now >= d) {
+        try {
+          hc.onTimeout(now);
+        } catch (err) {
+          this.reportError(err);
+        }
+      }
+    }
+  };
+}

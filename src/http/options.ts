@@ -1,0 +1,88 @@
+/**
+ * HTTP server options (limits, timeouts, write buffering) and the handler
+ * signatures. Options are plain data so they can cross into loop threads.
+ * Thread: any. Owns nothing.
+ */
+import type { LoopStatsSnapshot } from '../reactor/LoopStats.js';
+import type { ParserLimits } from './parser/limits.js';
+import { resolveLimits } from './parser/limits.js';
+import type { HttpRequest } from './request.js';
+import type { HttpResponse } from './response.js';
+
+/** What a handler knows about where it runs. */
+export interface HandlerContext {
+  /** The index of the loop (thread) running this handler. */
+  readonly loop: number;
+  /** How many loops the server has. */
+  readonly loops: number;
+  /** Counters of every loop, read from shared memory. */
+  stats(): LoopStatsSnapshot[];
+}
+
+/** The fast native API: write the response through `res`. A rejected promise or a throw gives 500. */
+export type Handler = (req: HttpRequest, res: HttpResponse, ctx: HandlerContext) => void | Promise<void>;
+
+/** The Web-standard API (Bun.serve, Deno.serve, Hono's `app.fetch`). */
+export type FetchHandler = (request: Request, ctx: HandlerContext) => Response | Promise<Response>;
+
+/** A module loaded in every loop thread: its `default`, `handler` or `fetch` export serves requests. */
+export interface AppModule {
+  default?: Handler | { fetch: FetchHandler } | FetchHandler;
+  handler?: Handler;
+  fetch?: FetchHandler;
+}
+
+export interface HttpOptions {
+  /** Parser limits; each rejected with its own status (414, 431, 413, 400). */
+  limits?: Partial<ParserLimits>;
+  /** Milliseconds from the first byte of a request to the end of its head (slowloris): 408. Default 30 s. */
+  headersTimeout?: number;
+  /** Milliseconds without progress while a body is received (not while the handler holds it back): 408. Default 30 s. */
+  bodyTimeout?: number;
+  /** Milliseconds an idle keep-alive connection is kept. Default 5 s. */
+  keepAliveTimeout?: number;
+  /** Close a connection after this many requests (0 = no limit). */
+  maxRequestsPerConnection?: number;
+  /** Output queued per connection above which `res.write()` returns false and parsing stops. Default 256 KiB. */
+  writeHighWaterMark?: number;
+  /** Errors thrown by handlers (answered with 500). Default: console.error. */
+  onError?: (err: unknown) => void;
+}
+
+export interface ResolvedHttpOptions {
+  limits: ParserLimits;
+  headersTimeout: number;
+  bodyTimeout: number;
+  keepAliveTimeout: number;
+  maxRequestsPerConnection: number;
+  writeHighWaterMark: number;
+  onError: ((err: unknown) => void) | undefined;
+}
+
+function ms(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`${name} must be a positive number of milliseconds, got ${String(v)}`);
+  return v;
+}
+
+export function resolveHttpOptions(o: HttpOptions = {}): ResolvedHttpOptions {
+  const maxReq = o.maxRequestsPerConnection ?? 0;
+  if (!Number.isInteger(maxReq) || maxReq < 0) throw new RangeError('maxRequestsPerConnection must be an integer >= 0');
+  const hwm = o.writeHighWaterMark ?? 256 * 1024;
+  if (!(hwm >= 1024)) throw new RangeError('writeHighWaterMark must be at least 1024 bytes');
+  return {
+    limits: resolveLimits(o.limits),
+    headersTimeout: ms('headersTimeout', o.headersTimeout, 30_000),
+    bodyTimeout: ms('bodyTimeout', o.bodyTimeout, 30_000),
+    keepAliveTimeout: ms('keepAliveTimeout', o.keepAliveTimeout, 5_000),
+    maxRequestsPerConnection: maxReq,
+    writeHighWaterMark: hwm,
+    onError: o.onError,
+  };
+}
+
+/** The structured-clonable part of the options (functions stay in the thread that has them). */
+export function cloneableHttpOptions(o: HttpOptions): Omit<HttpOptions, 'onError'> {
+  const { onError: _onError, ...rest } = o;
+  return rest;
+}

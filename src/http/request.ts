@@ -1,0 +1,112 @@
+/**
+ * The request a native handler receives. Everything is derived lazily from
+ * the parsed head, so a handler that only looks at `method` and `path` pays
+ * for nothing else. Thread: the loop thread of its connection. Owns its body.
+ */
+import type { RequestBody } from './body.js';
+import { RequestHeaders } from './headers.js';
+import type { RequestHead } from './parser/request-parser.js';
+
+export class HttpRequest {
+  /** The method, case preserved (methods are case-sensitive). */
+  readonly method: string;
+  /** The request-target exactly as sent ("/a/b?x=1", or absolute-form for proxies). */
+  readonly url: string;
+  /** "1.1" or "1.0". */
+  readonly httpVersion: string;
+  readonly body: RequestBody;
+  private readonly head: RequestHead;
+  private _path: string | undefined;
+  private _search: string | undefined;
+  private _query: URLSearchParams | undefined;
+  private _headers: RequestHeaders | undefined;
+  private _trailers: RequestHeaders | undefined;
+
+  constructor(head: RequestHead, body: RequestBody) {
+    this.head = head;
+    this.method = head.method;
+    this.url = head.target;
+    this.httpVersion = head.versionMinor === 1 ? '1.1' : '1.0';
+    this.body = body;
+  }
+
+  /** The path, not decoded ("/a%20b" stays as sent). */
+  get path(): string {
+    if (this._path === undefined) this.split();
+    return this._path!;
+  }
+
+  /** The raw query string without "?" ('' when absent). */
+  get search(): string {
+    if (this._search === undefined) this.split();
+    return this._search!;
+  }
+
+  /** The query, parsed (application/x-www-form-urlencoded rules). */
+  get query(): URLSearchParams {
+    return (this._query ??= new URLSearchParams(this.search));
+  }
+
+  /** Case-insensitive, read-only request headers. */
+  get headers(): RequestHeaders {
+    return (this._headers ??= new RequestHeaders(this.head.headers));
+  }
+
+  /** Trailer fields of a chunked body, once the body has ended; empty otherwise. */
+  get trailers(): RequestHeaders {
+    return (this._trailers ??= new RequestHeaders(this.body.ended && this.head.trailers ? this.head.trailers : []));
+  }
+
+  /** The authority the client asked for: from an absolute-form target, else the Host header. */
+  get host(): string {
+    const t = this.url;
+    if (t.charCodeAt(0) !== 0x2f && t !== '*') {
+      const s = t.indexOf('//');
+      if (s >= 0) {
+        const e = t.indexOf('/', s + 2);
+        const q = t.indexOf('?', s + 2);
+        const end = e < 0 ? (q < 0 ? t.length : q) : q < 0 ? e : Math.min(e, q);
+        return t.slice(s + 2, end);
+      }
+    }
+    return this.head.host;
+  }
+
+  /** Whether the connection stays open after this exchange, as the client asked. */
+  get keepAlive(): boolean {
+    return this.head.keepAlive;
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.body.bytes();
+  }
+
+  text(): Promise<string> {
+    return this.body.text();
+  }
+
+  json(): Promise<unknown> {
+    return this.body.json();
+  }
+
+  private split(): void {
+    let t = this.url;
+    if (t.charCodeAt(0) !== 0x2f) {
+      // absolute-form: the path starts after the authority; authority-form and '*' have none.
+      const s = t.indexOf('//');
+      const p = s >= 0 ? t.indexOf('/', s + 2) : -1;
+      const q0 = s >= 0 ? t.indexOf('?', s + 2) : -1;
+      if (p >= 0 && (q0 < 0 || p < q0)) t = t.slice(p);
+      else if (q0 >= 0) t = `/${t.slice(q0)}`;
+      else t = s >= 0 ? '/' : t;
+    }
+    const q = t.indexOf('?');
+    if (q < 0) {
+      this._path = t;
+      this._search = '';
+    } else {
+      this._path = t.slice(0, q);
+      this._search = t.slice(q + 1);
+    }
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The response a native handler writes: status, headers, then body by
+ * `write()` (streamed, with backpressure) and/or `end()`. The head is
+ * serialized on the first write with the framing the body needs:
+ * Content-Length when the whole body is known at end(), chunked when it is
+ * streamed to an HTTP/1.1 client, close-delimited for HTTP/1.0; none for HEAD
+ * requests and 1xx/204/304 statuses.
+ * Thread: the loop thread of its connection. Owns its header list.
+ */
+import { dateLine } from './date.js';
+import { checkHeaderName, checkHeaderValue, lowerAscii } from './headers.js';
+import type { Output } from './output.js';
+import { checkStatus, statusHasNoBody, statusLine } from './status.js';
+
+/** What a response needs from the connection it answers on. */
+export interface ResponseSink {
+  readonly output: Output;
+  /** Claims the output for this connection; false when the connection is gone. */
+  beginWrite(): boolean;
+  /** Whether the connection may stay open after this response (request, server state). */
+  mayKeepAlive(): boolean;
+  /** True when queued output is at or above the connection's high-water mark. */
+  readonly congested: boolean;
+  /** Resolves when queued output drains below the low-water mark; rejects when the connection closes. */
+  drained(): Promise<void>;
+  /** The response is complete on the wire (or broken, which closes the connection). */
+  responseDone(res: HttpResponse, keepAlive: boolean): void;
+}
+
+const FRAMING_NONE = 0;
+const FRAMING_LENGTH = 1;
+const FRAMING_CHUNKED = 2;
+const FRAMING_CLOSE = 3;
+
+const CRLF = '\r\n';
+
+export class HttpResponse {
+  /** The status to send; settable until the head is written. */
+  statusCode = 200;
+  /** The head has been written. */
+  headersSent = false;
+  /** end() was called. */
+  finished = false;
+  /** Set by the connection when this response can no longer reach the client. */
+  private dead = false;
+  private keys: string[] = [];
+  private names: string[] = [];
+  private values: string[] = [];
+  private framing = FRAMING_NONE;
+  private keepAlive = true;
+  private declared = -1;
+  private written = 0;
+
+  constructor(
+    private readonly sink: ResponseSink,
+    /** The request was HEAD: headers as for GET, never a body. */
+    readonly isHead: boolean,
+    private readonly versionMinor: number,
+  ) {}
+
+  status(code: number): this {
+    checkStatus(code);
+    if (this.headersSent) throw new Error('status: the response head was already sent');
+    this.statusCode = code;
+    return this;
+  }
+
+  /** Sets a header, replacing any of the same name (case-insensitive). Arrays become repeated fields. */
+  setHeader(name: string, value: string | number | readonly string[]): this {
+    if (this.headersSent) throw new Error(`setHeader(${name}): the response head was already sent`);
+    checkHeaderName(name);
+    const key = lowerAscii(name);
+    this.removeKey(key);
+    if (Array.isArray(value)) for (const v of value) this.add(key, name, String(v));
+    else this.add(key, name, typeof value === 'string' ? value : String(value));
+    return this;
+  }
+
+  /** Adds a field without removing existing ones (Set-Cookie). */
+  appendHeader(name: string, value: string | number): this {
+    if (this.headersSent) throw new Error(`appendHeader(${name}): the response head was already sent`);
+    checkHeaderName(name);
+    this.add(lowerAscii(name), name, typeof value === 'string' ? value : String(value));
+    return this;
+  }
+
+  getHeader(name: string): string | undefined {
+    const i = this.keys.indexOf(lowerAscii(name));
+    return i < 0 ? undefined : this.values[i];
+  }
+
+  hasHeader(name: string): boolean {
+    return this.keys.includes(lowerAscii(name));
+  }
+
+  removeHeader(name: string): this {
+    if (this.headersSent) throw new Error(`removeHeader(${name}): the response head was already sent`);
+    this.removeKey(lowerAscii(name));
+    return this;
+  }
+
+  /**
+   * Writes body bytes (streaming: chunked for HTTP/1.1 unless Content-Length
+   * was set). Returns false when the client is not keeping up: stop and
+   * `await res.drain()` before writing more, so memory stays bounded.
+   */
+  write(chunk: string | Uint8Array): boolean {
+    if (this.dead) return false;
+    if (this.finished) throw new Error('write after end');
+    if (!this.headersSent) this.writeHead(-1);
+    if (!this.sink.beginWrite()) return false;
+    this.body(chunk, false);
+    const out = this.sink.output;
+    if (out.pending >= 16 * 1024) out.flush();
+    else out.flushSoon();
+    return !this.sink.congested;
+  }
+
+  /** Ends the response, optionally with a last chunk. With no write() before, the length is exact (Content-Length). */
+  end(chunk?: string | Uint8Array): void {
+    if (this.finished) return;
+    let byteLength = 0;
+    if (!this.headersSent) {
+      if (chunk !== undefined) byteLength = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      this.writeHead(byteLength);
+      this.finished = true;
+      if (!this.sink.beginWrite()) return;
+      if (chunk !== undefined && byteLength > 0 && !this.isHead && this.framing !== FRAMING_NONE) {
+        this.raw(chunk, byteLength);
+        this.written += byteLength;
+      }
+    } else {
+      this.finished = true;
+      if (!this.sink.beginWrite()) return;
+      if (chunk !== undefined) this.body(chunk, true);
+      else if (this.framing === FRAMING_CHUNKED) this.sink.output.latin1('0\r\n\r\n');
+    }
+    this.sink.output.flushSoon();
+    let keepAlive = this.keepAlive;
+    if (this.framing === FRAMING_LENGTH && this.written !== this.declared && !this.isHead) {
+      // The body is shorter than the Content-Length we announced: the client would wait forever.
+      keepAlive = false;
+    }
+    this.sink.responseDone(this, keepAlive);
+  }
+
+  /** Resolves when the client has taken enough of the queued output; rejects if the connection closed. */
+  drain(): Promise<void> {
+    return this.sink.drained();
+  }
+
+  /** Writes the head now (for streaming with a known length, set Content-Length first). */
+  flushHeaders(): void {
+    if (!this.headersSent && !this.dead) {
+      this.writeHead(-1);
+      if (this.sink.beginWrite()) this.sink.output.flushSoon();
+    }
+  }
+
+  /** True when the connection closed or answered for us (an error status): writes go nowhere. */
+  get abandoned(): boolean {
+    return this.dead;
+  }
+
+  /** @internal The connection gave up on this response; every later write is a no-op. */
+  abandon(): void {
+    this.dead = true;
+    this.finished = true;
+  }
+
+  /** @internal Drops the handler's headers so an error status can be sent instead. */
+  resetForError(status: number): void {
+    this.keys = [];
+    this.names = [];
+    this.values = [];
+    this.statusCode = status;
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  private add(key: string, name: string, value: string): void {
+    checkHeaderValue(name, value);
+    this.keys.push(key);
+    this.names.push(name);
+    this.values.push(value);
+  }
+
+  private removeKey(key: string): void {
+    for (let i = this.keys.length - 1; i >= 0; i--) {
+      if (this.keys[i] === key) {
+        this.keys.splice(i, 1);
+        this.names.splice(i, 1);
+        this.values.splice(i, 1);
+      }
+    }
+  }
+
+  /** Serializes the head. `knownLength` >= 0 when end() carries the whole body. */
+  private writeHead(knownLength: number): void {
+    const status = this.statusCode;
+    const noBody = statusHasNoBody(status);
+    let s = statusLine(status);
+    let hasDate = false;
+    let declared = -1;
+    let keepAlive = this.sink.mayKeepAlive();
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = this.values[i]!;
+      if (k.length === 14 && k === 'content-length') {
+        if (noBody && status !== 304) continue;
+        declared = parseDeclaredLength(v);
+      } else if (k.length === 17 && k === 'transfer-encoding') {
+        continue; // we frame the body ourselves
+      } else if (k.length === 10 && k === 'connection') {
+        if (lowerAscii(v).includes('close')) keepAlive = false;
+        continue; // we say keep-alive/close ourselves
+      } else if (k.length === 4 && k === 'date') {
+        hasDate = true;
+      }
+      s += `${this.names[i]!}: ${v}${CRLF}`;
+    }
+    if (!hasDate) s += dateLine();
+    if (noBody || (this.isHead && declared >= 0)) {
+      this.framing = FRAMING_NONE;
+    } else if (declared >= 0) {
+      if (knownLength >= 0 && knownLength !== declared && !this.isHead) {
+        throw new Error(`end(): body of ${knownLength} bytes but Content-Length is ${declared}`);
+      }
+      this.framing = FRAMING_LENGTH;
+      this.declared = declared;
+    } else if (knownLength >= 0) {
+      s += `Content-Length: ${knownLength}${CRLF}`;
+      this.framing = this.isHead ? FRAMING_NONE : FRAMING_LENGTH;
+      this.declared = knownLength;
+    } else if (this.isHead) {
+      this.framing = FRAMING_NONE;
+    } else if (this.versionMinor === 1) {
+      s += `Transfer-Encoding: chunked${CRLF}`;
+      this.framing = FRAMING_CHUNKED;
+    } else {
+      // HTTP/1.0 without a length: the body ends when the connection does.
+      this.framing = FRAMING_CLOSE;
+      keepAlive = false;
+    }
+    if (!keepAlive) s += `Connection: close${CRLF}`;
+    else if (this.versionMinor === 0) s += `Connection: keep-alive${CRLF}`;
+    this.keepAlive = keepAlive;
+    this.headersSent = true;
+    if (this.sink.beginWrite()) this.sink.output.latin1(s + CRLF);
+  }
+
+  private body(chunk: string | Uint8Array, last: boolean): void {
+    const out = this.sink.output;
+    const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    if (this.isHead || this.framing === FRAMING_NONE) return;
+    if (this.framing === FRAMING_LENGTH && this.written + n > this.declared) {
+      throw new Error(`write: body exceeds the declared Content-Length of ${this.declared} bytes`);
+    }
+    this.written += n;
+    if (this.framing === FRAMING_CHUNKED) {
+      if (n > 0) {
+        out.latin1(`${n.toString(16)}\r\n`);
+        this.raw(chunk, n);
+        out.latin1(last ? '\r\n0\r\n\r\n' : '\r\n');
+      } else if (last) {
+        out.latin1('0\r\n\r\n');
+      }
+      return;
+    }
+    if (n > 0) this.raw(chunk, n);
+  }
+
+  private raw(chunk: string | Uint8Array, byteLength: number): void {
+    if (typeof chunk === 'string') this.sink.output.utf8(chunk, byteLength);
+    else this.sink.output.bytes(chunk);
+  }
+}
+
+function parseDeclaredLength(v: string): number {
+  if (v.length === 0 || v.length > 15) throw new Error(`invalid Content-Length response header ${JSON.stringify(v)}`);
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) throw new Error(`invalid Content-Length response header ${JSON.stringify(v)}`);
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
