@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { runDoctor } from '../../src/doctor/run.js';
 import { toJson } from '../../src/doctor/report.js';
+import { readTcpTables } from '../../src/doctor/discover.js';
 import { buildServer, codes, connect, runCli, sendAndClose, sleep, startProgram, type Running } from './helpers.js';
 
 let server: string | null = null;
@@ -133,12 +134,12 @@ test('accepts and never reads nor closes: CLOSE_WAIT_UNREAD with the unread byte
   const socks = sockets(t);
   const payload = 'x'.repeat(113); // the seed's Recv-Q 114: 113 bytes + FIN
   for (let i = 0; i < 4; i++) socks.push(await sendAndClose(s.port, payload));
-  // Bounded wait for the server to accept all four and the FINs to land.
-  for (let i = 0; i < 20; i++) {
+  // Bounded wait until the server has accepted all four and their FINs have landed.
+  for (let i = 0; i < 60; i++) {
+    const held = readTcpTables('self').filter((r) => r.localPort === s.port && r.state === 8 && r.inode !== 0);
+    if (held.length === 4 && held.every((r) => r.rxQueue === 114)) break;
     await sleep(50);
-    if (socks.every((x) => x.writableFinished)) break;
   }
-  await sleep(100);
   const r = await runDoctor({ pid: s.pid, seconds: SECONDS });
   const cw = r.findings.find((f) => f.code === 'CLOSE_WAIT_UNREAD');
   assert.ok(cw, codes(r.findings).join());
