@@ -97,7 +97,9 @@ static napi_value js_setLingerZero(napi_env env, napi_callback_info info) {
   RET(r);
 }
 
-static napi_value js_bind(napi_env env, napi_callback_info info) {
+/* bind and connect take the same (fd, host, port) arguments. */
+static napi_value addr_call(napi_env env, napi_callback_info info,
+                            int (*fn)(int, const struct sockaddr *, socklen_t)) {
   ARGS(3);
   int32_t fd, port;
   char host[INET6_ADDRSTRLEN + 8];
@@ -107,9 +109,11 @@ static napi_value js_bind(napi_env env, napi_callback_info info) {
   socklen_t len;
   int pr = parse_addr(host, port, &ss, &len);
   if (pr < 0) return el_int(env, pr);
-  int r = bind(fd, (struct sockaddr *)&ss, len);
+  int r = fn(fd, (struct sockaddr *)&ss, len);
   RET(r);
 }
+
+static napi_value js_bind(napi_env env, napi_callback_info info) { return addr_call(env, info, bind); }
 
 static napi_value js_listen(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -129,43 +133,48 @@ static napi_value js_accept(napi_env env, napi_callback_info info) {
 }
 
 /* connect(fd, host, port) -> 0, or -EINPROGRESS for a connect under way. */
-static napi_value js_connect(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  int32_t fd, port;
-  char host[INET6_ADDRSTRLEN + 8];
-  if (el_arg_i32(env, argv[0], &fd) || el_arg_str(env, argv[1], host, sizeof(host)) ||
-      el_arg_i32(env, argv[2], &port)) return NULL;
-  struct sockaddr_storage ss;
-  socklen_t len;
-  int pr = parse_addr(host, port, &ss, &len);
-  if (pr < 0) return el_int(env, pr);
-  int r = connect(fd, (struct sockaddr *)&ss, len);
-  RET(r);
+static napi_value js_connect(napi_env env, napi_callback_info info) { return addr_call(env, info, connect); }
+
+/* recv and send take (fd, buf, offset, length); the range is checked against the buffer. */
+static int io_args(napi_env env, napi_callback_info info, int32_t *fd, uint8_t **at, size_t *n) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    napi_throw_type_error(env, "EDGELOOP_ARGS", "expected (fd, buffer, offset, length)");
+    return -1;
+  }
+  int32_t off, len;
+  uint8_t *data;
+  size_t size;
+  if (el_arg_i32(env, argv[0], fd) || el_arg_bytes(env, argv[1], &data, &size) ||
+      el_arg_i32(env, argv[2], &off) || el_arg_i32(env, argv[3], &len)) return -1;
+  if (off < 0 || len < 0 || (size_t)off + (size_t)len > size) return 1;
+  *at = data + off;
+  *n = (size_t)len;
+  return 0;
 }
 
 /* recv(fd, buf, offset, length) -> bytes read, 0 at EOF, or -errno. */
 static napi_value js_recv(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  int32_t fd, off, n;
-  uint8_t *data;
-  size_t len;
-  if (el_arg_i32(env, argv[0], &fd) || el_arg_bytes(env, argv[1], &data, &len) ||
-      el_arg_i32(env, argv[2], &off) || el_arg_i32(env, argv[3], &n)) return NULL;
-  if (off < 0 || n < 0 || (size_t)off + (size_t)n > len) return el_int(env, -EFAULT);
-  ssize_t r = recv(fd, data + off, (size_t)n, 0);
+  int32_t fd;
+  uint8_t *at;
+  size_t n;
+  int a = io_args(env, info, &fd, &at, &n);
+  if (a < 0) return NULL;
+  if (a > 0) return el_int(env, -EFAULT);
+  ssize_t r = recv(fd, at, n, 0);
   RET(r);
 }
 
 /* send(fd, buf, offset, length) -> bytes written or -errno (EPIPE, never SIGPIPE). */
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  int32_t fd, off, n;
-  uint8_t *data;
-  size_t len;
-  if (el_arg_i32(env, argv[0], &fd) || el_arg_bytes(env, argv[1], &data, &len) ||
-      el_arg_i32(env, argv[2], &off) || el_arg_i32(env, argv[3], &n)) return NULL;
-  if (off < 0 || n < 0 || (size_t)off + (size_t)n > len) return el_int(env, -EFAULT);
-  ssize_t r = send(fd, data + off, (size_t)n, MSG_NOSIGNAL);
+  int32_t fd;
+  uint8_t *at;
+  size_t n;
+  int a = io_args(env, info, &fd, &at, &n);
+  if (a < 0) return NULL;
+  if (a > 0) return el_int(env, -EFAULT);
+  ssize_t r = send(fd, at, n, MSG_NOSIGNAL);
   RET(r);
 }
 
