@@ -18,6 +18,7 @@ export function formatBytes(n: number): string {
 }
 
 export function formatMs(ms: number): string {
+  if (ms === 0) return '0';
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)}s`;
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)}s`;
   if (ms >= 100) return `${ms.toFixed(0)}ms`;

@@ -125,8 +125,14 @@ export function rpsSeries(r: BenchResult): { stepMs: number; rps: number[]; fail
       c += r.timeline.completed[j] ?? 0;
       f += r.timeline.failed[j] ?? 0;
     }
-    rps.push((c * 1000) / stepMs);
-    failed.push((f * 1000) / stepMs);
+    // The last step is usually cut short by the end of the run: rate it over the time it
+    // covered, and leave out a sliver (it would plot as a misleading drop to zero).
+    const start = (i / per) * stepMs;
+    const covered = Math.min(stepMs, Math.max(r.elapsedMs - start, 0));
+    if (rps.length > 0 && covered < stepMs / 2) break;
+    const span = covered > 0 ? covered : stepMs;
+    rps.push((c * 1000) / span);
+    failed.push((f * 1000) / span);
   }
   return { stepMs, rps, failed };
 }

@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { EventLoop, resolveHost } from '../reactor/index.js';
+import { native } from '../native/binding.js';
 import { LoopDriver, type DriverConfig } from './driver.js';
 import { LiveCounters } from './live.js';
 import type { BenchOptions } from './options.js';
@@ -52,6 +53,26 @@ export function driverConfigs(o: BenchOptions, host: string, live: LiveCounters)
 
 const nowAbs = () => performance.timeOrigin + performance.now();
 
+/**
+ * Raises the soft RLIMIT_NOFILE toward the hard limit when -c needs it: a run
+ * that fails every connect with EMFILE measures the shell's ulimit, not the
+ * server. Returns a warning when even the hard limit is too low.
+ */
+export function ensureFdLimit(connections: number): string | undefined {
+  const lim = native.getrlimitNofile();
+  if (typeof lim === 'number') return undefined;
+  const [soft, hard] = lim;
+  // Connections closing gracefully (--close) linger briefly next to their replacements.
+  const want = connections * 2 + 256;
+  if (soft >= want) return undefined;
+  const next = Math.min(hard, want);
+  if (next > soft) native.setrlimitNofile(next, hard);
+  if (next < connections + 64) {
+    return `-c ${connections} needs about ${connections + 64} file descriptors but the hard limit is ${hard}; connects beyond it fail with EMFILE (raise it with ulimit -Hn)`;
+  }
+  return undefined;
+}
+
 export async function startBench(o: BenchOptions): Promise<RunningBench> {
   let host: string;
   try {
@@ -59,6 +80,8 @@ export async function startBench(o: BenchOptions): Promise<RunningBench> {
   } catch (err) {
     throw new Error(err instanceof Error ? err.message : String(err));
   }
+  const warning = ensureFdLimit(o.connections);
+  if (warning) process.stderr.write(`edgeloop bench: warning: ${warning}\n`);
   const live = new LiveCounters(o.threads);
   const configs = driverConfigs(o, host, live);
   let interrupted = false;
