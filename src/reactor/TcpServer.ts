@@ -196,6 +196,8 @@ export class TcpServer {
           };
           w.on('message', onMsg);
           w.once('error', reject);
+          // After start-up a thread can still die (out of memory, process.exit in a handler): say so, loudly.
+          w.on('error', (err) => console.error(`edgeloop: loop thread ${i} failed:`, err));
           w.once('exit', (code) => reject(new Error(`loop thread ${i} exited with code ${code} before it was ready`)));
         }),
       );

@@ -31,6 +31,10 @@ export type LoopThreadMessage =
 async function main(): Promise<void> {
   const d = workerData as LoopThreadData;
   const port = parentPort!;
+  // A handler's stray exception or rejected promise must not kill the loop
+  // and every connection on it: report it and keep serving.
+  process.on('uncaughtException', (err) => console.error(`edgeloop[loop ${d.index}]: uncaught exception in a handler:`, err));
+  process.on('unhandledRejection', (err) => console.error(`edgeloop[loop ${d.index}]: unhandled rejection in a handler:`, err));
   const loop = new EventLoop({ index: d.index, statsBuffer: d.statsSab, name: `edgeloop-loop-${d.index}` });
   try {
     const setup = await loadSetup(d.module);

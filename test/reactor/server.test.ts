@@ -319,3 +319,20 @@ test('graceful stop drains in-flight connections, then force-closes after the ti
   await within(2000, closed, 'client sees the close');
   assert.equal(server.stats()[0]!.closed.shutdown, 1);
 });
+
+test('a throwing handler closes its connection only; the loop thread keeps serving', async () => {
+  const server = new TcpServer({ port: 0, loops: 2, module: fixture('throwing.js') });
+  const { port } = await server.listen();
+  try {
+    for (const what of ['throw', 'reject', 'timer', 'throw', 'reject', 'timer']) {
+      await within(5000, roundTrip(port, what).catch(() => Buffer.alloc(0)), what);
+    }
+    await sleep(50);
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await within(5000, roundTrip(port, `fine${i}`))).toString(), `ok:fine${i}`);
+    }
+    assert.ok(server.stats().reduce((a, s) => a + s.closed.error, 0) >= 2);
+  } finally {
+    await server.stop();
+  }
+});
