@@ -131,10 +131,11 @@ function fdUsage(pids: number[], all: Map<number, ProcessInfo>): FdUsage[] {
 }
 
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
+  if ((opts.pid === undefined) === (opts.port === undefined)) throw new TypeError('runDoctor: give exactly one of pid or port');
   const seconds = opts.seconds ?? 2;
   const interval = opts.intervalMs ?? 100;
   const kernel = await loadKernel();
-  const d = opts.pid !== undefined ? discoverByPid(opts.pid) : discoverByPort(opts.port!);
+  const d = opts.pid !== undefined ? discoverByPid(opts.pid) : discoverByPort(opts.port as number);
   const { target, listeners, all } = d;
   const listenerInodes = new Set(listeners.map((l) => l.inode));
   const epollFds = readEpollFds(target.pids, all, listenerInodes);

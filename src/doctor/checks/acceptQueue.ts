@@ -39,7 +39,7 @@ export function checkOverflow(d: DoctorData): Finding[] {
   const { overflows, drops } = overflowDeltas(d);
   if (!((overflows ?? 0) > 0 || (drops ?? 0) > 0)) return [];
   const full = d.listeners.filter((l) => (stats(d, l)?.atLimit ?? 0) > 0);
-  const counters = { ListenOverflows: overflows, ListenDrops: drops, seconds: d.seconds };
+  const counters = { ListenOverflows: overflows, ListenDrops: drops, seconds: Number(d.seconds.toFixed(2)) };
   const why =
     'when the accept queue is full the kernel drops the SYN (or the final ACK): the client retransmits after ' +
     '1 s, 3 s, ... and short-timeout clients fail with ETIMEDOUT (errno 110), as in the seed\'s short-connection bursts.';

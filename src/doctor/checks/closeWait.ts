@@ -62,7 +62,7 @@ export function checkCloseWait(d: DoctorData): Finding[] {
       code: 'ABORT_ON_CLOSE',
       severity: 'info',
       message: `TCPAbortOnClose grew by ${aborts} in ${d.seconds.toFixed(1)} s in the target's network namespace: sockets were closed with unread data (the peer got RST)`,
-      evidence: { TCPAbortOnClose: aborts, seconds: d.seconds },
+      evidence: { TCPAbortOnClose: aborts, seconds: Number(d.seconds.toFixed(2)) },
       why: 'closing with unread bytes resets the connection: the peer may lose the response it was about to read',
       fix: 'read the request (or shut down the write side and drain) before close(); namespace-wide counter, other processes may contribute',
       pitfalls: [11],
