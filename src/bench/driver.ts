@@ -117,7 +117,13 @@ export class LoopDriver implements SlotHost {
       return;
     }
     this.stopping = true;
-    this.stats.stopIssuingAbsMs = origin + performance.now();
+    const now = performance.now();
+    this.stats.stopIssuingAbsMs = origin + now;
+    if (this.intervalMs > 0) {
+      // Open loop: what the schedule called for by now but never went out (the target or we were too slow).
+      const due = Math.min(this.budget, Math.floor((now - this.startMs) / this.intervalMs) + 1);
+      this.stats.dueNotSent = Math.max(0, due - this.issued);
+    }
     this.rateTimer?.cancel();
     if (this.outstanding === 0) this.finish();
     else this.timers.push(this.loop.runAfter(this.cfg.graceMs, () => this.finish()));

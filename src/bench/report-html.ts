@@ -183,6 +183,7 @@ ${
 <table>${rows([
     ['elapsed', formatMs(r.elapsedMs)],
     ['connections opened', int(r.connects)],
+    ...(r.rate !== null ? ([['due by --rate but never sent', int(r.dueNotSent)]] as Array<[string, string]>) : []),
     ['bytes read / written', `${formatBytes(r.bytesIn)} / ${formatBytes(r.bytesOut)}`],
   ])}</table>
 </body></html>

@@ -54,6 +54,12 @@ export function humanReport(r: BenchResult): string {
       `   (${formatBytes(r.bytesIn)} read, ${formatBytes(r.bytesOut)} written)`,
   );
 
+  if (r.rate !== null && r.dueNotSent > 0) {
+    out.push(
+      `  behind      ${int(r.dueNotSent)} requests were due by the --rate schedule but never sent: ` +
+        'the server (or this client) could not keep up',
+    );
+  }
   const l = r.latencyMs;
   if (r.completed > 0) {
     const cols: Array<[string, number]> = [

@@ -25,6 +25,8 @@ export interface BenchResult {
   pipeline: number;
   mode: 'keep-alive' | 'close';
   rate: number | null;
+  /** --rate only: requests the schedule called for that were never sent (not counted in `requests`). */
+  dueNotSent: number;
   /** Stopped early by Ctrl-C. */
   interrupted: boolean;
   elapsedMs: number;
@@ -89,6 +91,7 @@ export function buildResult(o: BenchOptions, m: MergedStats, interrupted: boolea
     pipeline: o.pipeline,
     mode: o.close ? 'close' : 'keep-alive',
     rate: o.rate ?? null,
+    dueNotSent: m.dueNotSent,
     interrupted,
     elapsedMs: round3(elapsedMs),
     requests: m.requests,

@@ -40,6 +40,7 @@ export interface StatsSnapshot {
   status: Record<string, number>;
   unanswered: number;
   unansweredConnections: UnansweredConnection[];
+  dueNotSent: number;
   connects: number;
   bytesIn: number;
   bytesOut: number;
@@ -74,6 +75,8 @@ export class Stats {
   requests = 0;
   completed = 0;
   unanswered = 0;
+  /** --rate only: requests the schedule called for that were never sent (not in `requests`). */
+  dueNotSent = 0;
   connects = 0;
   bytesIn = 0;
   bytesOut = 0;
@@ -140,6 +143,7 @@ export class Stats {
       status: Object.fromEntries([...this.status].map(([k, v]) => [String(k), v])),
       unanswered: this.unanswered,
       unansweredConnections: [...this.unansweredConnections],
+      dueNotSent: this.dueNotSent,
       connects: this.connects,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
@@ -174,6 +178,7 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
     status: {},
     unanswered: 0,
     unansweredConnections: [],
+    dueNotSent: 0,
     connects: 0,
     bytesIn: 0,
     bytesOut: 0,
@@ -190,6 +195,7 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
     out.completed += s.completed;
     out.unanswered += s.unanswered;
     out.connects += s.connects;
+    out.dueNotSent += s.dueNotSent;
     out.bytesIn += s.bytesIn;
     out.bytesOut += s.bytesOut;
     for (const k of FAILURES) out.failures[k] += s.failures[k];

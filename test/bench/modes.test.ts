@@ -160,3 +160,15 @@ test('Ctrl-C (stop) ends a -d run early and marks it interrupted', async () => {
     await s.stop();
   }
 });
+
+test('--rate against a server that never answers: the schedule falls behind and says so', async () => {
+  const s = await servers.silent();
+  try {
+    const r = await bench(s.port, '-c', '1', '-d', '300ms', '--rate', '1000', '--timeout', '0', '--grace', '50');
+    assert.equal(r.requests, 1);
+    assert.equal(r.unanswered.count, 1);
+    assert.ok(r.dueNotSent > 0, `dueNotSent ${r.dueNotSent}`);
+  } finally {
+    await s.stop();
+  }
+});
