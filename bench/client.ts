@@ -49,11 +49,44 @@ function haveWrk(): boolean {
   return r.error === undefined && /wrk/i.test(`${r.stdout}${r.stderr}`);
 }
 
-/** utime + stime of a process and its threads, in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** Nanoseconds the main thread of pid ran and waited runnable (/proc/PID/schedstat). */
+function schedstat(pid: number): { run: number; wait: number } {
+  const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+  return { run: run!, wait: wait! };
+}
+
+/** CPU seconds of this process's reaped children (cutime + cstime): what a finished tool used. */
+function childrenCpuSeconds(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks: USER_HZ is 100 on Linux
+  return (Number(f[13]) + Number(f[14])) / 100; // USER_HZ is 100 on Linux
+}
+
+interface Measured {
+  rps: number;
+  requests: number;
+  /** Share of the run the server's main thread was running or runnable: ~1 = never waiting for the client. */
+  serverBusy: number;
+  /** Share of the run it actually ran (less than busy when other processes take its CPU). */
+  serverCpu: number;
+  /** Client CPU per request, microseconds (contention-proof efficiency figure). */
+  clientUsPerReq: number;
+}
+
+/** Runs one tool to completion while watching the server. */
+async function measure(serverPid: number, run: () => Promise<{ rps: number; requests: number }>): Promise<Measured> {
+  const s0 = schedstat(serverPid);
+  const c0 = childrenCpuSeconds();
+  const r = await run();
+  const c1 = childrenCpuSeconds();
+  const s1 = schedstat(serverPid);
+  const ns = seconds * 1e9;
+  return {
+    ...r,
+    serverBusy: (s1.run - s0.run + s1.wait - s0.wait) / ns,
+    serverCpu: (s1.run - s0.run) / ns,
+    clientUsPerReq: r.requests > 0 ? ((c1 - c0) * 1e6) / r.requests : NaN,
+  };
 }
 
 function pin(pid: number, cpuList: string): void {
@@ -120,29 +153,26 @@ function runCapture(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-async function wrk(url: string): Promise<number> {
+async function wrk(url: string): Promise<{ rps: number; requests: number }> {
   const pre = clientPrefix();
   const args = ['-c', String(connections), '-t', String(threads), '-d', `${seconds}s`, url];
   const out = await runCapture(pre[0] ?? 'wrk', pre.length ? [...pre.slice(1), 'wrk', ...args] : args);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  if (!m) throw new Error(`could not read wrk's output:\n${out}`);
+  const n = /(\d+) requests in/.exec(out);
+  if (!m || !n) throw new Error(`could not read wrk's output:\n${out}`);
   const errs = /Non-2xx or 3xx responses: (\d+)|Socket errors: [^\n]+/.exec(out);
   if (errs) console.log(`    wrk reported: ${errs[0]}`);
-  return Number(m[1]);
+  return { rps: Number(m[1]), requests: Number(n[1]) };
 }
 
-async function edgeloop(url: string, serverPid: number): Promise<{ rps: number; serverCpu: number; errors: number }> {
+async function edgeloop(url: string): Promise<{ rps: number; requests: number }> {
   const pre = clientPrefix();
   const args = [cli, 'bench', url, '-c', String(connections), '-t', String(threads), '-d', String(seconds), '--json'];
-  const cpu0 = cpuSeconds(serverPid);
-  const t0 = performance.now();
   const out = await runCapture(pre[0] ?? process.execPath, pre.length ? [...pre.slice(1), process.execPath, ...args] : args);
-  const wall = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSeconds(serverPid);
-  const r = JSON.parse(out) as { rps: number; errors: Record<string, number> };
+  const r = JSON.parse(out) as { rps: number; completed: number; errors: Record<string, number> };
   const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
-  // Process start-up is part of `wall`, so this slightly under-states the server's busy share.
-  return { rps: r.rps, serverCpu: (cpu1 - cpu0) / Math.min(wall, seconds + 0.3), errors };
+  if (errors > 0) console.log(`    edgeloop bench counted ${errors} errors: ${JSON.stringify(r.errors)}`);
+  return { rps: r.rps, requests: r.completed };
 }
 
 const median = (xs: number[]) => {
@@ -151,34 +181,49 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function compare(server: Server): Promise<{ wrk: number; edgeloop: number; ratio: number; serverCpu: number }> {
+interface Comparison {
+  wrk: Measured;
+  edgeloop: Measured;
+  ratio: number;
+}
+
+function medianOf(ms: Measured[]): Measured {
+  return {
+    rps: median(ms.map((m) => m.rps)),
+    requests: median(ms.map((m) => m.requests)),
+    serverBusy: median(ms.map((m) => m.serverBusy)),
+    serverCpu: median(ms.map((m) => m.serverCpu)),
+    clientUsPerReq: median(ms.map((m) => m.clientUsPerReq)),
+  };
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
+const line = (m: Measured) =>
+  `${m.rps.toFixed(0).padStart(7)} req/s (server busy ${pct(m.serverBusy)}, ran ${pct(m.serverCpu)}; client ${m.clientUsPerReq.toFixed(1)} us CPU/req)`;
+
+async function compare(server: Server): Promise<Comparison> {
   console.log(`\n${server.name}: ${server.url}`);
-  const w: number[] = [];
-  const e: number[] = [];
-  const cpu: number[] = [];
+  const w: Measured[] = [];
+  const e: Measured[] = [];
+  const pid = server.child.pid!;
   // Warm the server's JIT so the first tool does not pay for it.
-  await wrk(server.url).catch(() => 0);
+  await wrk(server.url).catch(() => undefined);
   for (let i = 0; i < rounds; i++) {
     // Alternate the order so drift (thermal, other load) does not favour one tool.
     const order = i % 2 === 0 ? ['wrk', 'edgeloop'] : ['edgeloop', 'wrk'];
     for (const tool of order) {
-      if (tool === 'wrk') w.push(await wrk(server.url));
-      else {
-        const r = await edgeloop(server.url, server.child.pid!);
-        e.push(r.rps);
-        cpu.push(r.serverCpu);
-        if (r.errors > 0) console.log(`    edgeloop bench counted ${r.errors} errors`);
-      }
+      if (tool === 'wrk') w.push(await measure(pid, () => wrk(server.url)));
+      else e.push(await measure(pid, () => edgeloop(server.url)));
     }
-    console.log(
-      `  round ${i + 1}: wrk ${w[i]!.toFixed(0).padStart(7)} req/s   edgeloop bench ${e[i]!.toFixed(0).padStart(7)} req/s` +
-        `   ratio ${(e[i]! / w[i]!).toFixed(3)}   server CPU during edgeloop run ${(cpu[i]! * 100).toFixed(0)}%`,
-    );
+    console.log(`  round ${i + 1}  wrk      ${line(w[i]!)}`);
+    console.log(`           edgeloop ${line(e[i]!)}   ratio ${(e[i]!.rps / w[i]!.rps).toFixed(3)}`);
   }
-  const res = { wrk: median(w), edgeloop: median(e), ratio: median(e) / median(w), serverCpu: median(cpu) };
+  const res = { wrk: medianOf(w), edgeloop: medianOf(e), ratio: 0 };
+  res.ratio = res.edgeloop.rps / res.wrk.rps;
+  console.log(`  median   wrk      ${line(res.wrk)}`);
   console.log(
-    `  median:  wrk ${res.wrk.toFixed(0)} req/s, edgeloop bench ${res.edgeloop.toFixed(0)} req/s, ` +
-      `edgeloop/wrk = ${res.ratio.toFixed(3)} (${Math.abs(res.ratio - 1) <= 0.15 ? 'within' : 'OUTSIDE'} 15%)`,
+    `           edgeloop ${line(res.edgeloop)}\n` +
+      `  edgeloop/wrk = ${res.ratio.toFixed(3)} (${Math.abs(res.ratio - 1) <= 0.15 ? 'within' : 'OUTSIDE'} 15%)`,
   );
   return res;
 }
@@ -215,18 +260,19 @@ async function main(): Promise<number> {
     }
   }
 
-  console.log('\nsummary');
+  console.log('\nsummary (medians)');
   for (const [name, r] of summary) {
     console.log(
-      `  ${name.padEnd(26)} wrk ${r.wrk.toFixed(0).padStart(7)}  edgeloop ${r.edgeloop.toFixed(0).padStart(7)}  ` +
-        `ratio ${r.ratio.toFixed(3)}  server CPU ${(r.serverCpu * 100).toFixed(0)}%`,
+      `  ${name.padEnd(26)} wrk ${r.wrk.rps.toFixed(0).padStart(7)}  edgeloop ${r.edgeloop.rps.toFixed(0).padStart(7)}  ` +
+        `ratio ${r.ratio.toFixed(3)}  server busy: wrk ${pct(r.wrk.serverBusy)}, edgeloop ${pct(r.edgeloop.serverBusy)}  ` +
+        `client CPU/req: wrk ${r.wrk.clientUsPerReq.toFixed(1)} us, edgeloop ${r.edgeloop.clientUsPerReq.toFixed(1)} us`,
     );
   }
   if (threads === 1 && summary[0]) {
-    const cpu = summary[0][1].serverCpu;
+    const busy = summary[0][1].edgeloop.serverBusy;
     console.log(
-      `  one loop of edgeloop bench ${cpu >= 0.9 ? 'saturates' : 'does NOT saturate'} Node's http server ` +
-        `(server busy ${(cpu * 100).toFixed(0)}% of a core while driven)`,
+      `  one loop of edgeloop bench ${busy >= 0.9 ? 'saturates' : 'does NOT saturate'} Node's http server ` +
+        `(its thread was running or runnable ${pct(busy).trim()} of the run)`,
     );
   }
   return 0;
