@@ -298,8 +298,11 @@ export class HttpConnection implements BodySource, ResponseSink {
 
   /** A handler threw or rejected: 500 if nothing was sent yet, else the connection is cut. */
   private handlerFailed(res: HttpResponse, err: unknown): void {
+    // A response the connection gave up on (closed, or answered with an error status) fails its
+    // handler too (a body read rejects): that is the expected end, not a handler bug.
+    if (res.abandoned || this.conn.isClosed) return;
     this.hl.reportError(err);
-    if (res !== this.res || this.closing || this.conn.isClosed) return;
+    if (res !== this.res || this.closing) return;
     if (!res.headersSent) {
       res.resetForError(500);
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');

@@ -174,14 +174,21 @@ export async function openSocket(port: number): Promise<{
     sock.once('connect', res);
     sock.once('error', rej);
   });
-  let buf = Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let flat = Buffer.alloc(0);
+  const current = (): Buffer => {
+    if (flat.length !== size) flat = Buffer.concat(chunks, size);
+    return flat;
+  };
   let closed = false;
   const waiters: (() => void)[] = [];
   const wake = (): void => {
     for (const w of waiters.splice(0)) w();
   };
   sock.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
+    chunks.push(d);
+    size += d.length;
     wake();
   });
   sock.on('error', () => undefined);
@@ -191,12 +198,13 @@ export async function openSocket(port: number): Promise<{
   });
   return {
     sock,
-    received: () => buf,
+    received: current,
     isClosed: () => closed,
     until(pred, timeout = 5000) {
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out; received ${JSON.stringify(buf.toString('latin1').slice(0, 300))}`)), timeout);
+        const t = setTimeout(() => reject(new Error(`timed out; received ${JSON.stringify(current().toString('latin1').slice(0, 300))}`)), timeout);
         const check = (): void => {
+          const buf = current();
           if (pred(buf)) {
             clearTimeout(t);
             resolve(buf);

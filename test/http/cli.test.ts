@@ -1,0 +1,112 @@
+/**
+ * `edgeloop serve` as a process: the ready line, the demo routes, SIGTERM
+ * draining to exit 0, clear errors for a busy port and bad flags.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../../src/http/index.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+interface Running {
+  child: ChildProcess;
+  line: string;
+  port: number;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function start(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no ready line; stderr: ${err}`));
+    }, 15000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^listening on http:\/\/([^\s]+):(\d+) \((\d+) loops, accept=(\w+), backlog=(\d+)\)$/m.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ child, line: m[0], port: Number(m[2]), stderr: () => err, exit });
+      }
+    });
+    void exit.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`exited with ${code} before ready; stderr: ${err}`));
+    });
+  });
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), 15000);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('edgeloop serve --loops 2: ready line, demo routes, SIGTERM drains and exits 0', async () => {
+  const s = await start(['--port', '0', '--loops', '2', '--accept', 'reuseport']);
+  try {
+    assert.match(s.line, /^listening on http:\/\/127\.0\.0\.1:\d+ \(2 loops, accept=reuseport, backlog=\d+\)$/);
+    const base = `http://127.0.0.1:${s.port}`;
+    const hello = await fetch(`${base}/hello`);
+    assert.equal(hello.headers.get('content-type'), 'text/plain');
+    assert.equal(await hello.text(), 'hello');
+    const echo = await fetch(`${base}/echo`, { method: 'POST', body: 'round trip', headers: { 'content-type': 'text/x-demo' } });
+    assert.equal(echo.headers.get('content-type'), 'text/x-demo');
+    assert.equal(await echo.text(), 'round trip');
+    assert.equal((await fetch(`${base}/delay?ms=30`)).status, 200);
+    assert.equal((await fetch(`${base}/delay?ms=abc`)).status, 400);
+    const bytes = await fetch(`${base}/bytes?n=100000`);
+    assert.equal((await bytes.arrayBuffer()).byteLength, 100000);
+    assert.equal((await fetch(`${base}/nope`)).status, 404);
+    assert.equal((await fetch(`${base}/hello`, { method: 'POST', body: 'x' })).status, 405);
+    const stats = (await (await fetch(`${base}/stats`)).json()) as { loops: number; stats: { requests: number; closed: object; acceptEmptyWakeups: number }[] };
+    assert.equal(stats.loops, 2);
+    assert.ok(stats.stats.length >= 2);
+    for (const k of ['accepted', 'active', 'requests', 'closed', 'acceptEmptyWakeups']) assert.ok(k in stats.stats[0]!, k);
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exit, 0);
+  } finally {
+    s.child.kill('SIGKILL');
+  }
+});
+
+test('edgeloop serve on a busy port: EADDRINUSE message, exit 1, no stack trace', async () => {
+  const busy = await serve({ port: 0, handler: (_q, r) => r.end() });
+  try {
+    const r = await run(['--port', String(busy.port), '--loops', '1']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /EADDRINUSE/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    await busy.stop();
+  }
+});
+
+test('edgeloop serve with bad flags: a clear usage error, exit 2', async () => {
+  for (const args of [['--port', 'abc'], ['--port', '70000'], ['--accept', 'sideways'], ['--loops', '0'], ['--bogus']]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^edgeloop serve: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /GET {2}\/hello/);
+});

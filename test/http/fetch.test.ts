@@ -1,0 +1,198 @@
+/**
+ * The Web-standard API: fetch(Request) => Response handlers, streaming both
+ * ways, errors, and a Hono app served unchanged. Handlers that await real I/O
+ * (timers, fetch to another server) work because the loop is driven by libuv.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { Hono } from 'hono';
+import { serve, type FetchHandler, type HttpServer } from '../../src/http/index.js';
+import { exchange, request1 } from './wire.js';
+
+const H = 'Host: t\r\n';
+
+async function withFetch(fetchFn: FetchHandler, fn: (s: HttpServer) => Promise<void>, errors?: unknown[]): Promise<void> {
+  const s = await serve({ port: 0, fetch: fetchFn, onError: (e) => errors?.push(e) });
+  try {
+    await fn(s);
+  } finally {
+    await s.stop({ timeout: 2000 });
+  }
+}
+
+test('fetch handler: method, URL, headers and body of the Request; status and headers of the Response', async () => {
+  await withFetch(
+    async (req) => {
+      const url = new URL(req.url);
+      return Response.json(
+        {
+          method: req.method,
+          url: req.url,
+          q: url.searchParams.get('q'),
+          ua: req.headers.get('x-agent'),
+          body: req.method === 'GET' ? null : await req.text(),
+        },
+        { status: 201, headers: { 'x-served-by': 'edgeloop' } },
+      );
+    },
+    async (s) => {
+      const r = await fetch(`${s.url}/path?q=1`, { method: 'POST', body: 'payload', headers: { 'X-Agent': 'test' } });
+      assert.equal(r.status, 201);
+      assert.equal(r.headers.get('x-served-by'), 'edgeloop');
+      assert.equal(r.headers.get('content-type'), 'application/json');
+      const j = (await r.json()) as Record<string, unknown>;
+      assert.equal(j.method, 'POST');
+      assert.equal(j.url, `http://127.0.0.1:${s.port}/path?q=1`);
+      assert.equal(j.q, '1');
+      assert.equal(j.ua, 'test');
+      assert.equal(j.body, 'payload');
+      const g = await request1(s.port, `GET /x HTTP/1.1\r\n${H}\r\n`);
+      assert.equal(g.status, 201);
+      assert.ok(g.get('content-length'), 'a one-chunk body gets a Content-Length');
+    },
+  );
+});
+
+test('fetch handler: streamed response bodies are chunked; Set-Cookie fields stay separate', async () => {
+  await withFetch(
+    () => {
+      const enc = new TextEncoder();
+      let i = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          await new Promise((r) => setTimeout(r, 2));
+          if (i < 3) c.enqueue(enc.encode(`part${i++};`));
+          else c.close();
+        },
+      });
+      const h = new Headers({ 'content-type': 'text/plain' });
+      h.append('set-cookie', 'a=1; Path=/');
+      h.append('set-cookie', 'b=2');
+      return new Response(body, { headers: h });
+    },
+    async (s) => {
+      const r = await request1(s.port, `GET / HTTP/1.1\r\n${H}\r\n`);
+      assert.equal(r.get('transfer-encoding'), 'chunked');
+      assert.equal(r.body.toString(), 'part0;part1;part2;');
+      assert.deepEqual(
+        r.headers.filter(([k]) => k === 'set-cookie').map(([, v]) => v),
+        ['a=1; Path=/', 'b=2'],
+      );
+    },
+  );
+});
+
+test('fetch handler: request bodies stream (a 4 MiB upload read with a reader)', async () => {
+  await withFetch(
+    async (req) => {
+      let total = 0;
+      const reader = req.body!.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.length;
+      }
+      return new Response(String(total));
+    },
+    async (s) => {
+      const body = new Uint8Array(4 * 1024 * 1024);
+      const r = await fetch(`${s.url}/up`, { method: 'PUT', body });
+      assert.equal(await r.text(), String(body.length));
+    },
+  );
+});
+
+test('fetch handler: a throw, a rejection or a non-Response gives 500; the server goes on', async () => {
+  const errors: unknown[] = [];
+  await withFetch(
+    async (req) => {
+      const p = new URL(req.url).pathname;
+      if (p === '/throw') throw new Error('boom (expected by the test)');
+      if (p === '/not-response') return { nope: true } as unknown as Response;
+      return new Response('fine');
+    },
+    async (s) => {
+      const ex = await exchange(s.port, `GET /throw HTTP/1.1\r\n${H}\r\nGET /not-response HTTP/1.1\r\n${H}\r\nGET /ok HTTP/1.1\r\n${H}\r\n`, {
+        responses: 3,
+      });
+      assert.deepEqual(
+        ex.responses.map((r) => r.status),
+        [500, 500, 200],
+      );
+      assert.equal(errors.length, 2);
+    },
+    errors,
+  );
+});
+
+test('fetch handler: HEAD gets headers only; CONNECT is refused with 501', async () => {
+  await withFetch(
+    () => new Response('body for GET', { headers: { 'content-type': 'text/plain' } }),
+    async (s) => {
+      const ex = await exchange(s.port, `HEAD / HTTP/1.1\r\n${H}\r\nGET / HTTP/1.1\r\n${H}\r\n`, { responses: 2, head: [true, false] });
+      assert.equal(ex.responses[0]!.body.length, 0);
+      assert.equal(ex.responses[0]!.get('content-length'), '12');
+      assert.equal(ex.responses[1]!.body.toString(), 'body for GET');
+      assert.equal((await request1(s.port, `CONNECT a.example:443 HTTP/1.1\r\n${H}\r\n`)).status, 501);
+    },
+  );
+});
+
+test('handlers that await real I/O work: a timer and a fetch to another server', async () => {
+  const upstream = http.createServer((_req, res) => res.end('from upstream'));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const up = (upstream.address() as { port: number }).port;
+  try {
+    await withFetch(
+      async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        const u = await fetch(`http://127.0.0.1:${up}/`);
+        return new Response(`proxied: ${await u.text()}`);
+      },
+      async (s) => {
+        const results = await Promise.all(Array.from({ length: 10 }, () => fetch(`${s.url}/`).then((r) => r.text())));
+        assert.deepEqual(results, Array(10).fill('proxied: from upstream'));
+      },
+    );
+  } finally {
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+  }
+});
+
+test('a Hono app runs on edgeloop unchanged', async () => {
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('x-powered-by', 'hono-on-edgeloop');
+  });
+  app.get('/', (c) => c.text('Hello Hono!'));
+  app.get('/users/:id', (c) => c.json({ id: c.req.param('id'), q: c.req.query('q') ?? null }));
+  app.post('/echo', async (c) => c.json({ got: await c.req.json() }, 201));
+  app.get('/redirect', (c) => c.redirect('/'));
+  app.notFound((c) => c.text('nope', 404));
+  app.onError((err, c) => c.text(`handled: ${err.message}`, 500));
+  app.get('/fail', () => {
+    throw new Error('hono route failed (expected by the test)');
+  });
+
+  await withFetch(app.fetch, async (s) => {
+    const root = await fetch(`${s.url}/`);
+    assert.equal(await root.text(), 'Hello Hono!');
+    assert.equal(root.headers.get('x-powered-by'), 'hono-on-edgeloop');
+    assert.deepEqual(await (await fetch(`${s.url}/users/42?q=x`)).json(), { id: '42', q: 'x' });
+    const post = await fetch(`${s.url}/echo`, { method: 'POST', body: JSON.stringify({ a: [1, 2] }), headers: { 'content-type': 'application/json' } });
+    assert.equal(post.status, 201);
+    assert.deepEqual(await post.json(), { got: { a: [1, 2] } });
+    const red = await fetch(`${s.url}/redirect`, { redirect: 'manual' });
+    assert.equal(red.status, 302);
+    assert.equal(red.headers.get('location'), '/');
+    const nf = await fetch(`${s.url}/missing`);
+    assert.equal(nf.status, 404);
+    assert.equal(await nf.text(), 'nope');
+    const fail = await fetch(`${s.url}/fail`);
+    assert.equal(fail.status, 500);
+    assert.match(await fail.text(), /handled: hono route failed/);
+  });
+});
