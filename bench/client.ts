@@ -201,10 +201,18 @@ const pct = (x: number) => `${Math.round(x * 100)}%`.padStart(4);
 const line = (m: Measured) =>
   `${m.rps.toFixed(0).padStart(7)} req/s (server busy ${pct(m.serverBusy)}, ran ${pct(m.serverCpu)}; client ${m.clientUsPerReq.toFixed(1)} us CPU/req)`;
 
+/**
+ * A round where the server was runnable but not running (another process had
+ * its CPU) measures the box, not the tools: such rounds are flagged and left
+ * out of the medians when enough clean rounds remain.
+ */
+const contended = (m: Measured) => m.serverCpu < 0.85 * m.serverBusy;
+
 async function compare(server: Server): Promise<Comparison> {
   console.log(`\n${server.name}: ${server.url}`);
   const w: Measured[] = [];
   const e: Measured[] = [];
+  const clean: number[] = [];
   const pid = server.child.pid!;
   // Warm the server's JIT so the first tool does not pay for it.
   await wrk(server.url).catch(() => undefined);
@@ -215,12 +223,20 @@ async function compare(server: Server): Promise<Comparison> {
       if (tool === 'wrk') w.push(await measure(pid, () => wrk(server.url)));
       else e.push(await measure(pid, () => edgeloop(server.url)));
     }
+    const busy = contended(w[i]!) || contended(e[i]!);
+    if (!busy) clean.push(i);
     console.log(`  round ${i + 1}  wrk      ${line(w[i]!)}`);
-    console.log(`           edgeloop ${line(e[i]!)}   ratio ${(e[i]!.rps / w[i]!.rps).toFixed(3)}`);
+    console.log(
+      `           edgeloop ${line(e[i]!)}   ratio ${(e[i]!.rps / w[i]!.rps).toFixed(3)}` +
+        (busy ? '   [contended: server runnable but not running]' : ''),
+    );
   }
-  const res = { wrk: medianOf(w), edgeloop: medianOf(e), ratio: 0 };
+  const use = clean.length >= Math.min(2, rounds) ? clean : w.map((_, i) => i);
+  const res = { wrk: medianOf(use.map((i) => w[i]!)), edgeloop: medianOf(use.map((i) => e[i]!)), ratio: 0 };
   res.ratio = res.edgeloop.rps / res.wrk.rps;
-  console.log(`  median   wrk      ${line(res.wrk)}`);
+  const which = use === clean ? `${clean.length} uncontended round(s)` : 'all rounds (too few uncontended)';
+  console.log(`  median of ${which}`);
+  console.log(`           wrk      ${line(res.wrk)}`);
   console.log(
     `           edgeloop ${line(res.edgeloop)}\n` +
       `  edgeloop/wrk = ${res.ratio.toFixed(3)} (${Math.abs(res.ratio - 1) <= 0.15 ? 'within' : 'OUTSIDE'} 15%)`,
