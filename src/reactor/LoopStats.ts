@@ -56,8 +56,10 @@ export class LoopStats {
     readonly index = 0,
     shared?: SharedArrayBuffer,
   ) {
+    // Without a shared buffer the loop gets a slab of its own; index is then only a label.
     const sab = shared ?? new SharedArrayBuffer(STAT_FIELDS.length * 8);
-    this.c = new Float64Array(sab, index * STAT_FIELDS.length * 8, STAT_FIELDS.length);
+    const slab = shared ? index : 0;
+    this.c = new Float64Array(sab, slab * STAT_FIELDS.length * 8, STAT_FIELDS.length);
   }
 
   static allocate(loops: number): SharedArrayBuffer {

@@ -76,3 +76,13 @@ test('queueInLoop runs functors after the current work, in order', async () => {
     loop.quit();
   }
 });
+
+test('a loop with an index but no shared stats buffer gets a slab of its own', () => {
+  const loop = new EventLoop({ index: 3 });
+  try {
+    assert.equal(loop.stats.index, 3);
+    assert.equal(loop.stats.snapshot().accepted, 0);
+  } finally {
+    loop.quit();
+  }
+});
