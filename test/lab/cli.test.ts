@@ -1,0 +1,76 @@
+/**
+ * `edgeloop lab` as users run it: --help, usage errors, --json on stdout,
+ * --html written, exit status.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, 'lab', ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+test('--help lists the scenarios and options', async () => {
+  const r = await run(['--help']);
+  assert.equal(r.code, 0);
+  for (const w of ['herd-lt', 'et-no-drain', 'et-drain', 'exclusive', 'reuseport', 'backlog', 'edgeloop', '--workers', '--seconds', '--json', '--html']) {
+    assert.ok(r.stdout.includes(w), w);
+  }
+});
+
+test('bad arguments exit 2 and say what was wrong', async () => {
+  const name = await run(['herd-et']);
+  assert.equal(name.code, 2);
+  assert.match(name.stderr, /unknown scenario 'herd-et'/);
+  const workers = await run(['--workers', 'many']);
+  assert.equal(workers.code, 2);
+  assert.match(workers.stderr, /--workers expects a whole number/);
+});
+
+test('--json prints the scenarios with the promised keys; --html writes the report', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-lab-'));
+  const html = path.join(dir, 'lab.html');
+  try {
+    const r = await run(['et-drain', '--workers', '2', '--burst', '40', '--json', '--html', html]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { scenarios: Record<string, unknown>[] };
+    assert.equal(out.scenarios.length, 1);
+    const s = out.scenarios[0]!;
+    for (const k of ['name', 'workers', 'client', 'neverAccepted', 'listenOverflows', 'doctor']) assert.ok(k in s, k);
+    assert.equal(s.name, 'et-drain');
+    const workers = s.workers as { accepted: number; wakeups: number; eagain: number }[];
+    assert.equal(workers.length, 2);
+    for (const w of workers) for (const k of ['accepted', 'wakeups', 'eagain'] as const) assert.equal(typeof w[k], 'number');
+    const client = s.client as { requests: number; completed: number; rps: number; latencyMs: object; errors: object; status: object };
+    assert.equal(client.requests, 80);
+    for (const k of ['completed', 'rps', 'latencyMs', 'errors', 'status']) assert.ok(k in client, k);
+    assert.ok(Array.isArray(s.doctor));
+    assert.match(r.stderr, /\[1\/1\] et-drain/, 'progress goes to stderr');
+    const page = fs.readFileSync(html, 'utf8');
+    assert.match(page, /^<!doctype html>/);
+    assert.match(page, /<svg/);
+    assert.match(page, /et-drain: all 80 connections accepted/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the text report has a table per scenario, the summary and the verdicts', async () => {
+  const r = await run(['reuseport', '--workers', '2', '--seconds', '0.5', '--no-doctor']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /━━ reuseport \(seed 002\) ━━/);
+  assert.match(r.stdout, /worker\s+tid\s+accepted\s+wakeups\s+eagain/);
+  assert.match(r.stdout, /━━ summary ━━/);
+  assert.match(r.stdout, /^reuseport: 0 of [\d,]+ wakeups \(0%\) found nothing to accept/m);
+});
