@@ -198,15 +198,12 @@ export class HttpConnection implements BodySource, ResponseSink {
     this.responded = false;
     this.continueSent = false;
     this.headStart = 0;
-    let body: RequestBody;
+    let body: RequestBody | null = null;
     if (head.hasBody) {
       body = new RequestBody(this, head.chunked ? -1 : head.contentLength);
-      this.body = body;
       this.lastBodyAt = this.hl.loop.now();
-    } else {
-      body = RequestBody.empty();
-      this.body = null;
     }
+    this.body = body;
     const req = new HttpRequest(head, body);
     const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor);
     this.req = req;

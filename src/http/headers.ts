@@ -79,6 +79,21 @@ export function lowerAscii(s: string): string {
   return s;
 }
 
+/**
+ * Validates a response header name (a token: response splitting starts with a
+ * CR or ':' in a name) and returns its lowercase key, in one pass.
+ */
+export function headerKey(name: string): string {
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError('header name must be a non-empty string');
+  let upper = false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0xff || !TCHAR[c]) throw new TypeError(`invalid character in header name ${JSON.stringify(name)}`);
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  return upper ? name.toLowerCase() : name;
+}
+
 /** Throws unless `name` is a token: response splitting starts with a CR or ':' in a name. */
 export function checkHeaderName(name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('header name must be a non-empty string');

@@ -79,7 +79,8 @@ export class Output {
     this.len = 0;
     if (conn === null || n === 0) return true;
     if (conn.isClosed) return false;
-    return conn.send(this.buf.subarray(0, n));
+    // A plain view (not Buffer#subarray): cheaper to make, and send() copies what it cannot write.
+    return conn.send(new Uint8Array(this.buf.buffer, this.buf.byteOffset, n));
   }
 
   /** Flushes at the end of the current batch, or in a microtask when no batch runs. */

@@ -3,7 +3,7 @@
  * the parsed head, so a handler that only looks at `method` and `path` pays
  * for nothing else. Thread: the loop thread of its connection. Owns its body.
  */
-import type { RequestBody } from './body.js';
+import { RequestBody } from './body.js';
 import { RequestHeaders } from './headers.js';
 import type { RequestHead } from './parser/request-parser.js';
 
@@ -14,7 +14,7 @@ export class HttpRequest {
   readonly url: string;
   /** "1.1" or "1.0". */
   readonly httpVersion: string;
-  readonly body: RequestBody;
+  private _body: RequestBody | null;
   private readonly head: RequestHead;
   private _path: string | undefined;
   private _search: string | undefined;
@@ -22,12 +22,18 @@ export class HttpRequest {
   private _headers: RequestHeaders | undefined;
   private _trailers: RequestHeaders | undefined;
 
-  constructor(head: RequestHead, body: RequestBody) {
+  /** `body` is null for requests without one (an empty body is made only if asked for). */
+  constructor(head: RequestHead, body: RequestBody | null) {
     this.head = head;
     this.method = head.method;
     this.url = head.target;
     this.httpVersion = head.versionMinor === 1 ? '1.1' : '1.0';
-    this.body = body;
+    this._body = body;
+  }
+
+  /** The body: an async iterable of chunks, with bytes()/text()/json()/stream(). */
+  get body(): RequestBody {
+    return (this._body ??= RequestBody.empty());
   }
 
   /** The path, not decoded ("/a%20b" stays as sent). */

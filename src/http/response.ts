@@ -8,7 +8,7 @@
  * Thread: the loop thread of its connection. Owns its header list.
  */
 import { dateLine } from './date.js';
-import { checkHeaderName, checkHeaderValue, lowerAscii } from './headers.js';
+import { checkHeaderValue, headerKey, lowerAscii } from './headers.js';
 import type { Output } from './output.js';
 import { checkStatus, statusHasNoBody, statusLine } from './status.js';
 
@@ -33,6 +33,13 @@ const FRAMING_CHUNKED = 2;
 const FRAMING_CLOSE = 3;
 
 const CRLF = '\r\n';
+/** Longest string body that is checked for ASCII and written together with the head. */
+const INLINE_TEXT = 1024;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 export class HttpResponse {
   /** The status to send; settable until the head is written. */
@@ -43,9 +50,8 @@ export class HttpResponse {
   finished = false;
   /** Set by the connection when this response can no longer reach the client. */
   private dead = false;
-  private keys: string[] = [];
-  private names: string[] = [];
-  private values: string[] = [];
+  /** key0, name0, value0, key1, ... (key = lowercased name) */
+  private fields: string[] = [];
   private framing = FRAMING_NONE;
   private keepAlive = true;
   private declared = -1;
@@ -68,9 +74,8 @@ export class HttpResponse {
   /** Sets a header, replacing any of the same name (case-insensitive). Arrays become repeated fields. */
   setHeader(name: string, value: string | number | readonly string[]): this {
     if (this.headersSent) throw new Error(`setHeader(${name}): the response head was already sent`);
-    checkHeaderName(name);
-    const key = lowerAscii(name);
-    this.removeKey(key);
+    const key = headerKey(name);
+    if (this.fields.length > 0) this.removeKey(key);
     if (Array.isArray(value)) for (const v of value) this.add(key, name, String(v));
     else this.add(key, name, typeof value === 'string' ? value : String(value));
     return this;
@@ -79,18 +84,19 @@ export class HttpResponse {
   /** Adds a field without removing existing ones (Set-Cookie). */
   appendHeader(name: string, value: string | number): this {
     if (this.headersSent) throw new Error(`appendHeader(${name}): the response head was already sent`);
-    checkHeaderName(name);
-    this.add(lowerAscii(name), name, typeof value === 'string' ? value : String(value));
+    this.add(headerKey(name), name, typeof value === 'string' ? value : String(value));
     return this;
   }
 
   getHeader(name: string): string | undefined {
-    const i = this.keys.indexOf(lowerAscii(name));
-    return i < 0 ? undefined : this.values[i];
+    const key = lowerAscii(name);
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 3) if (f[i] === key) return f[i + 2];
+    return undefined;
   }
 
   hasHeader(name: string): boolean {
-    return this.keys.includes(lowerAscii(name));
+    return this.getHeader(name) !== undefined;
   }
 
   removeHeader(name: string): this {
@@ -107,8 +113,9 @@ export class HttpResponse {
   write(chunk: string | Uint8Array): boolean {
     if (this.dead) return false;
     if (this.finished) throw new Error('write after end');
-    if (!this.headersSent) this.writeHead(-1);
+    const head = this.headersSent ? null : this.head(-1);
     if (!this.sink.beginWrite()) return false;
+    if (head !== null) this.sink.output.latin1(head);
     this.body(chunk, false);
     const out = this.sink.output;
     if (out.pending >= 16 * 1024) out.flush();
@@ -119,16 +126,30 @@ export class HttpResponse {
   /** Ends the response, optionally with a last chunk. With no write() before, the length is exact (Content-Length). */
   end(chunk?: string | Uint8Array): void {
     if (this.finished) return;
-    let byteLength = 0;
     if (!this.headersSent) {
-      if (chunk !== undefined) byteLength = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      this.writeHead(byteLength);
+      let byteLength = 0;
+      let inline = false;
+      if (chunk !== undefined) {
+        if (typeof chunk === 'string') {
+          // Short ASCII text rides in the head's latin1 write: one copy, no UTF-8 encoder call.
+          inline = chunk.length <= INLINE_TEXT && isAscii(chunk);
+          byteLength = inline ? chunk.length : Buffer.byteLength(chunk);
+        } else {
+          byteLength = chunk.length;
+        }
+      }
+      const head = this.head(byteLength);
       this.finished = true;
       if (!this.sink.beginWrite()) return;
-      if (chunk !== undefined && byteLength > 0 && !this.isHead && this.framing !== FRAMING_NONE) {
-        this.raw(chunk, byteLength);
-        this.written += byteLength;
+      const out = this.sink.output;
+      const withBody = byteLength > 0 && !this.isHead && this.framing !== FRAMING_NONE;
+      if (inline && withBody) {
+        out.latin1(head + (chunk as string));
+      } else {
+        out.latin1(head);
+        if (withBody) this.raw(chunk!, byteLength);
       }
+      if (withBody) this.written = byteLength;
     } else {
       this.finished = true;
       if (!this.sink.beginWrite()) return;
@@ -152,8 +173,11 @@ export class HttpResponse {
   /** Writes the head now (for streaming with a known length, set Content-Length first). */
   flushHeaders(): void {
     if (!this.headersSent && !this.dead) {
-      this.writeHead(-1);
-      if (this.sink.beginWrite()) this.sink.output.flushSoon();
+      const head = this.head(-1);
+      if (this.sink.beginWrite()) {
+        this.sink.output.latin1(head);
+        this.sink.output.flushSoon();
+      }
     }
   }
 
@@ -170,9 +194,7 @@ export class HttpResponse {
 
   /** @internal Drops the handler's headers so an error status can be sent instead. */
   resetForError(status: number): void {
-    this.keys = [];
-    this.names = [];
-    this.values = [];
+    this.fields = [];
     this.statusCode = status;
   }
 
@@ -180,74 +202,70 @@ export class HttpResponse {
 
   private add(key: string, name: string, value: string): void {
     checkHeaderValue(name, value);
-    this.keys.push(key);
-    this.names.push(name);
-    this.values.push(value);
+    this.fields.push(key, name, value);
   }
 
   private removeKey(key: string): void {
-    for (let i = this.keys.length - 1; i >= 0; i--) {
-      if (this.keys[i] === key) {
-        this.keys.splice(i, 1);
-        this.names.splice(i, 1);
-        this.values.splice(i, 1);
-      }
-    }
+    const f = this.fields;
+    for (let i = f.length - 3; i >= 0; i -= 3) if (f[i] === key) f.splice(i, 3);
   }
 
-  /** Serializes the head. `knownLength` >= 0 when end() carries the whole body. */
-  private writeHead(knownLength: number): void {
+  /** Serializes the head and fixes the framing. `knownLength` >= 0 when end() carries the whole body. */
+  private head(knownLength: number): string {
     const status = this.statusCode;
     const noBody = statusHasNoBody(status);
     let s = statusLine(status);
     let hasDate = false;
     let declared = -1;
     let keepAlive = this.sink.mayKeepAlive();
-    const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      const v = this.values[i]!;
-      if (k.length === 14 && k === 'content-length') {
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 3) {
+      const k = f[i]!;
+      const v = f[i + 2]!;
+      const n = k.length;
+      if (n === 14 && k === 'content-length') {
         if (noBody && status !== 304) continue;
         declared = parseDeclaredLength(v);
-      } else if (k.length === 17 && k === 'transfer-encoding') {
+      } else if (n === 17 && k === 'transfer-encoding') {
         continue; // we frame the body ourselves
-      } else if (k.length === 10 && k === 'connection') {
+      } else if (n === 10 && k === 'connection') {
         if (lowerAscii(v).includes('close')) keepAlive = false;
         continue; // we say keep-alive/close ourselves
-      } else if (k.length === 4 && k === 'date') {
+      } else if (n === 4 && k === 'date') {
         hasDate = true;
       }
-      s += `${this.names[i]!}: ${v}${CRLF}`;
+      s += `${f[i + 1]!}: ${v}${CRLF}`;
     }
     if (!hasDate) s += dateLine();
+    let framing: number;
     if (noBody || (this.isHead && declared >= 0)) {
-      this.framing = FRAMING_NONE;
+      framing = FRAMING_NONE;
     } else if (declared >= 0) {
       if (knownLength >= 0 && knownLength !== declared && !this.isHead) {
         throw new Error(`end(): body of ${knownLength} bytes but Content-Length is ${declared}`);
       }
-      this.framing = FRAMING_LENGTH;
+      framing = FRAMING_LENGTH;
       this.declared = declared;
     } else if (knownLength >= 0) {
       s += `Content-Length: ${knownLength}${CRLF}`;
-      this.framing = this.isHead ? FRAMING_NONE : FRAMING_LENGTH;
+      framing = this.isHead ? FRAMING_NONE : FRAMING_LENGTH;
       this.declared = knownLength;
     } else if (this.isHead) {
-      this.framing = FRAMING_NONE;
+      framing = FRAMING_NONE;
     } else if (this.versionMinor === 1) {
       s += `Transfer-Encoding: chunked${CRLF}`;
-      this.framing = FRAMING_CHUNKED;
+      framing = FRAMING_CHUNKED;
     } else {
       // HTTP/1.0 without a length: the body ends when the connection does.
-      this.framing = FRAMING_CLOSE;
+      framing = FRAMING_CLOSE;
       keepAlive = false;
     }
     if (!keepAlive) s += `Connection: close${CRLF}`;
     else if (this.versionMinor === 0) s += `Connection: keep-alive${CRLF}`;
+    this.framing = framing;
     this.keepAlive = keepAlive;
     this.headersSent = true;
-    if (this.sink.beginWrite()) this.sink.output.latin1(s + CRLF);
+    return s + CRLF;
   }
 
   private body(chunk: string | Uint8Array, last: boolean): void {

@@ -13,7 +13,7 @@
  */
 import { COLON, CR, FIELD_VALUE, HEX, HOST, HTAB, LF, QDTEXT, SP, TARGET, TCHAR } from './chars.js';
 import { HttpError, badRequest } from './errors.js';
-import { internName, internTarget, internValue } from './intern.js';
+import { MAX_INTERNED_VALUE, internName, internTarget, internValue } from './intern.js';
 import type { ParserLimits } from './limits.js';
 
 /** Nothing more can be done with these bytes; `pos` says how far they were consumed. */
@@ -270,21 +270,20 @@ export class RequestParser {
       i++;
       while (i < lineEnd && (data[i] === SP || data[i] === HTAB)) i++;
       const vs = i;
-      let ve = i;
+      let ve = lineEnd;
+      while (ve > vs && (data[ve - 1] === SP || data[ve - 1] === HTAB)) ve--;
       let vh = 0;
-      for (; i < lineEnd; i++) {
-        const c = data[i]!;
-        if (!FIELD_VALUE[c]) {
-          throw badRequest(
-            c === CR ? 'HPE_BARE_CR' : 'HPE_INVALID_HEADER_VALUE',
-            c === CR ? 'bare CR in field value' : `control byte 0x${c.toString(16).padStart(2, '0')} in field value`,
-          );
+      if (ve - vs <= MAX_INTERNED_VALUE) {
+        // Short values are interned: validate and hash in one pass.
+        for (; i < ve; i++) {
+          const c = data[i]!;
+          if (!FIELD_VALUE[c]) throw invalidValueByte(c);
+          vh = (Math.imul(vh, 31) + c) | 0;
         }
-        vh = (Math.imul(vh, 31) + c) | 0;
-        if (c !== SP && c !== HTAB) ve = i + 1;
+      } else {
+        for (; i < ve; i++) if (!FIELD_VALUE[data[i]!]) throw invalidValueByte(data[i]!);
       }
       const name = internName(data, pos, nameEnd, h ^ (h >>> 9), upper);
-      // The hash covered trailing whitespace too; only the trimmed bytes are compared, so it is just a slot choice.
       const value = ve > vs ? internValue(data, vs, ve, vh ^ (vh >>> 11) ^ (ve - vs)) : '';
       if (trailers) {
         (head.trailers ??= []).push(name, value);
@@ -442,6 +441,12 @@ function findLF(data: Uint8Array, pos: number, end: number): number {
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
+}
+
+function invalidValueByte(c: number): HttpError {
+  return c === CR
+    ? badRequest('HPE_BARE_CR', 'bare CR in field value')
+    : badRequest('HPE_INVALID_HEADER_VALUE', `control byte 0x${c.toString(16).padStart(2, '0')} in field value`);
 }
 
 function tooLarge(limits: ParserLimits, trailers: boolean): HttpError {

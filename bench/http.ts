@@ -1,0 +1,355 @@
+/**
+ * HTTP benchmark: `edgeloop serve --loops 1` vs Node's `http` vs nginx (one
+ * worker, when installed), driven by wrk in the same run.
+ * Run: npm run bench:http [-- --seconds S --connections C --rounds R --idle N --no-nginx]
+ *
+ * Scenarios (GET /hello -> 200 "hello"):
+ *   keep-alive   wrk -c C
+ *   pipelined    wrk -c C with a Lua script writing 16 requests per write
+ *   close        wrk -c C -H "Connection: close" (a new connection per request)
+ * Then memory: RSS added per idle keep-alive connection with N (5,000) open,
+ * edgeloop vs Node `http`.
+ *
+ * Servers are pinned to CPU 1 and wrk to CPU 0 when taskset exists (2 cores:
+ * one each). Rounds alternate the servers so a noisy neighbour hurts them
+ * alike; each figure is the best round.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '2' },
+    idle: { type: 'string', default: '5000' },
+    depth: { type: 'string', default: '16' },
+    'no-nginx': { type: 'boolean', default: false },
+    'no-memory': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory]');
+  process.exit(0);
+}
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const rounds = Number(values.rounds);
+const idleConnections = Number(values.idle);
+const depth = Number(values.depth);
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-http-'));
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+const canPin = has('taskset') && os.availableParallelism() >= 2;
+const pinPrefix = (cpu: number): string[] => (canPin ? ['taskset', '-c', String(cpu)] : []);
+
+interface Server {
+  name: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const NODE_HTTP = `
+const http = require('node:http');
+const s = http.createServer((req, res) => { res.setHeader('Content-Type', 'text/plain'); res.end('hello'); });
+s.keepAliveTimeout = 120000;
+s.headersTimeout = 130000;
+s.maxHeadersCount = 100;
+s.listen(0, '127.0.0.1', 4096, () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
+
+function spawnServer(name: string, cmd: string[], ready: RegExp): Promise<Server> {
+  const full = [...pinPrefix(1), ...cmd];
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        resolve({
+          name,
+          port: Number(m[1]),
+          pid: child.pid!,
+          stop: () =>
+            new Promise<void>((r) => {
+              if (child.exitCode !== null) return r();
+              child.once('exit', () => r());
+              child.kill('SIGKILL');
+            }),
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startNginx(): Promise<Server> {
+  const port = await freePort();
+  const dir = path.join(tmp, 'nginx');
+  fs.mkdirSync(dir, { recursive: true });
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+worker_rlimit_nofile 20000;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  server_tokens off;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location = /hello { default_type text/plain; return 200 'hello'; }
+  }
+}
+`,
+  );
+  const full = [...pinPrefix(1), 'nginx', '-c', conf, '-p', dir];
+  const child = spawn(full[0]!, full.slice(1), { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (up) break;
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${fs.readFileSync(path.join(dir, 'error.log'), 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    name: 'nginx',
+    port,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        child.once('exit', () => r());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+interface WrkResult {
+  rps: number;
+  errors: string;
+}
+
+function wrk(port: number, scenario: string): Promise<WrkResult> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`];
+  if (scenario === 'pipelined') args.push('-s', pipelineScript(), '--', String(depth));
+  if (scenario === 'close') args.push('-H', 'Connection: close');
+  const url = `http://127.0.0.1:${port}/hello`;
+  if (scenario === 'pipelined') args.splice(args.indexOf('-s'), 0, url);
+  else args.push(url);
+  const full = [...pinPrefix(0), 'wrk', ...args];
+  return new Promise((resolve, reject) => {
+    execFile(full[0]!, full.slice(1), { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`wrk failed: ${stderr || err.message}`));
+      const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+      if (!m) return reject(new Error(`unexpected wrk output:\n${stdout}`));
+      const errs = [/Socket errors:[^\n]*/.exec(stdout)?.[0], /Non-2xx or 3xx responses:[^\n]*/.exec(stdout)?.[0]].filter(Boolean).join('; ');
+      resolve({ rps: Number(m[1]), errors: errs });
+    });
+  });
+}
+
+let pipelinePath: string | undefined;
+function pipelineScript(): string {
+  if (!pipelinePath) {
+    pipelinePath = path.join(tmp, 'pipeline.lua');
+    // wrk's pipelining: one write carries `depth` requests; every response counts.
+    fs.writeFileSync(
+      pipelinePath,
+      `init = function(args)
+  local depth = tonumber(args[1]) or 16
+  local r = {}
+  for i = 1, depth do r[i] = wrk.format(nil) end
+  req = table.concat(r)
+end
+request = function() return req end
+`,
+    );
+  }
+  return pipelinePath;
+}
+
+function rssKiB(pid: number): number {
+  // All threads of the process share one RSS; taskset execs the server, so the pid is the server's.
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+}
+
+/** Opens n keep-alive connections, each serving one request, and leaves them idle. */
+async function openIdle(port: number, n: number): Promise<net.Socket[]> {
+  const socks: net.Socket[] = [];
+  const concurrency = 200;
+  let next = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      socks.push(s);
+      let got = '';
+      s.setEncoding('latin1');
+      s.once('error', reject);
+      s.on('connect', () => s.write('GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n'));
+      s.on('data', (d: string) => {
+        got += d;
+        if (got.endsWith('hello')) resolve();
+      });
+    });
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      next++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return socks;
+}
+
+async function idleMemory(srv: Server): Promise<number> {
+  // Warm up: the first requests load code and grow pools that would otherwise be charged to the connections.
+  const warm = await openIdle(srv.port, 200);
+  for (const s of warm) s.destroy();
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = rssKiB(srv.pid);
+  const socks = await openIdle(srv.port, idleConnections);
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = rssKiB(srv.pid);
+  for (const s of socks) s.destroy();
+  return ((after - before) * 1024) / idleConnections;
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+async function main(): Promise<void> {
+  if (!has('wrk')) {
+    console.log('bench:http: wrk is not installed; skipping (apt-get install wrk)');
+    return;
+  }
+  const useNginx = !values['no-nginx'] && has('nginx');
+  console.log(
+    `bench:http  wrk -t1 -c${connections} -d${seconds}s, ${rounds} round(s), best of; pipelined depth ${depth}; ` +
+      `${canPin ? 'servers on CPU 1, wrk on CPU 0' : 'no pinning'}; node ${process.version}; ${os.cpus()[0]?.model ?? ''}`,
+  );
+  if (!useNginx) console.log(values['no-nginx'] ? 'nginx: skipped (--no-nginx)' : 'nginx: not installed, skipped');
+
+  const factories: [string, () => Promise<Server>][] = [
+    ['edgeloop', () => spawnServer('edgeloop', [process.execPath, cli, 'serve', '--port', '0', '--loops', '1', '--keep-alive-timeout', '120000'], /listening on http:\/\/[^:]+:(\d+)/)],
+    ['node http', () => spawnServer('node http', [process.execPath, '-e', NODE_HTTP], /listening on http:\/\/[^:]+:(\d+)/)],
+  ];
+  if (useNginx) factories.push(['nginx', startNginx]);
+
+  const scenarios = ['keep-alive', 'pipelined', 'close'] as const;
+  const best = new Map<string, number>();
+  const notes: string[] = [];
+  const servers = new Map<string, Server>();
+  try {
+    for (const [name, make] of factories) servers.set(name, await make());
+    for (const scenario of scenarios) {
+      for (let r = 0; r < rounds; r++) {
+        const order = r % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse();
+        for (const name of order) {
+          const srv = servers.get(name)!;
+          const res = await wrk(srv.port, scenario);
+          const key = `${scenario}|${name}`;
+          best.set(key, Math.max(best.get(key) ?? 0, res.rps));
+          if (res.errors) notes.push(`${scenario} ${name} round ${r + 1}: ${res.errors}`);
+          // Short connections leave TIME_WAIT sockets behind; let them settle between runs.
+          if (scenario === 'close') await new Promise((t) => setTimeout(t, 500));
+        }
+      }
+    }
+  } finally {
+    for (const s of servers.values()) await s.stop();
+  }
+
+  const get = (s: string, n: string): number | undefined => best.get(`${s}|${n}`);
+  const ratio = (a?: number, b?: number): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+  console.log('');
+  console.log(`${'scenario'.padEnd(12)}${'edgeloop'.padStart(12)}${'node http'.padStart(12)}${'nginx'.padStart(12)}${'vs node'.padStart(10)}${'vs nginx'.padStart(10)}   (requests/s)`);
+  for (const s of scenarios) {
+    const e = get(s, 'edgeloop');
+    const n = get(s, 'node http');
+    const x = get(s, 'nginx');
+    console.log(
+      `${s.padEnd(12)}${fmt(e ?? 0).padStart(12)}${fmt(n ?? 0).padStart(12)}${(x ? fmt(x) : '-').padStart(12)}${ratio(e, n).padStart(10)}${ratio(e, x).padStart(10)}`,
+    );
+  }
+  for (const n of notes) console.log(`  note: ${n}`);
+
+  let memE: number | undefined;
+  let memN: number | undefined;
+  if (!values['no-memory']) {
+    for (const [name, make] of factories.slice(0, 2)) {
+      const srv = await make();
+      try {
+        const perConn = await idleMemory(srv);
+        if (name === 'edgeloop') memE = perConn;
+        else memN = perConn;
+      } finally {
+        await srv.stop();
+      }
+    }
+    console.log('');
+    console.log(`idle keep-alive memory, ${fmt(idleConnections)} connections (RSS added per connection):`);
+    console.log(`  edgeloop ${fmt(memE!)} B   node http ${fmt(memN!)} B   ratio ${(memE! / memN!).toFixed(2)}`);
+  }
+
+  const goals: [string, boolean | undefined][] = [
+    ['keep-alive >= 1.5x node http', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'node http'), 1.5)],
+    ['keep-alive >= 0.9x nginx', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'nginx'), 0.9)],
+    ['pipelined >= 1.8x node http', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'node http'), 1.8)],
+    ['pipelined >= 1.0x nginx', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'nginx'), 1.0)],
+    ['close >= 1.0x node http', cmp(get('close', 'edgeloop'), get('close', 'node http'), 1.0)],
+    ['idle memory <= 0.25x node http', memE !== undefined && memN !== undefined ? memE <= memN * 0.25 : undefined],
+  ];
+  console.log('');
+  console.log('goals (one loop):');
+  for (const [g, ok] of goals) console.log(`  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${g}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+function cmp(a: number | undefined, b: number | undefined, factor: number): boolean | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  return a >= b * factor;
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench:http: ${err instanceof Error ? err.message : String(err)}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  process.exitCode = 1;
+});
