@@ -11,6 +11,7 @@ import { runLab } from '../lab/run.js';
 import { labText } from '../lab/report-text.js';
 import { labHtml } from '../lab/report-html.js';
 import { rowName } from '../lab/format.js';
+import { killAll } from '../lab/children.js';
 
 export async function main(argv: string[]): Promise<number> {
   let cmd;
@@ -27,11 +28,21 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // A signal would end this process without 'exit' handlers: the servers it started must not outlive it.
+  const interrupted = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\nedgeloop lab: ${sig}: stopping the servers and clients it started\n`);
+    killAll();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const run = await runLab(cmd.options, (e) => {
     const at = `[${e.index + 1}/${e.total}]`;
     if (e.type === 'start') process.stderr.write(`${at} ${rowName(e.scenario)}: ${e.load} ...\n`);
     else process.stderr.write(`${at} ${e.result.verdict} (${(e.result.elapsedMs / 1000).toFixed(1)} s)\n`);
   });
+  process.off('SIGINT', interrupted);
+  process.off('SIGTERM', interrupted);
   for (const e of run.errors) process.stderr.write(`edgeloop lab: ${e.message}\n`);
   if (cmd.json) {
     console.log(JSON.stringify(run));

@@ -9,12 +9,15 @@ import { fileURLToPath } from 'node:url';
 const live = new Set<ChildProcess>();
 let hooked = false;
 
+/** Kills every child still running (by its pid), e.g. when the lab is interrupted. */
+export function killAll(): void {
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => {
-    for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  });
+  process.on('exit', killAll);
 }
 
 /** The edgeloop command line of this build: the lab runs its siblings, not whatever `edgeloop` is on PATH. */

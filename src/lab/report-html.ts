@@ -31,7 +31,7 @@ function barChart(bars: Bar[], series: { name: string; cls: string }[], title: s
   let s = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`;
   s += `<text x="0" y="14" class="title">${esc(title)}</text>`;
   series.forEach((se, i) => {
-    const x = W - 250 + i * 120;
+    const x = W - 330 + i * 140;
     s += `<rect x="${x}" y="5" width="10" height="10" class="${se.cls}"/><text x="${x + 14}" y="14">${esc(se.name)}</text>`;
   });
   bars.forEach((b, g) => {
@@ -102,7 +102,7 @@ export function labHtml(run: LabRun): string {
       rows.map((r) => ({ label: rowName(r), values: [r.neverAccepted, r.connectTimeouts] })),
       [
         { name: 'never accepted', cls: 'e' },
-        { name: 'connect timeouts', cls: 'w' },
+        { name: 'of which connect timeouts', cls: 'w' },
       ],
       'connections never accepted',
     ) +

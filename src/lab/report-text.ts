@@ -57,7 +57,7 @@ export function scenarioText(r: ScenarioResult): string {
   );
   out.push(
     `accept   ${int(r.opened)} connections opened, ${int(r.accepted)} accepted, ${int(r.neverAccepted)} never accepted` +
-      ` (${int(r.leftInQueue)} left in the queue); per worker ${int(r.distribution.min)}–${int(r.distribution.max)}, stddev ${r.distribution.stddev}`,
+      ` (${int(r.leftInQueue)} left in the queue)${r.acceptErrors ? `, ${int(r.acceptErrors)} accept errors` : ''}; per worker ${int(r.distribution.min)}–${int(r.distribution.max)}, stddev ${int(r.distribution.stddev)}`,
   );
   out.push(
     `kernel   accept queue peak ${int(r.queue.max)} of ${int(r.server.backlog)} (${r.queue.samples} samples${r.queue.full ? `, full in ${r.queue.full}` : ''}); ` +

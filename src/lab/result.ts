@@ -47,6 +47,8 @@ export interface ScenarioResult {
   /** Requests that got no response (connect failures, timeouts, resets, unanswered). */
   failed: number;
   connectTimeouts: number;
+  /** accept() failures other than EAGAIN (EMFILE, ...), summed over the workers. */
+  acceptErrors: number;
   /** Sum of the workers' wakeups that found nothing. */
   spuriousWakeups: number;
   wakeups: number;

@@ -111,6 +111,7 @@ export async function runScenario(s: Scenario, o: LabOptions): Promise<ScenarioR
       leftInQueue: stop.leftInQueue,
       failed: client.requests - client.completed,
       connectTimeouts: e.connectTimeout,
+      acceptErrors: stop.workers.reduce((n, w) => n + w.errors, 0),
       spuriousWakeups: workers.reduce((n, w) => n + w.eagain, 0),
       wakeups: workers.reduce((n, w) => n + w.wakeups, 0),
       distribution: distribution(workers.map((w) => w.accepted)),

@@ -47,6 +47,7 @@ function portClear(port: number): { ok: boolean; detail: string } {
   return { ok: listeners === 0 && held === 0, detail: `${listeners} listeners and ${held} connections left on port ${port}` };
 }
 
+/** A naive server's child process, seen from the lab. Thread: main. Owns the child. */
 export class NaiveHandle implements ServerHandle {
   private constructor(
     private readonly child: ChildProcess,
@@ -94,7 +95,7 @@ export class NaiveHandle implements ServerHandle {
     }
     const port = portClear(this.port);
     const c = r.cleanup;
-    const ok = c.ok && port.ok;
+    const ok = c.ok && port.ok && r.workerErrors.length === 0;
     return {
       workers: r.workers,
       leftInQueue: r.leftInQueue,
@@ -104,7 +105,8 @@ export class NaiveHandle implements ServerHandle {
         detail:
           `${c.closedAtStop} connections closed at stop; sockets ${c.fdsBefore.sockets}→${c.fdsAfter.sockets}, ` +
           `epoll instances ${c.fdsBefore.epolls}→${c.fdsAfter.epolls}, threads ${c.threadsBefore}→${c.threadsAfter}; ` +
-          `${port.detail}`,
+          `${port.detail}` +
+          (r.workerErrors.length > 0 ? `; worker errors: ${r.workerErrors.join('; ')}` : ''),
       },
     };
   }
@@ -126,7 +128,7 @@ interface LoopStatsRow {
   acceptEmptyWakeups: number;
 }
 
-/** `edgeloop serve` as a child process, with its defaults except the loop count. */
+/** `edgeloop serve` as a child process, with its defaults except the loop count. Thread: main. Owns the child. */
 export class EdgeloopHandle implements ServerHandle {
   private constructor(
     private readonly child: ChildProcess,

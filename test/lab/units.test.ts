@@ -127,6 +127,7 @@ function facts(over: Partial<ScenarioResult>): Omit<ScenarioResult, 'verdict'> {
     leftInQueue: 1873,
     failed: 1873,
     connectTimeouts: 0,
+    acceptErrors: 0,
     spuriousWakeups: 2,
     wakeups: 12,
     distribution: distribution([10]),

@@ -4,7 +4,7 @@
  * Atomics, the server's main thread reads them. Owns nothing but the layout.
  */
 
-export const FIELDS = ['accepted', 'wakeups', 'eagain', 'errors', 'tid', 'running'] as const;
+export const FIELDS = ['accepted', 'wakeups', 'eagain', 'errors', 'tid'] as const;
 export type Field = (typeof FIELDS)[number];
 const INDEX: Record<Field, number> = Object.fromEntries(FIELDS.map((f, i) => [f, i])) as Record<Field, number>;
 

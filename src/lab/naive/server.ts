@@ -21,6 +21,8 @@ export interface NaiveReport {
   leftInQueue: number;
   /** Requests answered by the responder. */
   responses: number;
+  /** Worker threads that died of an uncaught error. */
+  workerErrors: string[];
   cleanup: CleanupReport;
 }
 
@@ -48,6 +50,8 @@ export class NaiveServer {
   private readonly listeners: number[] = [];
   private readonly epolls: number[] = [];
   private responder: Responder | null = null;
+  /** Uncaught errors of worker threads: a worker that died stops counting, so the report must say so. */
+  private readonly workerErrors: string[] = [];
   private readonly fdsBefore: { sockets: number; epolls: number };
   private readonly threadsBefore: number;
   port = 0;
@@ -119,11 +123,14 @@ export class NaiveServer {
         counters: this.counters.sab,
         workers: c.workers,
       };
-      this.workers.push(new Worker(entry, { workerData: setup }));
+      const w = new Worker(entry, { workerData: setup });
+      w.on('error', (err) => this.workerErrors.push(`worker ${i}: ${err.message}`));
+      this.workers.push(w);
     }
     const deadline = Date.now() + 10_000;
     // Load must not start before every worker sits in epoll_wait, or the first burst meets fewer workers.
     while (this.counters.snapshot().some((w) => w.tid === 0)) {
+      if (this.workerErrors.length > 0) throw new Error(`naive server: ${this.workerErrors[0]}`);
       if (Date.now() > deadline) throw new Error('naive server: workers did not start within 10 s');
       await sleep(5);
     }
@@ -180,6 +187,7 @@ export class NaiveServer {
       workers,
       leftInQueue,
       responses,
+      workerErrors: [...this.workerErrors],
       cleanup: {
         closedAtStop,
         fdsBefore: this.fdsBefore,

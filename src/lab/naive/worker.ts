@@ -21,11 +21,15 @@ const me = setup.index;
 const events = new Int32Array(2 * 64);
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
+// The tid doubles as the "started" signal the server waits for.
 counters.set(me, 'tid', native.gettid());
-counters.set(me, 'running', 1);
 
-/** Accepts one connection; true when there was one. */
-function acceptOne(): boolean {
+const ACCEPTED = 1;
+const EMPTY = 0;
+const FAILED = -1;
+
+/** Accepts one connection: ACCEPTED, EMPTY (EAGAIN) or FAILED (EMFILE and the like, counted as errors). */
+function acceptOne(): number {
   for (;;) {
     const fd = native.accept(setup.listenFd);
     if (fd >= 0) {
@@ -36,12 +40,12 @@ function acceptOne(): boolean {
         counters.add(me, 'errors');
         native.close(fd);
       }
-      return true;
+      return ACCEPTED;
     }
-    if (fd === EAGAIN) return false;
+    if (fd === EAGAIN) return EMPTY;
     if (RETRY.has(fd)) continue;
     counters.add(me, 'errors');
-    return false;
+    return FAILED;
   }
 }
 
@@ -51,11 +55,9 @@ while (!counters.stopRequested) {
   if (n <= 0) continue;
   counters.add(me, 'wakeups');
   if (setup.slpMs > 0) Atomics.wait(nap, 0, 0, setup.slpMs);
-  if (!acceptOne()) {
-    // Woken for nothing: another worker took the connection first.
-    counters.add(me, 'eagain');
-    continue;
-  }
-  if (setup.accept === 'drain') while (acceptOne());
+  const first = acceptOne();
+  // Woken for nothing: another worker took the connection first.
+  if (first === EMPTY) counters.add(me, 'eagain');
+  if (first !== ACCEPTED) continue;
+  if (setup.accept === 'drain') while (acceptOne() === ACCEPTED);
 }
-counters.set(me, 'running', 0);
