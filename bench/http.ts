@@ -162,10 +162,31 @@ http {
 
 interface WrkResult {
   rps: number;
+  /** Server CPU (user + system, all threads) per request, in microseconds. */
+  cpuUs: number;
   errors: string;
 }
 
-function wrk(port: number, scenario: string): Promise<WrkResult> {
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout?.trim()) || 100;
+})();
+
+/** utime + stime of a whole process (every thread), in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+async function wrk(srv: Server, scenario: string): Promise<WrkResult> {
+  const before = cpuSeconds(srv.pid);
+  const r = await runWrk(srv.port, scenario);
+  const cpu = cpuSeconds(srv.pid) - before;
+  return { rps: r.rps, errors: r.errors, cpuUs: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN };
+}
+
+function runWrk(port: number, scenario: string): Promise<{ rps: number; requests: number; errors: string }> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`];
   if (scenario === 'pipelined') args.push('-s', pipelineScript(), '--', String(depth));
   if (scenario === 'close') args.push('-H', 'Connection: close');
@@ -179,7 +200,8 @@ function wrk(port: number, scenario: string): Promise<WrkResult> {
       const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
       if (!m) return reject(new Error(`unexpected wrk output:\n${stdout}`));
       const errs = [/Socket errors:[^\n]*/.exec(stdout)?.[0], /Non-2xx or 3xx responses:[^\n]*/.exec(stdout)?.[0]].filter(Boolean).join('; ');
-      resolve({ rps: Number(m[1]), errors: errs });
+      const total = /(\d+) requests in/.exec(stdout);
+      resolve({ rps: Number(m[1]), requests: total ? Number(total[1]) : 0, errors: errs });
     });
   });
 }
@@ -275,6 +297,7 @@ async function main(): Promise<void> {
 
   const scenarios = ['keep-alive', 'pipelined', 'close'] as const;
   const best = new Map<string, number>();
+  const cpuBest = new Map<string, number>();
   const notes: string[] = [];
   const servers = new Map<string, Server>();
   try {
@@ -284,9 +307,10 @@ async function main(): Promise<void> {
         const order = r % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse();
         for (const name of order) {
           const srv = servers.get(name)!;
-          const res = await wrk(srv.port, scenario);
+          const res = await wrk(srv, scenario);
           const key = `${scenario}|${name}`;
           best.set(key, Math.max(best.get(key) ?? 0, res.rps));
+          if (Number.isFinite(res.cpuUs)) cpuBest.set(key, Math.min(cpuBest.get(key) ?? Infinity, res.cpuUs));
           if (res.errors) notes.push(`${scenario} ${name} round ${r + 1}: ${res.errors}`);
           // Short connections leave TIME_WAIT sockets behind; let them settle between runs.
           if (scenario === 'close') await new Promise((t) => setTimeout(t, 500));
@@ -310,6 +334,19 @@ async function main(): Promise<void> {
     );
   }
   for (const n of notes) console.log(`  note: ${n}`);
+
+  // Requests/s depends on how much CPU wrk gets; the server's own CPU per request does not.
+  const cpu = (sc: string, n: string): number | undefined => cpuBest.get(`${sc}|${n}`);
+  const eff = (a?: number, b?: number): string => (a && b ? `${(b / a).toFixed(2)}x` : '-');
+  const us = (v?: number): string => (v === undefined ? '-' : v.toFixed(2));
+  console.log('');
+  console.log(`${'scenario'.padEnd(12)}${'edgeloop'.padStart(12)}${'node http'.padStart(12)}${'nginx'.padStart(12)}${'vs node'.padStart(10)}${'vs nginx'.padStart(10)}   (server CPU us/request; ratio = their CPU / ours)`);
+  for (const sc of scenarios) {
+    const e = cpu(sc, 'edgeloop');
+    const n = cpu(sc, 'node http');
+    const x = cpu(sc, 'nginx');
+    console.log(`${sc.padEnd(12)}${us(e).padStart(12)}${us(n).padStart(12)}${us(x).padStart(12)}${eff(e, n).padStart(10)}${eff(e, x).padStart(10)}`);
+  }
 
   let memE: number | undefined;
   let memN: number | undefined;
@@ -338,7 +375,7 @@ async function main(): Promise<void> {
     ['idle memory <= 0.25x node http', memE !== undefined && memN !== undefined ? memE <= memN * 0.25 : undefined],
   ];
   console.log('');
-  console.log('goals (one loop):');
+  console.log('goals (one loop, on requests/s as measured above):');
   for (const [g, ok] of goals) console.log(`  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${g}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }

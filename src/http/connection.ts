@@ -19,8 +19,8 @@ import type { TcpConnection } from '../reactor/TcpConnection.js';
 import { RequestBody, type BodySource } from './body.js';
 import type { HttpLoop } from './loop.js';
 import type { Output } from './output.js';
-import { HttpError } from './parser/errors.js';
-import { EV_BODY, EV_HEAD, EV_NEED_MORE, RequestParser, type RequestHead } from './parser/request-parser.js';
+import { HttpError, httpError } from './parser/errors.js';
+import { EV_BODY, EV_HEAD, EV_NEED_MORE, type RequestParser, type RequestHead } from './parser/request-parser.js';
 import { HttpRequest } from './request.js';
 import { HttpResponse, type ResponseSink } from './response.js';
 import { dateLine } from './date.js';
@@ -38,7 +38,8 @@ type DrainWaiter = { resolve: () => void; reject: (e: unknown) => void };
 
 export class HttpConnection implements BodySource, ResponseSink {
   readonly output: Output;
-  private readonly parser: RequestParser;
+  /** Taken from the loop's pool while a request is on the wire; idle connections hold none. */
+  private parser: RequestParser | null = null;
   private head: RequestHead | null = null;
   private req: HttpRequest | null = null;
   private res: HttpResponse | null = null;
@@ -70,7 +71,6 @@ export class HttpConnection implements BodySource, ResponseSink {
     readonly conn: TcpConnection,
   ) {
     this.output = hl.output;
-    this.parser = new RequestParser(hl.options.limits);
     conn.highWaterMark = hl.options.writeHighWaterMark;
     conn.lowWaterMark = hl.options.writeHighWaterMark >> 2;
     hl.add(this);
@@ -139,14 +139,19 @@ export class HttpConnection implements BodySource, ResponseSink {
     this.closing = true;
     this.deadline = 0;
     this.pending = null;
-    const err = new Error('connection closed');
-    this.body?.fail(err);
+    // An Error captures a stack trace (microseconds): only make one when someone will see it.
+    if (this.body !== null) this.body.fail(new Error('connection closed'));
     this.body = null;
     this.res?.abandon();
     this.req = this.res = this.head = null;
     const ws = this.drainWaiters;
     this.drainWaiters = null;
-    if (ws) for (const w of ws) w.reject(err);
+    if (ws) {
+      const err = new Error('connection closed');
+      for (const w of ws) w.reject(err);
+    }
+    if (this.parser !== null && this.parser.idle) this.hl.releaseParser(this.parser);
+    this.parser = null;
     this.hl.remove(this);
   }
 
@@ -159,7 +164,7 @@ export class HttpConnection implements BodySource, ResponseSink {
   // ---- parsing --------------------------------------------------------------
 
   private parse(data: Uint8Array, pos: number, end: number): number {
-    const parser = this.parser;
+    const parser = (this.parser ??= this.hl.takeParser());
     this.processing = true;
     try {
       while (!this.closing) {
@@ -379,6 +384,11 @@ export class HttpConnection implements BodySource, ResponseSink {
   private afterBatch(): void {
     if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
     if (this.closing || this.conn.isClosed) return;
+    if (this.parser !== null && this.req === null && this.pending === null && this.parser.idle) {
+      // Between requests nothing of the parser is needed: keep-alive connections stay small.
+      this.hl.releaseParser(this.parser);
+      this.parser = null;
+    }
     if (this.peerClosed && this.req === null) {
       this.finishClose();
       return;
@@ -431,7 +441,7 @@ export class HttpConnection implements BodySource, ResponseSink {
 
   private internal(err: unknown): HttpError {
     this.hl.reportError(err);
-    return new HttpError(400, 'HPE_INTERNAL', 'internal parser error');
+    return httpError(400, 'HPE_INTERNAL', 'internal parser error');
   }
 
   // ---- timeouts -----------------------------------------------------------------
@@ -454,7 +464,7 @@ export class HttpConnection implements BodySource, ResponseSink {
         this.deadline = 0;
         this.timeoutKind = T_NONE;
       }
-    } else if (this.parser.inHead || this.pendingBytes > 0) {
+    } else if ((this.parser !== null && this.parser.inHead) || this.pendingBytes > 0) {
       if (this.headStart === 0) this.headStart = now;
       this.deadline = this.headStart + o.headersTimeout;
       this.timeoutKind = T_HEAD;
@@ -478,7 +488,7 @@ export class HttpConnection implements BodySource, ResponseSink {
     }
     if (kind === T_HEAD || kind === T_BODY) {
       this.protocolError(
-        new HttpError(408, kind === T_HEAD ? 'HPE_HEADERS_TIMEOUT' : 'HPE_BODY_TIMEOUT', 'request timed out'),
+        httpError(408, kind === T_HEAD ? 'HPE_HEADERS_TIMEOUT' : 'HPE_BODY_TIMEOUT', 'request timed out'),
       );
     }
   }

@@ -10,12 +10,15 @@ import type { Timer } from '../reactor/TimerQueue.js';
 import type { HttpConnection } from './connection.js';
 import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
 import { Output } from './output.js';
+import { RequestParser } from './parser/request-parser.js';
 
 export class HttpLoop {
   readonly output = new Output();
   /** Set when the server stops: responses say `Connection: close`, idle connections close. */
   stopping = false;
   private readonly live = new Set<HttpConnection>();
+  /** Idle parsers, lent to connections while a request is on the wire. */
+  private readonly parsers: RequestParser[] = [];
   private sweeper: Timer | null = null;
   private readonly tick: number;
 
@@ -41,6 +44,15 @@ export class HttpLoop {
       this.sweeper.cancel();
       this.sweeper = null;
     }
+  }
+
+  takeParser(): RequestParser {
+    return this.parsers.pop() ?? new RequestParser(this.options.limits);
+  }
+
+  /** Only idle parsers (between requests, no error) come back. */
+  releaseParser(p: RequestParser): void {
+    if (this.parsers.length < 1024) this.parsers.push(p);
   }
 
   get size(): number {

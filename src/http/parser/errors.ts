@@ -20,4 +20,18 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string): HttpError => new HttpError(400, code, message);
+/**
+ * Makes a protocol error without a stack trace: it describes the client's
+ * bytes, not our code, and a flood of malformed requests must stay cheap.
+ */
+export function httpError(status: HttpErrorStatus, code: string, message: string): HttpError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new HttpError(status, code, message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+export const badRequest = (code: string, message: string): HttpError => httpError(400, code, message);

@@ -12,7 +12,7 @@
  * state of one connection's request stream (reused across keep-alive requests).
  */
 import { COLON, CR, FIELD_VALUE, HEX, HOST, HTAB, LF, QDTEXT, SP, TARGET, TCHAR } from './chars.js';
-import { HttpError, badRequest } from './errors.js';
+import { type HttpError, badRequest, httpError } from './errors.js';
 import { MAX_INTERNED_VALUE, internName, internTarget, internValue } from './intern.js';
 import type { ParserLimits } from './limits.js';
 
@@ -135,6 +135,7 @@ export class RequestParser {
           this.state = S_REQUEST_LINE;
           this.emptyLines = 0;
           this.started = false;
+          this.head = null; // the request owns it now; an idle parser holds nothing
           this.pos = pos;
           return EV_MESSAGE_END;
         default:
@@ -152,7 +153,7 @@ export class RequestParser {
       const lf = findLF(data, pos, end);
       if (lf < 0) {
         if (end - pos > limits.maxRequestLineBytes) {
-          throw new HttpError(414, 'HPE_URI_TOO_LONG', `request line longer than ${limits.maxRequestLineBytes} bytes`);
+          throw httpError(414, 'HPE_URI_TOO_LONG', `request line longer than ${limits.maxRequestLineBytes} bytes`);
         }
         if (end > pos) this.started = true;
         this.pos = pos;
@@ -169,7 +170,7 @@ export class RequestParser {
         continue;
       }
       if (lineEnd - pos > limits.maxRequestLineBytes) {
-        throw new HttpError(414, 'HPE_URI_TOO_LONG', `request line longer than ${limits.maxRequestLineBytes} bytes`);
+        throw httpError(414, 'HPE_URI_TOO_LONG', `request line longer than ${limits.maxRequestLineBytes} bytes`);
       }
       this.parseRequestLine(data, pos, lineEnd);
       this.state = S_HEADERS;
@@ -205,7 +206,7 @@ export class RequestParser {
     }
     const major = data[i + 5]! - 0x30;
     const minor = data[i + 7]! - 0x30;
-    if (major !== 1) throw new HttpError(505, 'HPE_VERSION', `HTTP/${major}.${minor} is not supported`);
+    if (major !== 1) throw httpError(505, 'HPE_VERSION', `HTTP/${major}.${minor} is not supported`);
     checkTargetForm(method, data, ts, te);
     this.head = new RequestHead(method, internTarget(data, ts, te), minor === 0 ? 0 : 1);
   }
@@ -239,7 +240,7 @@ export class RequestParser {
       const c0 = data[pos];
       if (c0 === SP || c0 === HTAB) throw badRequest('HPE_OBS_FOLD', 'obsolete line folding (obs-fold) is not allowed');
       if (++this.fieldCount > limits.maxHeaderCount) {
-        throw new HttpError(431, 'HPE_HEADER_COUNT', `more than ${limits.maxHeaderCount} ${trailers ? 'trailer' : 'header'} fields`);
+        throw httpError(431, 'HPE_HEADER_COUNT', `more than ${limits.maxHeaderCount} ${trailers ? 'trailer' : 'header'} fields`);
       }
       // field-name: token, lowercased while hashing (for the intern cache).
       let i = pos;
@@ -326,7 +327,7 @@ export class RequestParser {
           // RFC 9110 §10.1.1: an HTTP/1.0 request's 100-continue expectation is ignored.
           head.expectContinue = head.versionMinor === 1;
         } else {
-          throw new HttpError(417, 'HPE_EXPECTATION', 'only the 100-continue expectation is supported');
+          throw httpError(417, 'HPE_EXPECTATION', 'only the 100-continue expectation is supported');
         }
         break;
       default:
@@ -353,7 +354,7 @@ export class RequestParser {
       return;
     }
     if (head.contentLength > this.limits.maxBodyBytes) {
-      throw new HttpError(413, 'HPE_BODY_TOO_LARGE', `Content-Length ${head.contentLength} exceeds ${this.limits.maxBodyBytes} bytes`);
+      throw httpError(413, 'HPE_BODY_TOO_LARGE', `Content-Length ${head.contentLength} exceeds ${this.limits.maxBodyBytes} bytes`);
     }
     if (head.contentLength > 0) {
       this.remaining = head.contentLength;
@@ -414,7 +415,7 @@ export class RequestParser {
     }
     this.bodyBytes += size;
     if (this.bodyBytes > this.limits.maxBodyBytes) {
-      throw new HttpError(413, 'HPE_BODY_TOO_LARGE', `chunked body exceeds ${this.limits.maxBodyBytes} bytes`);
+      throw httpError(413, 'HPE_BODY_TOO_LARGE', `chunked body exceeds ${this.limits.maxBodyBytes} bytes`);
     }
     this.remaining = size;
     this.state = S_CHUNK_DATA;
@@ -450,7 +451,7 @@ function invalidValueByte(c: number): HttpError {
 }
 
 function tooLarge(limits: ParserLimits, trailers: boolean): HttpError {
-  return new HttpError(431, 'HPE_HEADER_OVERFLOW', `${trailers ? 'trailer' : 'header'} section larger than ${limits.maxHeaderBytes} bytes`);
+  return httpError(431, 'HPE_HEADER_OVERFLOW', `${trailers ? 'trailer' : 'header'} section larger than ${limits.maxHeaderBytes} bytes`);
 }
 
 /** Common methods as constant strings: no allocation for them. */
@@ -549,7 +550,7 @@ function checkTransferEncoding(value: string): void {
     if (codings[i] === 'chunked') throw badRequest('HPE_TE_CHUNKED_TWICE', 'chunked applied more than once');
   }
   if (codings.length > 1) {
-    throw new HttpError(501, 'HPE_TE_NOT_IMPLEMENTED', `transfer-coding '${codings[0]}' is not implemented`);
+    throw httpError(501, 'HPE_TE_NOT_IMPLEMENTED', `transfer-coding '${codings[0]}' is not implemented`);
   }
 }
 
