@@ -34,7 +34,6 @@ test('every scenario ran, with doctor, and cleaned up after itself', () => {
   for (const r of run.scenarios) {
     assert.ok(r.cleanup.ok, `${r.name}/${r.load}: ${r.cleanup.detail}`);
     assert.equal(r.doctorError, undefined, `${r.name}/${r.load}: doctor: ${r.doctorError}`);
-    assert.ok(r.doctor.length > 0, `${r.name}/${r.load}: doctor said something`);
     assert.equal(r.workers.length, 3);
     assert.ok(r.client.requests > 0);
   }
