@@ -20,7 +20,7 @@ import { RequestBody, type BodySource } from './body.js';
 import type { HttpLoop } from './loop.js';
 import type { Output } from './output.js';
 import { HttpError, httpError } from './parser/errors.js';
-import { EV_BODY, EV_HEAD, EV_NEED_MORE, type RequestParser, type RequestHead } from './parser/request-parser.js';
+import { EV_BODY, EV_HEAD, EV_HEAD_ONLY, EV_NEED_MORE, type RequestParser, type RequestHead } from './parser/request-parser.js';
 import { HttpRequest } from './request.js';
 import { HttpResponse, type ResponseSink } from './response.js';
 import { dateLine } from './date.js';
@@ -173,7 +173,8 @@ export class HttpConnection implements BodySource, ResponseSink {
         pos = parser.pos;
         if (ev === EV_NEED_MORE) break;
         if (ev === EV_BODY) this.onBody(data, parser.bodyStart, parser.bodyEnd);
-        else if (ev === EV_HEAD) this.onHead(parser.head!);
+        else if (ev === EV_HEAD_ONLY) this.onHead(parser.head!, true);
+        else if (ev === EV_HEAD) this.onHead(parser.head!, false);
         else this.onMessageEnd();
       }
     } catch (err) {
@@ -196,10 +197,11 @@ export class HttpConnection implements BodySource, ResponseSink {
     return false;
   }
 
-  private onHead(head: RequestHead): void {
+  /** A request head; `complete` when it has no body (the whole request is here). */
+  private onHead(head: RequestHead, complete: boolean): void {
     this.hl.loop.stats.c[S.requests]!++;
     this.head = head;
-    this.messageDone = false;
+    this.messageDone = complete;
     this.responded = false;
     this.continueSent = false;
     this.headStart = 0;
@@ -285,10 +287,13 @@ export class HttpConnection implements BodySource, ResponseSink {
 
   private exchangeDone(): void {
     this.served++;
+    const clientSaidClose = this.head !== null && !this.head.keepAlive;
     this.req = this.res = this.head = null;
     this.responded = false;
     if (!this.keepAliveAfter || (this.peerClosed && this.pendingBytes === 0)) {
-      this.finishClose();
+      // The client asked to close and sent nothing more: close at once, as nginx does (no
+      // lingering for a FIN). Otherwise linger, so unread input cannot turn our FIN into an RST.
+      this.finishClose(clientSaidClose && this.pendingBytes === 0);
       return;
     }
     if (this.hl.stopping && this.pendingBytes === 0) {
@@ -404,14 +409,19 @@ export class HttpConnection implements BodySource, ResponseSink {
 
   // ---- closing ------------------------------------------------------------------
 
-  /** Flushes what is queued, then closes gracefully (FIN, then discard input until the peer's FIN). */
-  private finishClose(): void {
+  /**
+   * Flushes what is queued, then closes: gracefully (FIN, then discard input until the peer's
+   * FIN), or with `quick` at once when everything was sent.
+   */
+  private finishClose(quick = false): void {
     if (this.closing) return;
     this.closing = true;
     this.deadline = 0;
     this.pending = null;
     if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
-    if (!this.conn.isClosed) this.conn.close();
+    if (this.conn.isClosed) return;
+    if (quick && this.conn.bufferedAmount === 0) this.conn.forceClose('local');
+    else this.conn.close();
   }
 
   /** A request we cannot serve: answer with its status (unless a response already started) and close. */

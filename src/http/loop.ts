@@ -52,6 +52,7 @@ export class HttpLoop {
 
   /** Only idle parsers (between requests, no error) come back. */
   releaseParser(p: RequestParser): void {
+    p.reset();
     if (this.parsers.length < 1024) this.parsers.push(p);
   }
 

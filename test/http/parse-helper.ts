@@ -5,7 +5,7 @@
  */
 import { HttpError } from '../../src/http/parser/errors.js';
 import { resolveLimits, type ParserLimits } from '../../src/http/parser/limits.js';
-import { EV_BODY, EV_HEAD, EV_MESSAGE_END, EV_NEED_MORE, RequestParser, type RequestHead } from '../../src/http/parser/request-parser.js';
+import { EV_BODY, EV_HEAD, EV_HEAD_ONLY, EV_MESSAGE_END, EV_NEED_MORE, RequestParser, type RequestHead } from '../../src/http/parser/request-parser.js';
 
 export interface ParsedMessage {
   head: RequestHead;
@@ -39,7 +39,8 @@ export function parsePieces(pieces: Uint8Array[], limits?: Partial<ParserLimits>
       }
       pos = parser.pos;
       if (ev === EV_NEED_MORE) break;
-      if (ev === EV_HEAD) current = { head: parser.head!, chunks: [] };
+      if (ev === EV_HEAD_ONLY) messages.push({ head: parser.head!, body: Buffer.alloc(0), complete: true });
+      else if (ev === EV_HEAD) current = { head: parser.head!, chunks: [] };
       else if (ev === EV_BODY) current!.chunks.push(Buffer.from(held.subarray(parser.bodyStart, parser.bodyEnd)));
       else if (ev === EV_MESSAGE_END) {
         messages.push({ head: current!.head, body: Buffer.concat(current!.chunks), complete: true });

@@ -24,7 +24,9 @@ export const EV_HEAD = 1;
 export const EV_BODY = 2;
 /** The current message (head, body, trailers) is complete. */
 export const EV_MESSAGE_END = 3;
-export type ParseEvent = typeof EV_NEED_MORE | typeof EV_HEAD | typeof EV_BODY | typeof EV_MESSAGE_END;
+/** A request head with no body: `parser.head` is a complete request (no EV_MESSAGE_END follows). */
+export const EV_HEAD_ONLY = 4;
+export type ParseEvent = typeof EV_NEED_MORE | typeof EV_HEAD | typeof EV_BODY | typeof EV_MESSAGE_END | typeof EV_HEAD_ONLY;
 
 const S_REQUEST_LINE = 0;
 const S_HEADERS = 1;
@@ -233,9 +235,13 @@ export class RequestParser {
           this.pos = pos;
           return this.execute(data, pos, end);
         }
-        this.finishHead(head);
         this.pos = pos;
-        return EV_HEAD;
+        if (this.finishHead(head)) return EV_HEAD;
+        // No body: the message is complete, and the next request may follow at once.
+        this.state = S_REQUEST_LINE;
+        this.emptyLines = 0;
+        this.started = false;
+        return EV_HEAD_ONLY;
       }
       const c0 = data[pos];
       if (c0 === SP || c0 === HTAB) throw badRequest('HPE_OBS_FOLD', 'obsolete line folding (obs-fold) is not allowed');
@@ -335,7 +341,8 @@ export class RequestParser {
     }
   }
 
-  private finishHead(head: RequestHead): void {
+  /** Checks the head's framing and sets up the body. Returns false when there is no body. */
+  private finishHead(head: RequestHead): boolean {
     if (head.versionMinor === 1 && !this.hostSeen) {
       throw badRequest('HPE_MISSING_HOST', 'HTTP/1.1 request without a Host header field');
     }
@@ -351,7 +358,7 @@ export class RequestParser {
       checkTransferEncoding(this.teValue);
       head.chunked = true;
       this.state = S_CHUNK_SIZE;
-      return;
+      return true;
     }
     if (head.contentLength > this.limits.maxBodyBytes) {
       throw httpError(413, 'HPE_BODY_TOO_LARGE', `Content-Length ${head.contentLength} exceeds ${this.limits.maxBodyBytes} bytes`);
@@ -359,9 +366,14 @@ export class RequestParser {
     if (head.contentLength > 0) {
       this.remaining = head.contentLength;
       this.state = S_BODY_LENGTH;
-    } else {
-      this.state = S_MESSAGE_END;
+      return true;
     }
+    return false;
+  }
+
+  /** Forgets the last request (an idle parser going back to its pool holds nothing). */
+  reset(): void {
+    if (this.state === S_REQUEST_LINE && !this.started) this.head = null;
   }
 
   private bodyBytesEvent(data: Uint8Array, pos: number, end: number): ParseEvent {
