@@ -65,6 +65,9 @@ export class HttpConnection implements BodySource, ResponseSink {
   private timeoutKind = T_NONE;
   private headStart = 0;
   private lastBodyAt = 0;
+  /** Queued output at the last sweep, and when it last changed: a send that stalls is cut. */
+  private sendMark = -1;
+  private sendSince = 0;
 
   constructor(
     private readonly hl: HttpLoop,
@@ -485,12 +488,31 @@ export class HttpConnection implements BodySource, ResponseSink {
     }
   }
 
+  /** Called by the sweeper while output is queued: closes when the client took nothing for sendTimeout. */
+  checkSend(now: number): void {
+    const queued = this.conn.bufferedAmount;
+    if (queued !== this.sendMark) {
+      this.sendMark = queued;
+      this.sendSince = now;
+    } else if (now - this.sendSince >= this.hl.options.sendTimeout && !this.conn.isClosed) {
+      this.closing = true;
+      this.deadline = 0;
+      this.res?.abandon();
+      this.conn.forceClose('timeout');
+    }
+  }
+
   /** Called by the sweeper when `deadline` has passed. */
   onTimeout(now: number): void {
     if (this.closing || this.conn.isClosed || this.deadline === 0 || now < this.deadline) return;
     const kind = this.timeoutKind;
     this.deadline = 0;
     if (kind === T_IDLE) {
+      if (this.conn.bufferedAmount > 0) {
+        // The last response is still on its way to a slow reader: not idle (checkSend watches it).
+        this.deadline = now + this.hl.options.keepAliveTimeout;
+        return;
+      }
       // Nothing of a request arrived: a silent close, like nginx.
       this.closing = true;
       this.conn.forceClose('timeout');

@@ -3,6 +3,8 @@
  * connection of the loop writes through, and the sweeper that enforces
  * connection deadlines (one periodic timer per loop instead of one timer per
  * connection: 5,000 idle keep-alive connections cost one scan per tick).
+ * Deadlines cover requests (headers, body) and idle keep-alive time; the
+ * same scan closes connections whose queued output stopped moving.
  * Thread: its loop's. Owns the set of live HttpConnections and the sweeper timer.
  */
 import type { EventLoop } from '../reactor/EventLoop.js';
@@ -28,7 +30,7 @@ export class HttpLoop {
     readonly app: Handler,
     readonly ctx: HandlerContext,
   ) {
-    const shortest = Math.min(options.headersTimeout, options.bodyTimeout, options.keepAliveTimeout);
+    const shortest = Math.min(options.headersTimeout, options.bodyTimeout, options.keepAliveTimeout, options.sendTimeout);
     // Deadlines are honoured within a quarter of the shortest timeout (at most 1 s late).
     this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
   }
@@ -74,12 +76,12 @@ export class HttpLoop {
     const now = this.loop.now();
     for (const hc of this.live) {
       const d = hc.deadline;
-      if (d !== 0 && now >= d) {
-        try {
-          hc.onTimeout(now);
-        } catch (err) {
-          this.reportError(err);
-        }
+      try {
+        if (d !== 0 && now >= d) hc.onTimeout(now);
+        // Queued output is watched whatever the request state: a reader that stopped is not "idle".
+        if (hc.conn.bufferedAmount > 0) hc.checkSend(now);
+      } catch (err) {
+        this.reportError(err);
       }
     }
   };

@@ -41,6 +41,8 @@ export interface HttpOptions {
   bodyTimeout?: number;
   /** Milliseconds an idle keep-alive connection is kept. Default 5 s. */
   keepAliveTimeout?: number;
+  /** Milliseconds queued output may wait without the client taking a byte (a reader that stopped): closed. Default 60 s. */
+  sendTimeout?: number;
   /** Close a connection after this many requests (0 = no limit). */
   maxRequestsPerConnection?: number;
   /** Output queued per connection above which `res.write()` returns false and parsing stops. Default 256 KiB. */
@@ -54,6 +56,7 @@ export interface ResolvedHttpOptions {
   headersTimeout: number;
   bodyTimeout: number;
   keepAliveTimeout: number;
+  sendTimeout: number;
   maxRequestsPerConnection: number;
   writeHighWaterMark: number;
   onError: ((err: unknown) => void) | undefined;
@@ -75,6 +78,7 @@ export function resolveHttpOptions(o: HttpOptions = {}): ResolvedHttpOptions {
     headersTimeout: ms('headersTimeout', o.headersTimeout, 30_000),
     bodyTimeout: ms('bodyTimeout', o.bodyTimeout, 30_000),
     keepAliveTimeout: ms('keepAliveTimeout', o.keepAliveTimeout, 5_000),
+    sendTimeout: ms('sendTimeout', o.sendTimeout, 60_000),
     maxRequestsPerConnection: maxReq,
     writeHighWaterMark: hwm,
     onError: o.onError,

@@ -87,6 +87,18 @@ test('edgeloop serve --loops 2: ready line, demo routes, SIGTERM drains and exit
   }
 });
 
+test('edgeloop serve --loops 1: SIGINT drains and exits 0', async () => {
+  const s = await start(['--port', '0', '--loops', '1']);
+  try {
+    assert.match(s.line, /\(1 loops, accept=reuseport, backlog=\d+\)$/);
+    assert.equal(await (await fetch(`http://127.0.0.1:${s.port}/hello`)).text(), 'hello');
+    s.child.kill('SIGINT');
+    assert.equal(await s.exit, 0);
+  } finally {
+    s.child.kill('SIGKILL');
+  }
+});
+
 test('edgeloop serve on a busy port: EADDRINUSE message, exit 1, no stack trace', async () => {
   const busy = await serve({ port: 0, handler: (_q, r) => r.end() });
   try {

@@ -221,3 +221,49 @@ test('many connections opened and dropped mid-request leave nothing behind', asy
     assert.equal(s.stats()[0]!.active, 0);
   });
 });
+
+test('maxRequestsPerConnection: the last allowed response says close, later requests are not served', async () => {
+  await withServer({ maxRequestsPerConnection: 2 }, async (s) => {
+    const ex = await exchange(s.port, `GET /hello HTTP/1.1\r\n${H}\r\n`.repeat(3));
+    assert.equal(ex.responses.length, 2);
+    assert.equal(ex.responses[0]!.get('connection'), undefined);
+    assert.equal(ex.responses[1]!.get('connection'), 'close');
+    assert.equal(ex.closed, true);
+  });
+});
+
+test('a finished response still queued for a slow reader is not cut by the keep-alive timer', async () => {
+  const size = 16 * 1024 * 1024;
+  // A high-water mark above the size: the handler ends at once, with most of the body still queued.
+  await withServer({ ...fast, writeHighWaterMark: 64 * 1024 * 1024 }, async (s) => {
+    const sock = net.connect({ host: '127.0.0.1', port: s.port });
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause();
+    sock.write(`GET /bytes?n=${size} HTTP/1.1\r\n${H}\r\n`);
+    // Read nothing for longer than every timeout of this server.
+    await new Promise((r) => setTimeout(r, 1000));
+    let got = 0;
+    const done = new Promise<boolean>((resolve) => {
+      sock.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got >= size) resolve(true);
+      });
+      sock.on('close', () => resolve(false));
+    });
+    sock.resume();
+    assert.equal(await done, true, `connection cut after ${got} of ${size} bytes`);
+    sock.destroy();
+  });
+});
+
+test('a client that stops reading for good is closed after sendTimeout', async () => {
+  await withServer({ ...fast, sendTimeout: 400 }, async (s) => {
+    const sock = net.connect({ host: '127.0.0.1', port: s.port });
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause();
+    sock.write(`GET /bytes?n=${256 * 1024 * 1024} HTTP/1.1\r\n${H}\r\n`);
+    for (let i = 0; i < 100 && s.stats()[0]!.closed.timeout === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(s.stats()[0]!.closed.timeout, 1);
+    sock.destroy();
+  });
+});
