@@ -111,6 +111,17 @@ test('edgeloop serve on a busy port: EADDRINUSE message, exit 1, no stack trace'
   }
 });
 
+test('a second multi-loop server on the same port is refused (SO_REUSEPORT would share it)', async () => {
+  const first = await start(['--port', '0', '--loops', '2']);
+  try {
+    const r = await run(['--port', String(first.port), '--loops', '2']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /EADDRINUSE/);
+  } finally {
+    first.child.kill('SIGKILL');
+  }
+});
+
 test('edgeloop serve with bad flags: a clear usage error, exit 2', async () => {
   for (const args of [['--port', 'abc'], ['--port', '70000'], ['--accept', 'sideways'], ['--loops', '0'], ['--bogus']]) {
     const r = await run(args);
