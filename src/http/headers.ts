@@ -84,6 +84,8 @@ export function lowerAscii(s: string): string {
  * CR or ':' in a name) and returns its lowercase key, in one pass.
  */
 export function headerKey(name: string): string {
+  // Handlers set the same literal names again and again: remember the last one checked.
+  if (name === lastName) return lastKey;
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('header name must be a non-empty string');
   let upper = false;
   for (let i = 0; i < name.length; i++) {
@@ -91,8 +93,14 @@ export function headerKey(name: string): string {
     if (c > 0xff || !TCHAR[c]) throw new TypeError(`invalid character in header name ${JSON.stringify(name)}`);
     if (c >= 0x41 && c <= 0x5a) upper = true;
   }
-  return upper ? name.toLowerCase() : name;
+  lastName = name;
+  lastKey = upper ? name.toLowerCase() : name;
+  return lastKey;
 }
+
+let lastName = 'content-type';
+let lastKey = 'content-type';
+let lastValue = '';
 
 /** Throws unless `name` is a token: response splitting starts with a CR or ':' in a name. */
 export function checkHeaderName(name: string): void {
@@ -109,10 +117,12 @@ export function checkHeaderName(name: string): void {
  * latin1; encode other text yourself, e.g. RFC 8187).
  */
 export function checkHeaderValue(name: string, value: string): void {
+  if (value === lastValue) return;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) {
       throw new TypeError(`invalid character 0x${c.toString(16)} in the value of header ${JSON.stringify(name)}`);
     }
   }
+  lastValue = value;
 }

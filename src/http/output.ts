@@ -51,6 +51,20 @@ export class Output {
     this.len += (this.buf as unknown as NodeBufferWrites).latin1Write(s, this.len, n);
   }
 
+  /** `s` must be ASCII; short strings are copied by a loop (cheaper than a native call). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (n > 64) {
+      this.latin1(s);
+      return;
+    }
+    if (this.len + n > this.buf.length) this.makeRoom(n);
+    const b = this.buf;
+    let o = this.len;
+    for (let i = 0; i < n; i++) b[o++] = s.charCodeAt(i);
+    this.len = o;
+  }
+
   utf8(s: string, byteLength: number): void {
     if (this.len + byteLength > this.buf.length) this.makeRoom(byteLength);
     if (byteLength > this.buf.length) {

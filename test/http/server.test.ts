@@ -313,3 +313,34 @@ test('the server counts requests in its per-loop stats', async () => {
   await request1(port, `GET /hello HTTP/1.1\r\n${H}\r\n`);
   assert.ok(server.stats()[0]!.requests >= before + 1);
 });
+
+test('consecutive responses with different heads never reuse each other (head cache)', async () => {
+  const raw =
+    `GET /hello HTTP/1.1\r\n${H}\r\n` +
+    `GET /hello HTTP/1.1\r\n${H}\r\n` +
+    `HEAD /hello HTTP/1.1\r\n${H}\r\n` +
+    `GET /status/204 HTTP/1.1\r\n${H}\r\n` +
+    `GET /headers HTTP/1.1\r\n${H}\r\n` +
+    'GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' +
+    `POST /echo HTTP/1.1\r\n${H}Content-Type: a/b\r\nContent-Length: 2\r\n\r\nxy` +
+    `POST /echo HTTP/1.1\r\n${H}Content-Type: c/d\r\nContent-Length: 3\r\n\r\nxyz` +
+    `GET /hello HTTP/1.1\r\n${H}Connection: close\r\n\r\n`;
+  const ex = await exchange(port, raw, { head: [false, false, true] });
+  const r = ex.responses;
+  assert.equal(r.length, 9);
+  assert.deepEqual(
+    r.map((x) => [x.status, x.get('content-type') ?? null, x.get('content-length') ?? null, x.get('connection') ?? null, x.body.toString()]),
+    [
+      [200, 'text/plain', '5', null, 'hello'],
+      [200, 'text/plain', '5', null, 'hello'],
+      [200, 'text/plain', '5', null, ''],
+      [204, null, null, null, ''],
+      [200, null, '2', null, 'ok'],
+      [200, 'text/plain', '5', 'keep-alive', 'hello'],
+      [200, 'a/b', '2', null, 'xy'],
+      [200, 'c/d', '3', null, 'xyz'],
+      [200, 'text/plain', '5', 'close', 'hello'],
+    ],
+  );
+  assert.equal(ex.closed, true);
+});

@@ -43,6 +43,8 @@ const MAX_LEADING_EMPTY_LINES = 4;
 /** All chunk extensions of one body together, in units of `maxChunkExtensionBytes` (Node uses 16 KiB). */
 const EXTENSION_BUDGET_FACTOR = 16;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** A keep-alive client repeats its Host: the last value that passed the check. */
+let lastValidHost = '';
 
 /** One parsed request head. Header names are lowercased; values are latin1, trimmed of OWS. */
 export class RequestHead {
@@ -308,8 +310,11 @@ export class RequestParser {
       case 'host':
         if (this.hostSeen) throw badRequest('HPE_DUPLICATE_HOST', 'more than one Host header field');
         this.hostSeen = true;
-        for (let i = 0; i < value.length; i++) {
-          if (!HOST[value.charCodeAt(i)]) throw badRequest('HPE_INVALID_HOST', 'invalid character in Host');
+        if (value !== lastValidHost) {
+          for (let i = 0; i < value.length; i++) {
+            if (!HOST[value.charCodeAt(i)]) throw badRequest('HPE_INVALID_HOST', 'invalid character in Host');
+          }
+          lastValidHost = value;
         }
         head.host = value;
         break;
