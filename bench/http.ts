@@ -67,6 +67,15 @@ s.headersTimeout = 130000;
 s.maxHeadersCount = 100;
 s.listen(0, '127.0.0.1', 4096, () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
 
+/** SIGKILL, resolved once the process is gone. */
+function kill(child: ChildProcess): Promise<void> {
+  return new Promise<void>((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) return r();
+    child.once('exit', () => r());
+    child.kill('SIGKILL');
+  });
+}
+
 function spawnServer(name: string, cmd: string[], ready: RegExp): Promise<Server> {
   const full = [...pinPrefix(1), ...cmd];
   return new Promise((resolve, reject) => {
@@ -80,12 +89,7 @@ function spawnServer(name: string, cmd: string[], ready: RegExp): Promise<Server
           name,
           port: Number(m[1]),
           pid: child.pid!,
-          stop: () =>
-            new Promise<void>((r) => {
-              if (child.exitCode !== null) return r();
-              child.once('exit', () => r());
-              child.kill('SIGKILL');
-            }),
+          stop: () => kill(child),
         });
       }
     };
@@ -151,12 +155,7 @@ http {
     name: 'nginx',
     port,
     pid: child.pid!,
-    stop: () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null) return r();
-        child.once('exit', () => r());
-        child.kill('SIGKILL');
-      }),
+    stop: () => kill(child),
   };
 }
 
@@ -164,6 +163,8 @@ interface WrkResult {
   rps: number;
   /** Server CPU (user + system, all threads) per request, in microseconds. */
   cpuUs: number;
+  /** Server CPU over the run's wall time: below ~90% the client, not the server, set the pace. */
+  busy: number;
   errors: string;
 }
 
@@ -181,9 +182,11 @@ function cpuSeconds(pid: number): number {
 
 async function wrk(srv: Server, scenario: string): Promise<WrkResult> {
   const before = cpuSeconds(srv.pid);
+  const t0 = performance.now();
   const r = await runWrk(srv.port, scenario);
   const cpu = cpuSeconds(srv.pid) - before;
-  return { rps: r.rps, errors: r.errors, cpuUs: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN };
+  const wall = (performance.now() - t0) / 1000;
+  return { rps: r.rps, errors: r.errors, cpuUs: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN, busy: cpu / wall };
 }
 
 function runWrk(port: number, scenario: string): Promise<{ rps: number; requests: number; errors: string }> {
@@ -298,6 +301,8 @@ async function main(): Promise<void> {
   const scenarios = ['keep-alive', 'pipelined', 'close'] as const;
   const best = new Map<string, number>();
   const cpuBest = new Map<string, number>();
+  /** Server busy share in the round that gave the best requests/s. */
+  const busyAtBest = new Map<string, number>();
   const notes: string[] = [];
   const servers = new Map<string, Server>();
   try {
@@ -309,7 +314,10 @@ async function main(): Promise<void> {
           const srv = servers.get(name)!;
           const res = await wrk(srv, scenario);
           const key = `${scenario}|${name}`;
-          best.set(key, Math.max(best.get(key) ?? 0, res.rps));
+          if (res.rps > (best.get(key) ?? 0)) {
+            best.set(key, res.rps);
+            busyAtBest.set(key, res.busy);
+          }
           if (Number.isFinite(res.cpuUs)) cpuBest.set(key, Math.min(cpuBest.get(key) ?? Infinity, res.cpuUs));
           if (res.errors) notes.push(`${scenario} ${name} round ${r + 1}: ${res.errors}`);
           // Short connections leave TIME_WAIT sockets behind; let them settle between runs.
@@ -347,6 +355,13 @@ async function main(): Promise<void> {
     const x = cpu(sc, 'nginx');
     console.log(`${sc.padEnd(12)}${us(e).padStart(12)}${us(n).padStart(12)}${us(x).padStart(12)}${eff(e, n).padStart(10)}${eff(e, x).padStart(10)}`);
   }
+  const pct = (v?: number): string => (v === undefined ? '-' : `${Math.round(v * 100)}%`);
+  console.log('');
+  console.log(`${'scenario'.padEnd(12)}${'edgeloop'.padStart(12)}${'node http'.padStart(12)}${'nginx'.padStart(12)}   (server busy: its CPU over the run, best round; well under 100% = wrk set the pace)`);
+  for (const sc of scenarios) {
+    const b = (n: string): string => pct(busyAtBest.get(`${sc}|${n}`));
+    console.log(`${sc.padEnd(12)}${b('edgeloop').padStart(12)}${b('node http').padStart(12)}${b('nginx').padStart(12)}`);
+  }
 
   let memE: number | undefined;
   let memN: number | undefined;
@@ -376,8 +391,16 @@ async function main(): Promise<void> {
   ];
   console.log('');
   console.log('goals (one loop, on requests/s as measured above):');
-  for (const [g, ok] of goals) console.log(`  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${g}`);
+  for (const [g, ok] of goals) console.log(`  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${g}${ok === false ? clientBound(g.split(' ')[0]!) : ''}`);
   fs.rmSync(tmp, { recursive: true, force: true });
+
+  /** For a missed goal: says so when edgeloop had CPU to spare, i.e. the client was the limit. */
+  function clientBound(scenario: string): string {
+    const busy = busyAtBest.get(`${scenario}|edgeloop`);
+    if (busy === undefined || busy >= 0.9) return '';
+    return ` (client-bound: edgeloop busy ${pct(busy)}, node http ${pct(busyAtBest.get(`${scenario}|node http`))}; ` +
+      `server CPU per request edgeloop ${us(cpu(scenario, 'edgeloop'))} us vs node ${us(cpu(scenario, 'node http'))} us)`;
+  }
 }
 
 function cmp(a: number | undefined, b: number | undefined, factor: number): boolean | undefined {
