@@ -3,6 +3,7 @@
  * every loop thread (it is a module), so it keeps no cross-thread state.
  * Thread: each loop thread has its own instance. Owns a 64 KiB fill buffer.
  *
+ *   GET  /             an index of these routes (HTML, for a browser)
  *   GET  /hello        200 "hello" (text/plain)
  *   POST /echo         the request body back, with the request's Content-Type
  *   GET  /delay?ms=N   waits N ms on a timer, then 200
@@ -16,12 +17,28 @@ import type { HttpResponse } from './response.js';
 const FILL = new Uint8Array(64 * 1024).fill(0x78); // 'x'
 const MAX_DELAY_MS = 600_000;
 const MAX_BYTES = 2 ** 40;
+const INDEX = `<!doctype html>
+<meta charset="utf-8"><title>edgeloop serve</title>
+<h1>edgeloop serve</h1>
+<ul>
+<li><a href="/hello">GET /hello</a>: 200 <code>hello</code></li>
+<li>POST /echo: the request body back, with its Content-Type</li>
+<li><a href="/delay?ms=250">GET /delay?ms=N</a>: waits N ms on a timer, then 200</li>
+<li><a href="/bytes?n=1048576">GET /bytes?n=N</a>: N bytes</li>
+<li><a href="/stats">GET /stats</a>: per-loop counters as JSON</li>
+</ul>
+`;
 
 export function handler(req: HttpRequest, res: HttpResponse, ctx: HandlerContext): void | Promise<void> {
   const path = req.path;
   const method = req.method;
   const isGet = method === 'GET' || method === 'HEAD';
   switch (path) {
+    case '/':
+      if (!isGet) return notAllowed(res, 'GET, HEAD');
+      res.setHeader('Content-Type', 'text/html; charset=utf-8');
+      res.end(INDEX);
+      return;
     case '/hello':
       if (!isGet) return notAllowed(res, 'GET, HEAD');
       res.setHeader('Content-Type', 'text/plain');

@@ -74,6 +74,9 @@ test('edgeloop serve --loops 2: ready line, demo routes, SIGTERM drains and exit
     assert.equal((await fetch(`${base}/delay?ms=abc`)).status, 400);
     const bytes = await fetch(`${base}/bytes?n=100000`);
     assert.equal((await bytes.arrayBuffer()).byteLength, 100000);
+    const index = await fetch(`${base}/`);
+    assert.match(index.headers.get('content-type')!, /^text\/html/);
+    assert.match(await index.text(), /href="\/hello"/, 'the index links the routes for a browser');
     assert.equal((await fetch(`${base}/nope`)).status, 404);
     assert.equal((await fetch(`${base}/hello`, { method: 'POST', body: 'x' })).status, 405);
     const stats = (await (await fetch(`${base}/stats`)).json()) as { loops: number; stats: { requests: number; closed: object; acceptEmptyWakeups: number }[] };
