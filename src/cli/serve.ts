@@ -13,6 +13,7 @@ HTTP/1.1 demo server. Prints "listening on http://HOST:PORT (N loops, accept=S, 
 ready; SIGINT/SIGTERM drain it gracefully (in-flight requests finish, idle connections close).
 
 Routes:
+  GET  /             an index of these routes (HTML)
   GET  /hello        200 "hello" (text/plain)
   POST /echo         the request body back, with the request's Content-Type
   GET  /delay?ms=N   waits N ms on a timer, then 200
