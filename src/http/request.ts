@@ -21,6 +21,9 @@ export class HttpRequest {
   private _query: URLSearchParams | undefined;
   private _headers: RequestHeaders | undefined;
   private _trailers: RequestHeaders | undefined;
+  /** Made on first use of `signal`: most handlers never look. */
+  private _abort: AbortController | undefined;
+  private _aborted = false;
 
   /** `body` is null for requests without one (an empty body is made only if asked for). */
   constructor(head: RequestHead, body: RequestBody | null) {
@@ -76,6 +79,26 @@ export class HttpRequest {
       }
     }
     return this.head.host;
+  }
+
+  /**
+   * Aborted when the exchange can no longer complete before the response ended: the client
+   * went away, the request body was malformed or too slow, or the response stalled. Long
+   * handlers (streams, upstream calls) use it to stop work nobody will receive.
+   */
+  get signal(): AbortSignal {
+    if (this._abort === undefined) {
+      this._abort = new AbortController();
+      if (this._aborted) this._abort.abort();
+    }
+    return this._abort.signal;
+  }
+
+  /** @internal Called by the connection; listeners run now, once. */
+  abort(): void {
+    if (this._aborted) return;
+    this._aborted = true;
+    this._abort?.abort();
   }
 
   /** Whether the connection stays open after this exchange, as the client asked. */

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { serve, type Handler, type HttpServer, type ServeOptions } from '../../src/http/index.js';
 import { handler as demo } from '../../src/http/demo.js';
+import { waitFor } from '../helpers.js';
 import { exchange, openSocket, parseResponses, request1 } from './wire.js';
 
 const H = 'Host: t\r\n';
@@ -265,5 +266,38 @@ test('a client that stops reading for good is closed after sendTimeout', async (
     for (let i = 0; i < 100 && s.stats()[0]!.closed.timeout === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(s.stats()[0]!.closed.timeout, 1);
     sock.destroy();
+  });
+});
+
+test('req.signal: aborted when the client resets mid-response or a chunked body turns malformed; never after the response', async () => {
+  const seen: string[] = [];
+  let done = 0;
+  const handler: Handler = async (req, res) => {
+    req.signal.addEventListener('abort', () => seen.push(`abort ${req.path}`));
+    if (req.path === '/upload') {
+      await req.bytes().catch(() => undefined);
+      done++;
+      return;
+    }
+    if (req.path === '/stream') {
+      res.write('first;'); // streaming, then waiting on something slow
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    res.end('ok');
+    done++;
+  };
+  await withServer({ handler }, async (s) => {
+    const c = await openSocket(s.port);
+    c.sock.write(`GET /stream HTTP/1.1\r\n${H}\r\n`);
+    await c.until((b) => b.includes('first;'));
+    c.sock.resetAndDestroy();
+    await waitFor(() => seen.includes('abort /stream'), 2000, 'the streaming request aborted');
+    const bad = await exchange(s.port, `POST /upload HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n`);
+    assert.equal(bad.responses[0]?.status, 400);
+    await waitFor(() => seen.includes('abort /upload'), 2000, 'the malformed upload aborted');
+    const r = await request1(s.port, `GET /plain HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+    assert.equal(r.body.toString(), 'ok');
+    await waitFor(() => done >= 2, 2000, 'handlers finished');
+    assert.deepEqual(seen.sort(), ['abort /stream', 'abort /upload']);
   });
 });
