@@ -2,8 +2,8 @@
  * The Web-standard API on top of the native one: a `fetch(Request) =>
  * Response` handler (Bun.serve, Deno.serve, Hono's app.fetch) becomes a native
  * Handler. Request bodies stream in through a ReadableStream; response bodies
- * stream out with backpressure (a body of one chunk is sent with
- * Content-Length, anything longer chunked).
+ * stream out with backpressure (a body complete at once is sent with
+ * Content-Length, anything else chunked, as it is produced).
  * Thread: the loop thread of the request. Owns nothing.
  */
 import type { FetchHandler, Handler, HandlerContext } from './options.js';

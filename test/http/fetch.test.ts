@@ -321,3 +321,35 @@ test('fetch handler: request.signal aborts when the client goes away; a pending 
     },
   );
 });
+
+test('fetch handler: stream chunks that are ArrayBuffers or other views arrive intact; a non-bytes chunk is an error, not a silent drop', async () => {
+  const errors: unknown[] = [];
+  const enc = new TextEncoder();
+  await withFetch(
+    (req) => {
+      const bad = new URL(req.url).pathname === '/bad';
+      const items: unknown[] = bad
+        ? [enc.encode('so far;'), 42, enc.encode('never')]
+        : [enc.encode('ab').buffer, new Uint16Array(enc.encode('CDEF').buffer), enc.encode('!')];
+      return new Response(
+        new ReadableStream({
+          async pull(c) {
+            await new Promise((r) => setTimeout(r, 1)); // really streamed, chunk by chunk
+            if (items.length > 0) c.enqueue(items.shift() as Uint8Array);
+            else c.close();
+          },
+        }),
+      );
+    },
+    async (s) => {
+      const ok = await request1(s.port, `GET /ok HTTP/1.1\r\n${H}\r\n`);
+      assert.equal(ok.body.toString('latin1'), 'abCDEF!');
+      const bad = await exchange(s.port, `GET /bad HTTP/1.1\r\n${H}\r\n`);
+      assert.equal(bad.closed, true);
+      assert.equal(bad.responses.length, 0, 'a cut chunked response never looks complete');
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof TypeError);
+    },
+    errors,
+  );
+});

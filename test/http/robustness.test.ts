@@ -301,3 +301,47 @@ test('req.signal: aborted when the client resets mid-response or a chunked body 
     assert.deepEqual(seen.sort(), ['abort /stream', 'abort /upload']);
   });
 });
+
+test('body chunks: any ArrayBufferView or ArrayBuffer is sent as its bytes; anything else is a TypeError, never a silent drop', async () => {
+  const errors: unknown[] = [];
+  const abcd = (): Uint16Array => new Uint16Array(new Uint8Array([0x41, 0x42, 0x43, 0x44]).buffer); // 2 elements, 4 bytes
+  const handler: Handler = (req, res) => {
+    switch (req.path) {
+      case '/end-u16':
+        return res.end(abcd());
+      case '/end-arraybuffer':
+        return res.end(new TextEncoder().encode('ab').buffer);
+      case '/write-views':
+        res.write(abcd());
+        res.write(new DataView(new TextEncoder().encode('-dv').buffer));
+        return res.end(new Float32Array(1)); // 4 zero bytes
+      case '/end-number':
+        return res.end(42 as unknown as string);
+      case '/write-object':
+        res.write('ok so far;');
+        res.write({ length: 3 } as unknown as Uint8Array);
+        return res.end();
+      default:
+        return res.end();
+    }
+  };
+  await withServer({ handler, onError: (e) => errors.push(e) }, async (s) => {
+    const u16 = await request1(s.port, `GET /end-u16 HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(u16.get('content-length'), '4');
+    assert.equal(u16.body.toString('latin1'), 'ABCD');
+    const ab = await request1(s.port, `GET /end-arraybuffer HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(ab.get('content-length'), '2');
+    assert.equal(ab.body.toString('latin1'), 'ab');
+    const views = await request1(s.port, `GET /write-views HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(views.body.toString('latin1'), 'ABCD-dv\0\0\0\0');
+    const num = await request1(s.port, `GET /end-number HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(num.status, 500);
+    // Mid-body: the response cannot turn into a 500 any more, so the connection is cut (no clean end).
+    const obj = await exchange(s.port, `GET /write-object HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(obj.closed, true);
+    assert.equal(obj.responses.length, 0, 'a cut chunked response never looks complete');
+    assert.ok(obj.raw.toString('latin1').includes('ok so far;'));
+    assert.equal(errors.length, 2);
+    assert.ok(errors.every((e) => e instanceof TypeError));
+  });
+});
