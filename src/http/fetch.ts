@@ -29,8 +29,8 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
       return;
     }
     const out = fetchFn(request, ctx);
-    if (out instanceof Response) return sendWebResponse(out, res, req.signal);
-    return Promise.resolve(out).then((r) => sendWebResponse(r, res, req.signal));
+    if (out instanceof Response) return sendWebResponse(out, res, req);
+    return Promise.resolve(out).then((r) => sendWebResponse(r, res, req));
   };
 }
 
@@ -76,9 +76,9 @@ function readNow(p: Promise<Chunk>): Promise<Chunk | typeof NOT_YET> {
  * A body that is complete at once goes out with Content-Length; anything else is chunked and
  * sent as it is produced (the head at once, each chunk when it comes). A HEAD response never
  * pulls more than what is ready: an endless stream would otherwise be read forever.
- * `signal` (the request's) cancels the body when the exchange is abandoned.
+ * `req` (the request answered): when its exchange is abandoned, the body is cancelled.
  */
-export async function sendWebResponse(response: Response, res: HttpResponse, signal?: AbortSignal): Promise<void> {
+export async function sendWebResponse(response: Response, res: HttpResponse, req?: HttpRequest): Promise<void> {
   if (!(response instanceof Response)) {
     throw new TypeError(`fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`);
   }
@@ -95,13 +95,12 @@ export async function sendWebResponse(response: Response, res: HttpResponse, sig
   }
   const reader = (body as ReadableStream<Uint8Array>).getReader();
   const cancel = (reason?: unknown): void => void reader.cancel(reason).catch(() => undefined);
-  if (signal?.aborted) {
-    cancel(signal.reason);
+  if (req?.aborted) {
+    cancel();
     return;
   }
   // A pending read() settles (done) when the exchange is abandoned: nobody waits on a quiet stream.
-  const onAbort = (): void => cancel(signal!.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  if (req) req.onAbort = cancel;
   try {
     let next = reader.read();
     const first = await readNow(next);
@@ -133,7 +132,7 @@ export async function sendWebResponse(response: Response, res: HttpResponse, sig
     cancel(err);
     throw err;
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    if (req && req.onAbort === cancel) req.onAbort = null;
   }
 }
 
