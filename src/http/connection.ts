@@ -145,7 +145,7 @@ export class HttpConnection implements BodySource, ResponseSink {
     // An Error captures a stack trace (microseconds): only make one when someone will see it.
     if (this.body !== null) this.body.fail(new Error('connection closed'));
     this.body = null;
-    this.res?.abandon();
+    this.abandonExchange();
     this.req = this.res = this.head = null;
     const ws = this.drainWaiters;
     this.drainWaiters = null;
@@ -318,9 +318,22 @@ export class HttpConnection implements BodySource, ResponseSink {
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       res.end('Internal Server Error\n');
     } else if (!res.finished) {
-      res.abandon();
+      this.abandonExchange();
       this.finishClose();
     }
+  }
+
+  /**
+   * The exchange in flight can no longer complete: its response writes go nowhere, and if the
+   * handler was still answering, its request's signal fires (after abandoning, so a listener that
+   * writes finds a dead response rather than a half-closed connection).
+   */
+  private abandonExchange(): void {
+    const res = this.res;
+    if (res === null) return;
+    const answering = !res.finished;
+    res.abandon();
+    if (answering) this.req?.abort();
   }
 
   // ---- BodySource -----------------------------------------------------------
@@ -433,12 +446,11 @@ export class HttpConnection implements BodySource, ResponseSink {
     this.body?.fail(err);
     this.body = null;
     if (res !== null) {
+      this.abandonExchange();
       if (res.headersSent) {
-        res.abandon();
         this.finishClose();
         return;
       }
-      res.abandon();
     }
     this.sendError(err.status);
     this.finishClose();
@@ -497,7 +509,7 @@ export class HttpConnection implements BodySource, ResponseSink {
     } else if (now - this.sendSince >= this.hl.options.sendTimeout && !this.conn.isClosed) {
       this.closing = true;
       this.deadline = 0;
-      this.res?.abandon();
+      this.abandonExchange();
       this.conn.forceClose('timeout');
     }
   }

@@ -7,7 +7,7 @@
 export { serve, type ServeOptions, type HttpServer } from './server.js';
 export type { Handler, FetchHandler, HandlerContext, HttpOptions, AppModule } from './options.js';
 export { HttpRequest } from './request.js';
-export { HttpResponse } from './response.js';
+export { HttpResponse, type BodyChunk } from './response.js';
 export { RequestHeaders } from './headers.js';
 export { RequestBody } from './body.js';
 export { fromFetch, toWebRequest, sendWebResponse } from './fetch.js';

@@ -21,6 +21,9 @@ export class HttpRequest {
   private _query: URLSearchParams | undefined;
   private _headers: RequestHeaders | undefined;
   private _trailers: RequestHeaders | undefined;
+  /** Made on first use of `signal`: most handlers never look. */
+  private _abort: AbortController | undefined;
+  private _aborted = false;
 
   /** `body` is null for requests without one (an empty body is made only if asked for). */
   constructor(head: RequestHead, body: RequestBody | null) {
@@ -76,6 +79,40 @@ export class HttpRequest {
       }
     }
     return this.head.host;
+  }
+
+  /**
+   * Aborted when the exchange can no longer complete before the response ended: the client
+   * went away, the request body was malformed or too slow, or the response stalled. Long
+   * handlers (streams, upstream calls) use it to stop work nobody will receive.
+   */
+  get signal(): AbortSignal {
+    if (this._abort === undefined) {
+      this._abort = new AbortController();
+      if (this._aborted) this._abort.abort();
+    }
+    return this._abort.signal;
+  }
+
+  /** True once the exchange was abandoned before its response ended (see `signal`). */
+  get aborted(): boolean {
+    return this._aborted;
+  }
+
+  /**
+   * @internal One listener for the server's own use (the fetch adapter): an AbortController and
+   * a listener per request cost about 3 µs, as much as the Web Request itself.
+   */
+  onAbort: (() => void) | null = null;
+
+  /** @internal Called by the connection; listeners run now, once. */
+  abort(): void {
+    if (this._aborted) return;
+    this._aborted = true;
+    this._abort?.abort();
+    const hook = this.onAbort;
+    this.onAbort = null;
+    hook?.();
   }
 
   /** Whether the connection stays open after this exchange, as the client asked. */

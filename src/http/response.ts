@@ -33,6 +33,23 @@ const FRAMING_CHUNKED = 2;
 const FRAMING_CLOSE = 3;
 
 const CRLF = '\r\n';
+
+/** What write()/end() take: text (sent as UTF-8) or bytes (any view, or a whole ArrayBuffer). */
+export type BodyChunk = string | ArrayBufferView | ArrayBuffer;
+
+/**
+ * The chunk as a string or a byte view of exactly its bytes. A Uint16Array's `length` counts
+ * elements, not bytes, and an ArrayBuffer has none: taken as they are, they went out truncated
+ * or as nothing at all, so other views are re-viewed as bytes and anything else is refused.
+ */
+function toChunk(chunk: BodyChunk): string | Uint8Array {
+  if (typeof chunk === 'string' || chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const c = chunk as unknown; // from JS, or a stream: anything
+  if (c instanceof ArrayBuffer || c instanceof SharedArrayBuffer) return new Uint8Array(c);
+  const what = c === null ? 'null' : typeof c === 'object' ? ((c as object).constructor?.name ?? 'object') : typeof c;
+  throw new TypeError(`response body chunk must be a string, an ArrayBufferView or an ArrayBuffer, got ${what}`);
+}
 /** Longest string body that is checked for ASCII and written together with the head. */
 const INLINE_TEXT = 1024;
 
@@ -110,9 +127,10 @@ export class HttpResponse {
    * was set). Returns false when the client is not keeping up: stop and
    * `await res.drain()` before writing more, so memory stays bounded.
    */
-  write(chunk: string | Uint8Array): boolean {
+  write(data: BodyChunk): boolean {
     if (this.dead) return false;
     if (this.finished) throw new Error('write after end');
+    const chunk = toChunk(data);
     const head = this.headersSent ? null : this.head(-1);
     if (!this.sink.beginWrite()) return false;
     if (head !== null) writeHead(this.sink.output, head);
@@ -124,8 +142,9 @@ export class HttpResponse {
   }
 
   /** Ends the response, optionally with a last chunk. With no write() before, the length is exact (Content-Length). */
-  end(chunk?: string | Uint8Array): void {
+  end(data?: BodyChunk): void {
     if (this.finished) return;
+    const chunk = data === undefined ? undefined : toChunk(data);
     if (!this.headersSent) {
       let byteLength = 0;
       let inline = false;

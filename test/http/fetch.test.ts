@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Hono } from 'hono';
 import { serve, type FetchHandler, type HttpServer } from '../../src/http/index.js';
-import { exchange, request1 } from './wire.js';
+import { sleep, waitFor } from '../helpers.js';
+import { exchange, openSocket, request1 } from './wire.js';
 
 const H = 'Host: t\r\n';
 
@@ -195,4 +196,160 @@ test('a Hono app runs on edgeloop unchanged', async () => {
     assert.equal(fail.status, 500);
     assert.match(await fail.text(), /handled: hono route failed/);
   });
+});
+
+test('fetch handler: a streamed body goes out as it is produced (the head and first chunk do not wait for a second)', async () => {
+  const enc = new TextEncoder();
+  let ctrl: ReadableStreamDefaultController<Uint8Array> | undefined;
+  await withFetch(
+    () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            ctrl = c;
+            c.enqueue(enc.encode('data: first\n\n')); // an SSE stream's first event; the next comes much later
+          },
+        }),
+        { headers: { 'content-type': 'text/event-stream' } },
+      ),
+    async (s) => {
+      const c = await openSocket(s.port);
+      try {
+        c.sock.write(`GET /events HTTP/1.1\r\n${H}\r\n`);
+        const got = await c.until((b) => b.includes('data: first'), 1500);
+        assert.match(got.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+        assert.match(got.toString('latin1'), /transfer-encoding: chunked/i);
+        ctrl!.enqueue(enc.encode('data: second\n\n'));
+        ctrl!.close();
+        await c.until((b) => b.includes('data: second') && b.includes('\r\n0\r\n\r\n'), 1500);
+      } finally {
+        c.sock.destroy();
+      }
+    },
+  );
+});
+
+test('fetch handler: a stream that has nothing yet still gets its head out at once', async () => {
+  let ctrl: ReadableStreamDefaultController<Uint8Array> | undefined;
+  await withFetch(
+    () => new Response(new ReadableStream<Uint8Array>({ start: (c) => void (ctrl = c) }), { headers: { 'content-type': 'text/event-stream' } }),
+    async (s) => {
+      const c = await openSocket(s.port);
+      try {
+        c.sock.write(`GET /events HTTP/1.1\r\n${H}\r\n`);
+        const got = await c.until((b) => b.includes('\r\n\r\n'), 1500);
+        assert.match(got.toString('latin1'), /text\/event-stream/);
+        ctrl!.enqueue(new TextEncoder().encode('late'));
+        ctrl!.close();
+        await c.until((b) => b.includes('late') && b.includes('\r\n0\r\n\r\n'), 1500);
+      } finally {
+        c.sock.destroy();
+      }
+    },
+  );
+});
+
+test('fetch handler: HEAD never pulls an endless streamed body; the connection goes on', async () => {
+  let pulls = 0;
+  let cancelled = false;
+  await withFetch(
+    (req) => {
+      if (new URL(req.url).pathname === '/next') return new Response('next');
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            pulls++;
+            c.enqueue(new Uint8Array(1024)); // endless and always ready: only backpressure could stop it
+          },
+          cancel() {
+            cancelled = true;
+          },
+        }),
+        { headers: { 'content-type': 'application/octet-stream' } },
+      );
+    },
+    async (s) => {
+      const ex = await exchange(s.port, `HEAD /stream HTTP/1.1\r\n${H}\r\nGET /next HTTP/1.1\r\n${H}\r\n`, {
+        responses: 2,
+        head: [true, false],
+        timeout: 3000,
+      });
+      assert.equal(ex.responses.length, 2, `got ${JSON.stringify(ex.raw.toString('latin1').slice(0, 300))}`);
+      const head = ex.responses[0]!;
+      assert.equal(head.status, 200);
+      assert.equal(head.get('content-type'), 'application/octet-stream');
+      assert.notEqual(head.get('content-length'), '0', 'an unknown length is not announced as 0');
+      assert.equal(ex.responses[1]!.body.toString(), 'next');
+      await waitFor(() => cancelled, 2000, 'the HEAD response body cancelled');
+      assert.ok(pulls < 100, `the body was pulled ${pulls} times for a HEAD request`);
+    },
+  );
+});
+
+test('fetch handler: request.signal aborts when the client goes away; a pending stream is cancelled', async () => {
+  let aborted = 0;
+  let cancelled = false;
+  let reached = 0;
+  await withFetch(
+    async (req) => {
+      reached++;
+      req.signal.addEventListener('abort', () => aborted++);
+      if (new URL(req.url).pathname === '/slow') {
+        await new Promise((r) => setTimeout(r, 300));
+        return new Response('too late');
+      }
+      // A stream with nothing to say for now (a quiet event stream).
+      return new Response(new ReadableStream<Uint8Array>({ cancel: () => void (cancelled = true) }));
+    },
+    async (s) => {
+      // The client resets: a FIN alone is a half-close, after which the reply still goes out.
+      for (const path of ['/slow', '/quiet']) {
+        const c = await openSocket(s.port);
+        c.sock.write(`GET ${path} HTTP/1.1\r\n${H}\r\n`);
+        await waitFor(() => reached > 0, 2000, 'the handler called');
+        reached = 0;
+        if (path === '/quiet') await c.until((b) => b.includes('\r\n\r\n'), 2000);
+        c.sock.resetAndDestroy();
+      }
+      await waitFor(() => aborted === 2, 2000, 'both request signals aborted');
+      await waitFor(() => cancelled, 2000, 'the quiet stream cancelled');
+      // A request answered in full is not aborted afterwards.
+      const r = await request1(s.port, `GET /slow HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+      assert.equal(r.body.toString(), 'too late');
+      await sleep(50);
+      assert.equal(aborted, 2);
+    },
+  );
+});
+
+test('fetch handler: stream chunks that are ArrayBuffers or other views arrive intact; a non-bytes chunk is an error, not a silent drop', async () => {
+  const errors: unknown[] = [];
+  const enc = new TextEncoder();
+  await withFetch(
+    (req) => {
+      const bad = new URL(req.url).pathname === '/bad';
+      const items: unknown[] = bad
+        ? [enc.encode('so far;'), 42, enc.encode('never')]
+        : [enc.encode('ab').buffer, new Uint16Array(enc.encode('CDEF').buffer), enc.encode('!')];
+      return new Response(
+        new ReadableStream({
+          async pull(c) {
+            await new Promise((r) => setTimeout(r, 1)); // really streamed, chunk by chunk
+            if (items.length > 0) c.enqueue(items.shift() as Uint8Array);
+            else c.close();
+          },
+        }),
+      );
+    },
+    async (s) => {
+      const ok = await request1(s.port, `GET /ok HTTP/1.1\r\n${H}\r\n`);
+      assert.equal(ok.body.toString('latin1'), 'abCDEF!');
+      const bad = await exchange(s.port, `GET /bad HTTP/1.1\r\n${H}\r\n`);
+      assert.equal(bad.closed, true);
+      assert.equal(bad.responses.length, 0, 'a cut chunked response never looks complete');
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof TypeError);
+    },
+    errors,
+  );
 });

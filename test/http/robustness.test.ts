@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { serve, type Handler, type HttpServer, type ServeOptions } from '../../src/http/index.js';
 import { handler as demo } from '../../src/http/demo.js';
+import { waitFor } from '../helpers.js';
 import { exchange, openSocket, parseResponses, request1 } from './wire.js';
 
 const H = 'Host: t\r\n';
@@ -265,5 +266,82 @@ test('a client that stops reading for good is closed after sendTimeout', async (
     for (let i = 0; i < 100 && s.stats()[0]!.closed.timeout === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(s.stats()[0]!.closed.timeout, 1);
     sock.destroy();
+  });
+});
+
+test('req.signal: aborted when the client resets mid-response or a chunked body turns malformed; never after the response', async () => {
+  const seen: string[] = [];
+  let done = 0;
+  const handler: Handler = async (req, res) => {
+    req.signal.addEventListener('abort', () => seen.push(`abort ${req.path}`));
+    if (req.path === '/upload') {
+      await req.bytes().catch(() => undefined);
+      done++;
+      return;
+    }
+    if (req.path === '/stream') {
+      res.write('first;'); // streaming, then waiting on something slow
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    res.end('ok');
+    done++;
+  };
+  await withServer({ handler }, async (s) => {
+    const c = await openSocket(s.port);
+    c.sock.write(`GET /stream HTTP/1.1\r\n${H}\r\n`);
+    await c.until((b) => b.includes('first;'));
+    c.sock.resetAndDestroy();
+    await waitFor(() => seen.includes('abort /stream'), 2000, 'the streaming request aborted');
+    const bad = await exchange(s.port, `POST /upload HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n`);
+    assert.equal(bad.responses[0]?.status, 400);
+    await waitFor(() => seen.includes('abort /upload'), 2000, 'the malformed upload aborted');
+    const r = await request1(s.port, `GET /plain HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+    assert.equal(r.body.toString(), 'ok');
+    await waitFor(() => done >= 2, 2000, 'handlers finished');
+    assert.deepEqual(seen.sort(), ['abort /stream', 'abort /upload']);
+  });
+});
+
+test('body chunks: any ArrayBufferView or ArrayBuffer is sent as its bytes; anything else is a TypeError, never a silent drop', async () => {
+  const errors: unknown[] = [];
+  const abcd = (): Uint16Array => new Uint16Array(new Uint8Array([0x41, 0x42, 0x43, 0x44]).buffer); // 2 elements, 4 bytes
+  const handler: Handler = (req, res) => {
+    switch (req.path) {
+      case '/end-u16':
+        return res.end(abcd());
+      case '/end-arraybuffer':
+        return res.end(new TextEncoder().encode('ab').buffer);
+      case '/write-views':
+        res.write(abcd());
+        res.write(new DataView(new TextEncoder().encode('-dv').buffer));
+        return res.end(new Float32Array(1)); // 4 zero bytes
+      case '/end-number':
+        return res.end(42 as unknown as string);
+      case '/write-object':
+        res.write('ok so far;');
+        res.write({ length: 3 } as unknown as Uint8Array);
+        return res.end();
+      default:
+        return res.end();
+    }
+  };
+  await withServer({ handler, onError: (e) => errors.push(e) }, async (s) => {
+    const u16 = await request1(s.port, `GET /end-u16 HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(u16.get('content-length'), '4');
+    assert.equal(u16.body.toString('latin1'), 'ABCD');
+    const ab = await request1(s.port, `GET /end-arraybuffer HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(ab.get('content-length'), '2');
+    assert.equal(ab.body.toString('latin1'), 'ab');
+    const views = await request1(s.port, `GET /write-views HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(views.body.toString('latin1'), 'ABCD-dv\0\0\0\0');
+    const num = await request1(s.port, `GET /end-number HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(num.status, 500);
+    // Mid-body: the response cannot turn into a 500 any more, so the connection is cut (no clean end).
+    const obj = await exchange(s.port, `GET /write-object HTTP/1.1\r\n${H}\r\n`);
+    assert.equal(obj.closed, true);
+    assert.equal(obj.responses.length, 0, 'a cut chunked response never looks complete');
+    assert.ok(obj.raw.toString('latin1').includes('ok so far;'));
+    assert.equal(errors.length, 2);
+    assert.ok(errors.every((e) => e instanceof TypeError));
   });
 });
