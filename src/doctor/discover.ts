@@ -6,7 +6,7 @@
 import { readLink, readText, tryReadText, ProcError, isGone } from './proc/read.js';
 import { parseNetTcp, TCP_LISTEN, type TcpRow } from './proc/netTcp.js';
 import { parseStatus } from './proc/status.js';
-import { descendants, readProcess, scanProcesses, socketHolders, type ProcessInfo } from './processes.js';
+import { descendants, readProcess, readStat, scanProcesses, socketHolders, type ProcessInfo } from './processes.js';
 import type { Listener, TargetInfo } from './types.js';
 
 export class TargetError extends Error {
@@ -68,6 +68,9 @@ export function discoverByPid(pid: number): Discovery {
   if (status === null) throw new TargetError(`no process with pid ${pid}`);
   // A thread id names its whole process: doctor looks at fd tables, which threads share.
   const tgid = parseStatus(status).tgid ?? pid;
+  // A zombie keeps its /proc entry but nothing doctor reads (fds, net): say what it is.
+  const stat = readStat(tgid);
+  if (stat?.state === 'Z') throw new TargetError(`pid ${pid} has exited (zombie, not reaped by its parent ${stat.ppid})`);
   let root: ProcessInfo;
   try {
     root = readProcess(tgid);

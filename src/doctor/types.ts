@@ -32,6 +32,8 @@ export interface TargetInfo {
   sameNetns: boolean;
   /** Processes that could not be read (pid -> errno name). */
   unreadable: Record<number, string>;
+  /** Processes in scope that exited (or whose pid was reused) during the sample. */
+  exited?: number[];
 }
 
 export interface Listener {
