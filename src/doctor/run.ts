@@ -189,7 +189,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
   const cpuStart = cpuSnapshot(target.pids);
   const closeWaitStart = closeWaitNow(d, all);
   const born = startTimes(target.pids);
-  const ticks = Math.min(3000, Math.max(2, Math.round((seconds * 1000) / interval)));
+  // One sample at each end of every interval: n intervals span the requested time, n + 1 samples.
+  const ticks = Math.min(3001, Math.max(2, Math.round((seconds * 1000) / interval) + 1));
   for (let i = 0; i < ticks; i++) {
     sampler.tick();
     // Checked every tick so that a target that dies is reported at once, not after the full sample.

@@ -62,3 +62,15 @@ test('numbers are plain decimals: hex, exponents, blanks and negatives are refus
     assert.match(r.stderr, reason, `${args.join(' ')}: ${r.stderr.split('\n')[0]}`);
   }
 });
+
+test('the sample lasts --seconds: 0.5 s is not reported (and measured) as 0.4 s', async (t) => {
+  const srv = net.createServer((c) => c.destroy());
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => srv.close());
+  const port = (srv.address() as net.AddressInfo).port;
+  const r = await runCli(['doctor', '--port', String(port), '--seconds', '0.5', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as { target: { seconds: number; samples: number } };
+  assert.ok(doc.target.seconds >= 0.48, `sampled ${doc.target.seconds} s`);
+  assert.ok(doc.target.seconds < 1.5, `sampled ${doc.target.seconds} s`);
+});
