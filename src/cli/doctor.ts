@@ -31,19 +31,59 @@ WORKER_CPU_IMBALANCE, REUSEPORT_GROUP, KERNEL_SETTINGS, NO_LISTENER, LIMITED_VIE
 
 Exit status: 0 no error-level finding, 1 at least one, 2 target not found or unreadable.`;
 
+// Plain decimals only: Number() would also take '0x50', '1e3', ' 80' and '80.0',
+// so a typo could silently pick another port or sample for minutes.
+const DECIMAL_INT = /^[0-9]+$/;
+const DECIMAL = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/;
+
 function positiveInt(name: string, s: string, max: number): number {
-  const n = Number(s);
+  const n = DECIMAL_INT.test(s) ? Number(s) : NaN;
   if (!Number.isInteger(n) || n <= 0 || n > max) throw new UsageError(`--${name} must be an integer from 1 to ${max}, got '${s}'`);
   return n;
 }
 
+/**
+ * parseArgs refuses an option value that starts with '-' ("argument is
+ * ambiguous"), which hides the real problem of `--seconds -1`; glue such values
+ * to their option so the range check names the value.
+ */
+function glueNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if ((a === '--port' || a === '--pid' || a === '--seconds') && next !== undefined && /^-[0-9.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 class UsageError extends Error {}
 
+/**
+ * Exit 2 with the reason on stderr and, under --json, the same document shape
+ * as a run (empty listeners and findings) so scripts can always parse stdout.
+ */
+function fail(json: boolean, target: { pid?: number; port?: number }, reason: string, help = false): number {
+  if (json) {
+    const mode = target.pid !== undefined ? 'pid' : target.port !== undefined ? 'port' : null;
+    console.log(
+      JSON.stringify({ target: { mode, pid: target.pid ?? null, port: target.port ?? null }, listeners: [], findings: [], error: reason }),
+    );
+  }
+  console.error(`edgeloop doctor: ${reason}${help ? `\n\n${HELP}` : ''}`);
+  return 2;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  // Known before parsing, so that even a parse error answers in JSON.
+  const wantJson = argv.includes('--json');
   let values: { port?: string; pid?: string; seconds?: string; json?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: glueNegativeValues(argv),
       options: {
         port: { type: 'string' },
         pid: { type: 'string' },
@@ -55,8 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (err) {
-    console.error(`edgeloop doctor: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
-    return 2;
+    return fail(wantJson, {}, err instanceof Error ? err.message : String(err), true);
   }
   if (values.help) {
     console.log(HELP);
@@ -70,23 +109,19 @@ export async function main(argv: string[]): Promise<number> {
     if (values.port !== undefined) port = positiveInt('port', values.port, 65535);
     if (values.pid !== undefined) pid = positiveInt('pid', values.pid, 2 ** 22);
     if (values.seconds !== undefined) {
-      seconds = Number(values.seconds);
+      seconds = DECIMAL.test(values.seconds) ? Number(values.seconds) : NaN;
       if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 300) throw new UsageError(`--seconds must be in (0, 300], got '${values.seconds}'`);
     }
   } catch (err) {
-    console.error(`edgeloop doctor: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
+    return fail(wantJson, { pid, port }, (err as Error).message, true);
   }
   try {
     const result = await runDoctor({ pid, port, seconds });
     console.log(values.json ? JSON.stringify(toJson(result), null, 2) : toText(result));
     return exitCode(result.findings);
   } catch (err) {
-    if (err instanceof TargetError) {
-      if (values.json) console.log(JSON.stringify({ target: { pid: pid ?? null, port: port ?? null }, error: err.message }));
-      console.error(`edgeloop doctor: ${err.message}`);
-      return 2;
-    }
-    throw err;
+    if (err instanceof TargetError) return fail(values.json === true, { pid, port }, err.message);
+    // Anything else is doctor's own failure; the CLI exits 2 for it too, and --json must still parse.
+    return fail(values.json === true, { pid, port }, `doctor failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

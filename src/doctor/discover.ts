@@ -6,7 +6,7 @@
 import { readLink, readText, tryReadText, ProcError, isGone } from './proc/read.js';
 import { parseNetTcp, TCP_LISTEN, type TcpRow } from './proc/netTcp.js';
 import { parseStatus } from './proc/status.js';
-import { descendants, readProcess, scanProcesses, socketHolders, type ProcessInfo } from './processes.js';
+import { descendants, readProcess, readStat, scanProcesses, socketHolders, type ProcessInfo } from './processes.js';
 import type { Listener, TargetInfo } from './types.js';
 
 export class TargetError extends Error {
@@ -31,11 +31,44 @@ export function readTcpTables(netPid: number | 'self'): TcpRow[] {
   return [...parseNetTcp(v4, 'IPv4'), ...(v6 === null ? [] : parseNetTcp(v6, 'IPv6'))];
 }
 
+export interface NetnsAnswer {
+  same: boolean;
+  /** Set when neither the ns link nor the socket tables could decide (then same is false). */
+  unknown?: string;
+}
+
+/**
+ * Whether netPid shares our network namespace. The ns link needs ptrace
+ * access, which even root lacks for a process holding capabilities it has not
+ * (a sandbox's pid 1); /proc/PID/net/tcp stays readable, and socket inodes are
+ * unique system-wide, so one socket in both tables proves one namespace.
+ */
+export function netnsOf(
+  netPid: number | 'self',
+  link: (path: string) => string | null = readLink,
+  tables: (netPid: number | 'self') => TcpRow[] = readTcpTables,
+): NetnsAnswer {
+  if (netPid === 'self') return { same: true };
+  const mine = link('/proc/self/ns/net');
+  const theirs = link(`/proc/${netPid}/ns/net`);
+  if (mine !== null && theirs !== null) return { same: mine === theirs };
+  let inodes: number[];
+  let ours: Set<number>;
+  try {
+    inodes = tables(netPid).map((r) => r.inode).filter((i) => i !== 0);
+    ours = new Set(readTcpTables('self').map((r) => r.inode));
+  } catch {
+    inodes = [];
+    ours = new Set();
+  }
+  if (inodes.length === 0) {
+    return { same: false, unknown: `could not tell whether pid ${netPid} shares doctor's network namespace (/proc/${netPid}/ns/net unreadable, no socket to compare)` };
+  }
+  return { same: inodes.some((i) => ours.has(i)) };
+}
+
 export function sameNetns(netPid: number | 'self'): boolean {
-  if (netPid === 'self') return true;
-  const mine = readLink('/proc/self/ns/net');
-  const theirs = readLink(`/proc/${netPid}/ns/net`);
-  return mine !== null && mine === theirs;
+  return netnsOf(netPid).same;
 }
 
 /** Stable report order: port, family, address, then inode. */
@@ -68,6 +101,9 @@ export function discoverByPid(pid: number): Discovery {
   if (status === null) throw new TargetError(`no process with pid ${pid}`);
   // A thread id names its whole process: doctor looks at fd tables, which threads share.
   const tgid = parseStatus(status).tgid ?? pid;
+  // A zombie keeps its /proc entry but nothing doctor reads (fds, net): say what it is.
+  const stat = readStat(tgid);
+  if (stat?.state === 'Z') throw new TargetError(`pid ${pid} has exited (zombie, not reaped by its parent ${stat.ppid})`);
   let root: ProcessInfo;
   try {
     root = readProcess(tgid);
@@ -94,13 +130,15 @@ export function discoverByPid(pid: number): Discovery {
     .sort(byAddress);
   const pids = new Set(scope);
   for (const l of listeners) for (const h of l.holders) pids.add(h.pid);
+  const ns = netnsOf(tgid);
   return {
     target: {
       mode: 'pid',
       pid: tgid,
       pids: [...pids].sort((a, b) => a - b),
       netPid: tgid,
-      sameNetns: sameNetns(tgid),
+      sameNetns: ns.same,
+      ...(ns.unknown ? { netnsUnknown: ns.unknown } : {}),
       unreadable: Object.fromEntries(scan.unreadable),
     },
     listeners,

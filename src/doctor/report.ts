@@ -21,6 +21,7 @@ export function toJson(r: DoctorResult): object {
       seconds: Number(d.seconds.toFixed(3)),
       samples: d.samples,
       unreadableProcesses: Object.keys(d.target.unreadable).length,
+      exitedProcesses: d.target.exited ?? [],
     },
     listeners: d.listeners.map((l) => {
       const q = d.queues.find((x) => x.inode === l.inode);
@@ -89,7 +90,8 @@ export function toText(r: DoctorResult): string {
   lines.push('');
   lines.push('Processes');
   for (const p of r.processes) {
-    lines.push(`  ${String(p.pid).padStart(7)}  ${p.comm.padEnd(16)} ppid ${p.ppid}, ${p.threads} thread(s)${p.uid !== null ? `, uid ${p.uid}` : ''}`);
+    const state = d.target.exited?.includes(p.pid) ? 'exited during the sample' : `${p.threads} thread(s)`;
+    lines.push(`  ${String(p.pid).padStart(7)}  ${p.comm.padEnd(16)} ppid ${p.ppid}, ${state}${p.uid !== null ? `, uid ${p.uid}` : ''}`);
   }
   lines.push('');
   lines.push('Listeners');

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runChecks } from './checks/index.js';
-import { discoverByPid, discoverByPort, readTcpTables, type Discovery } from './discover.js';
+import { TargetError, discoverByPid, discoverByPort, readTcpTables, type Discovery } from './discover.js';
 import { groupInstances, readEpollFds } from './epoll.js';
 import { loadKernel } from './kernel.js';
 import { listFds } from './proc/fds.js';
@@ -15,7 +15,7 @@ import { parseNetstat, type Counters } from './proc/netstat.js';
 import { TCP_CLOSE_WAIT, type TcpRow } from './proc/netTcp.js';
 import { tryReadText } from './proc/read.js';
 import { readNetSysctls } from './proc/sysctl.js';
-import { listThreads, type ProcessInfo } from './processes.js';
+import { listThreads, readStat, type ProcessInfo } from './processes.js';
 import { Sampler, cpuSnapshot } from './sampler.js';
 import type { CpuUnit, DoctorData, EpollInstance, FdUsage, Finding, Listener, Waiter } from './types.js';
 
@@ -113,6 +113,47 @@ export function workerUnits(
   return units;
 }
 
+/**
+ * Start time per pid (null: already gone since discovery). A pid whose start
+ * time changed was reused by a new process.
+ */
+function startTimes(pids: number[]): Map<number, number | null> {
+  const out = new Map<number, number | null>();
+  for (const pid of pids) {
+    const st = readStat(pid);
+    out.set(pid, st && st.state !== 'Z' ? st.starttime : null);
+  }
+  return out;
+}
+
+/** A zombie still has its /proc entry and start time, but no fds, sockets or threads any more. */
+function goneSince(born: Map<number, number | null>): number[] {
+  return [...born]
+    .filter(([pid, t]) => {
+      if (t === null) return true;
+      const st = readStat(pid);
+      return !st || st.state === 'Z' || st.starttime !== t;
+    })
+    .map(([pid]) => pid);
+}
+
+/**
+ * The sample is meaningless once the target is gone: a dead process has empty
+ * queues and no CPU, which would read as healthy. Throws for the --pid process
+ * itself, or every process of a --port target; a part of it going is reported.
+ */
+function assertAlive(d: Discovery, exited: number[], seconds: number): void {
+  if (exited.length === 0) return;
+  const { target } = d;
+  const when = `during the sample (${seconds.toFixed(1)} s in)`;
+  if (target.mode === 'pid' && target.pid !== undefined && exited.includes(target.pid)) {
+    throw new TargetError(`pid ${target.pid} exited ${when}; nothing it showed before can be trusted as current`);
+  }
+  if (exited.length === target.pids.length) {
+    throw new TargetError(`every process holding port ${target.port} (${target.pids.join(', ')}) exited ${when}`);
+  }
+}
+
 function fdUsage(pids: number[], all: Map<number, ProcessInfo>): FdUsage[] {
   const out: FdUsage[] = [];
   for (const pid of pids) {
@@ -147,14 +188,21 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorResult> {
   const countersStart = readCounters(target.netPid);
   const cpuStart = cpuSnapshot(target.pids);
   const closeWaitStart = closeWaitNow(d, all);
-  const ticks = Math.min(3000, Math.max(2, Math.round((seconds * 1000) / interval)));
+  const born = startTimes(target.pids);
+  // One sample at each end of every interval: n intervals span the requested time, n + 1 samples.
+  const ticks = Math.min(3001, Math.max(2, Math.round((seconds * 1000) / interval) + 1));
   for (let i = 0; i < ticks; i++) {
     sampler.tick();
+    // Checked every tick so that a target that dies is reported at once, not after the full sample.
+    assertAlive(d, goneSince(born), (performance.now() - t0) / 1000);
     if (i + 1 < ticks) await sleep(interval);
   }
   const countersEnd = readCounters(target.netPid);
   const cpuEnd = cpuSnapshot(target.pids);
   const elapsed = (performance.now() - t0) / 1000;
+  const exited = goneSince(born);
+  assertAlive(d, exited, elapsed);
+  if (exited.length > 0) target.exited = exited;
 
   // Re-read fd tables: connections accepted during the sample are the target's too.
   for (const pid of target.pids) {

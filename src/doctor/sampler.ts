@@ -36,7 +36,7 @@ export class Sampler {
   ) {
     this.useDiag = target.sameNetns && kernel.native !== null;
     this.waitSamplingError = this.table ? null : `no syscall table for architecture ${process.arch}`;
-    if (!target.sameNetns) this.diagError = 'the target is in another network namespace; inet_diag sees only ours';
+    if (!target.sameNetns) this.diagError = target.netnsUnknown ?? 'the target is in another network namespace; inet_diag sees only ours';
     else if (!kernel.native) this.diagError = kernel.unavailableReason;
     for (const l of listeners) {
       this.queues.set(l.inode, { inode: l.inode, samples: 0, first: 0, last: 0, max: 0, atLimit: 0, nearFull: 0 });

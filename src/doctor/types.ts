@@ -30,8 +30,12 @@ export interface TargetInfo {
   netPid: number | 'self';
   /** inet_diag sees only the doctor's own network namespace. */
   sameNetns: boolean;
+  /** Why sameNetns could not be decided (it is then false). */
+  netnsUnknown?: string;
   /** Processes that could not be read (pid -> errno name). */
   unreadable: Record<number, string>;
+  /** Processes in scope that exited (or whose pid was reused) during the sample. */
+  exited?: number[];
 }
 
 export interface Listener {

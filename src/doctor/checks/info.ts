@@ -71,6 +71,9 @@ export function checkVisibility(d: DoctorData): Finding[] {
   if (unreadable > 0 && Object.values(d.target.unreadable).some((c) => c === 'EACCES' || c === 'EPERM')) {
     limits.processes = `${unreadable} processes could not be read (not root): holders among them are not shown`;
   }
+  if (d.target.exited?.length) {
+    limits.exited = `${d.target.exited.length} process(es) of the target exited during the sample: ${d.target.exited.join(', ')} (their CPU, fds and epoll state are missing or stale)`;
+  }
   if (Object.keys(limits).length > 0) {
     out.push({
       code: 'LIMITED_VIEW',
