@@ -3,7 +3,7 @@
 // file at a time (they open real sockets and start servers). Fixtures and
 // helpers under dist/test are not tests, so the files are listed explicitly
 // instead of handing node --test the directory.
-// Usage: node scripts/test.mjs [substring ...]   (only files whose path contains one)
+// Usage: node scripts/test.mjs [substring ...]   (only files whose path below test/ contains one, e.g. doctor/ or http/cli)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,7 +20,9 @@ const files = [];
 })(root);
 files.sort();
 const filters = process.argv.slice(2);
-const chosen = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files;
+// Match against the path below dist/test, so the checkout's own folder name cannot match every file.
+const rel = (f) => path.relative(root, f);
+const chosen = filters.length ? files.filter((f) => filters.some((x) => rel(f).includes(x.replace(/^(dist\/)?test\//, '')))) : files;
 if (chosen.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
