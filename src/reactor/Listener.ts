@@ -41,6 +41,10 @@ export function somaxconn(): number {
 
 /** Turns a host name into a numeric address; errors name the host and what to do. */
 export async function resolveHost(host: string): Promise<string> {
+  if (typeof host !== 'string' || host.trim() === '') {
+    // dns.lookup('') "succeeds" with a null address, which bind then rejects with an argument error.
+    throw Object.assign(new Error(`invalid host '${String(host)}': empty; use an address such as 127.0.0.1, ::1, 0.0.0.0 or ::`), { code: 'EINVAL' });
+  }
   if (net.isIP(host)) return host;
   if (host === 'localhost') return '127.0.0.1';
   try {

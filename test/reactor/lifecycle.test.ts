@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ACCEPT_STRATEGIES, TcpServer } from '../../src/reactor/index.js';
+import { ACCEPT_STRATEGIES, EventLoop, TcpServer, connect } from '../../src/reactor/index.js';
 import { connectClient, fixture, sleep, within } from '../helpers.js';
 
 /** A port nothing listens on right now. */
@@ -107,5 +107,17 @@ test('stop() called twice: both promises resolve only once the server has stoppe
     await within(10_000, first, `loops=${loops}: first stop`);
     assert.equal(await within(2000, probe(port)), 'refused', `loops=${loops}: still listening`);
     s.destroy();
+  }
+});
+
+test('an empty host is an invalid host, for the server and the client alike', async () => {
+  const server = new TcpServer({ port: 0, host: '', loops: 1, handlers: {} });
+  await assert.rejects(server.listen(), (e: Error & { code?: string }) => /invalid host ''/.test(e.message) && e.code === 'EINVAL');
+  await server.stop();
+  const loop = new EventLoop();
+  try {
+    await assert.rejects(connect(loop, { host: '', port: 1 }), /invalid host ''/);
+  } finally {
+    loop.quit();
   }
 });
