@@ -155,9 +155,9 @@ export class TcpServer {
       const host = await resolveHost(this.opts.host ?? '127.0.0.1');
       const extra = this.loops > 1 && this.strategy === 'dispatcher' ? 1 : 0;
       this.statsSab = LoopStats.allocate(this.loops + extra);
-      const first = this.listenOne(host, this.opts.port);
+      const first = this.listenOne(host, this.opts.port, true);
       if (this.loops > 1 && this.strategy === 'reuseport') {
-        for (let i = 1; i < this.loops; i++) this.listenOne(host, first.port);
+        for (let i = 1; i < this.loops; i++) this.listenOne(host, first.port, false);
       }
       this.infoValue = {
         host,
@@ -180,8 +180,9 @@ export class TcpServer {
     }
   }
 
-  private listenOne(host: string, port: number): Listening {
-    const l = listenTcp({ host, port, backlog: this.opts.backlog, reusePort: this.loops > 1 && this.strategy === 'reuseport' });
+  private listenOne(host: string, port: number, newGroup: boolean): Listening {
+    const reusePort = this.loops > 1 && this.strategy === 'reuseport';
+    const l = listenTcp({ host, port, backlog: this.opts.backlog, reusePort, newGroup });
     this.listeners.push(l);
     return l;
   }

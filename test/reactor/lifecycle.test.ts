@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ACCEPT_STRATEGIES, EventLoop, TcpServer, connect } from '../../src/reactor/index.js';
-import { connectClient, fixture, sleep, within } from '../helpers.js';
+import { connectClient, fixture, roundTrip, sleep, waitFor, within } from '../helpers.js';
 
 /** A port nothing listens on right now. */
 async function freePort(): Promise<number> {
@@ -119,5 +119,22 @@ test('an empty host is an invalid host, for the server and the client alike', as
     await assert.rejects(connect(loop, { host: '', port: 1 }), /invalid host ''/);
   } finally {
     loop.quit();
+  }
+});
+
+test('a second reuseport server on a port another one holds is refused (EADDRINUSE), not silently let in', async () => {
+  const a = new TcpServer({ port: 0, loops: 2, module: fixture('echo.js') });
+  const { port } = await a.listen();
+  try {
+    for (const loops of [2, 1]) {
+      const b = new TcpServer({ port, loops, module: fixture('echo.js') });
+      await within(10_000, assert.rejects(b.listen(), (e: Error & { code?: string }) => e.code === 'EADDRINUSE'), `loops=${loops}`);
+      await b.stop();
+    }
+    // the first server still has the port, with both of its loops accepting
+    for (let i = 0; i < 20; i++) assert.equal((await within(5000, roundTrip(port, `x${i}`))).toString(), `x${i}`);
+    await waitFor(() => a.stats().every((s) => s.accepted > 0), 2000, 'both loops accept');
+  } finally {
+    await a.stop();
   }
 });
