@@ -3,7 +3,7 @@
  * stop() racing listen(), stop() called twice. Every server started here is
  * stopped, every wait is bounded.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -38,6 +38,7 @@ function probe(port: number): Promise<'refused' | 'connected'> {
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-modules-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
 function moduleFile(name: string, source: string): URL {
   const file = path.join(dir, name);
   fs.writeFileSync(file, source);
