@@ -9,7 +9,8 @@ export class UsageError extends Error {
 
 export function intOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
+  // A negative number is a number out of range, not "not a number": say the range.
+  if (!/^-?\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
   const n = Number(value);
   if (n < min || n > max) throw new UsageError(`--${name} must be from ${min} to ${max}, got ${n}`);
   return n;
@@ -21,6 +22,42 @@ export function acceptOption(value: string | undefined): AcceptStrategy | undefi
     throw new UsageError(`--accept must be one of ${ACCEPT_STRATEGIES.join(', ')}, got '${value}'`);
   }
   return value as AcceptStrategy;
+}
+
+/**
+ * parseArgs reads the `-1` of `--backlog -1` as an option and calls the
+ * value ambiguous; the user meant a (bad) number. A value that looks like a
+ * negative number is attached to its option (`--backlog=-1`) so the range
+ * check can name the flag and the range.
+ */
+export function attachNegativeValues(argv: string[], options: Record<string, { type: string; short?: string }>): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    takesValue.add(`--${name}`);
+    if (o.short) takesValue.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (takesValue.has(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+/** parseArgs messages can span lines; a usage error is one line. */
+export function oneLine(message: string): string {
+  return message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
 }
 
 /** The server flags shared by `echo` and `serve`. */

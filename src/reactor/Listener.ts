@@ -15,6 +15,15 @@ export interface ListenOptions {
   /** Asked-for backlog; the kernel silently caps it at net.core.somaxconn. */
   backlog?: number | undefined;
   reusePort?: boolean;
+  /**
+   * With reusePort: this socket starts a new group. SO_REUSEPORT lets any
+   * socket of the same user that also sets it join a port, so a second server
+   * would silently take a share of the first one's connections. The first
+   * socket therefore binds without it (a port anyone holds is EADDRINUSE, as
+   * for a plain bind) and sets it before listen(), so the group's own later
+   * sockets can still join.
+   */
+  newGroup?: boolean;
   /** TCP_DEFER_ACCEPT seconds: wake the acceptor only when data has arrived. */
   deferAccept?: number | undefined;
 }
@@ -41,6 +50,10 @@ export function somaxconn(): number {
 
 /** Turns a host name into a numeric address; errors name the host and what to do. */
 export async function resolveHost(host: string): Promise<string> {
+  if (typeof host !== 'string' || host.trim() === '') {
+    // dns.lookup('') "succeeds" with a null address, which bind then rejects with an argument error.
+    throw Object.assign(new Error(`invalid host '${String(host)}': empty; use an address such as 127.0.0.1, ::1, 0.0.0.0 or ::`), { code: 'EINVAL' });
+  }
   if (net.isIP(host)) return host;
   if (host === 'localhost') return '127.0.0.1';
   try {
@@ -72,8 +85,10 @@ export function listenTcp(opts: ListenOptions): Listening {
       if (r < 0) throw new SysError(r, what, where);
     };
     must(native.setsockopt(fd, C.SOL_SOCKET!, C.SO_REUSEADDR!, 1), 'setsockopt(SO_REUSEADDR)');
-    if (opts.reusePort) must(native.setsockopt(fd, C.SOL_SOCKET!, C.SO_REUSEPORT!, 1), 'setsockopt(SO_REUSEPORT)');
+    const reuseBeforeBind = opts.reusePort && !opts.newGroup;
+    if (reuseBeforeBind) must(native.setsockopt(fd, C.SOL_SOCKET!, C.SO_REUSEPORT!, 1), 'setsockopt(SO_REUSEPORT)');
     must(native.bind(fd, host, port), 'bind');
+    if (opts.reusePort && !reuseBeforeBind) must(native.setsockopt(fd, C.SOL_SOCKET!, C.SO_REUSEPORT!, 1), 'setsockopt(SO_REUSEPORT)');
     const max = somaxconn();
     const asked = opts.backlog ?? max;
     if (!Number.isInteger(asked) || asked < 0) throw new RangeError(`invalid backlog ${asked}: must be a non-negative integer`);

@@ -116,10 +116,14 @@ export interface RetryOptions {
   maxDelay?: number;
 }
 
-/** A client that retries its connect with exponential back-off. Thread: its loop's. */
+/**
+ * A client that retries its connect with exponential back-off. Thread: its
+ * loop's. Owns the back-off timer of the connect() in progress.
+ */
 export class TcpClient {
   private stopped = false;
-  private sleeping: Timer | undefined;
+  /** The back-off in progress: its timer, and how to end it early. */
+  private sleeping: { timer: Timer; wake: () => void } | undefined;
 
   constructor(
     readonly loop: EventLoop,
@@ -138,16 +142,24 @@ export class TcpClient {
       } catch (err) {
         last = err;
         if (i + 1 >= attempts || this.stopped) break;
-        await new Promise<void>((r) => (this.sleeping = this.loop.runAfter(delay, r)));
+        await new Promise<void>((wake) => {
+          this.sleeping = { timer: this.loop.runAfter(delay, wake), wake };
+        });
+        this.sleeping = undefined;
         delay = Math.min(maxDelay, delay * 2);
       }
     }
     throw last ?? new Error('TcpClient: stopped');
   }
 
+  /** Gives up: a connect() waiting out a back-off rejects now with the last error. */
   stop(): void {
     this.stopped = true;
-    this.sleeping?.cancel();
+    // Cancelling the timer alone would leave connect() waiting forever.
+    const s = this.sleeping;
+    this.sleeping = undefined;
+    s?.timer.cancel();
+    s?.wake();
   }
 }
 

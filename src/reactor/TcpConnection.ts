@@ -359,6 +359,18 @@ export class TcpConnection implements ChannelOwner {
     if (this.isClosed || !this.readPaused) return;
     this.readPaused = false;
     if (!this.peerEof) this.channel.enableReading();
+    // Bytes left unconsumed when reading paused (a pipelined request, the next
+    // line) are already here: epoll will not announce them again, and the peer
+    // may be waiting for our answer before it sends more.
+    if (this.input !== null && this.input.readableBytes > 0) this.loop.queueInLoop(() => this.redeliver());
+  }
+
+  private redeliver(): void {
+    const input = this.input;
+    if (this.isClosed || this.readPaused || this.discardInput || input === null || input.readableBytes === 0) return;
+    if (!this.handlers.onMessage) return;
+    this.call(() => this.handlers.onMessage!(this, input));
+    if (!this.isClosed && this.input !== null && this.input.readableBytes === 0) this.input = null;
   }
 
   get isReadingPaused(): boolean {

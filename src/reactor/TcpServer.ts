@@ -21,7 +21,7 @@ import { listenTcp, resolveHost, validatePort, type Listening } from './Listener
 import { LoopQueue, QueueMsg } from './LoopQueue.js';
 import { LoopStats, S, type LoopStatsSnapshot } from './LoopStats.js';
 import { ServerLoop, type ConnectionOptions, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
-import { loadSetup, moduleHref } from './loadModule.js';
+import { moduleHref, setupFromModule } from './loadModule.js';
 import type { LoopThreadData, LoopThreadMessage } from './loopThread.js';
 
 export type AcceptStrategy = 'reuseport' | 'exclusive' | 'dispatcher';
@@ -64,6 +64,37 @@ export interface ServerInfo {
 
 const loopThreadUrl = new URL('./loopThread.js', import.meta.url);
 
+/**
+ * Waits for every loop thread's start-up. Rejects with the first failure, but
+ * only once the others have settled too (or after graceMs): a thread still
+ * loading its module cannot be stopped cleanly yet.
+ */
+function settleAll(ready: Promise<void>[], graceMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let pending = ready.length;
+    let failed: { err: unknown } | undefined;
+    let grace: NodeJS.Timeout | undefined;
+    const end = (): void => {
+      clearTimeout(grace);
+      if (failed) reject(failed.err);
+      else resolve();
+    };
+    const settled = (): void => {
+      if (--pending === 0) end();
+    };
+    if (pending === 0) return end();
+    for (const p of ready) {
+      p.then(settled, (err: unknown) => {
+        if (!failed) {
+          failed = { err };
+          grace = setTimeout(end, graceMs);
+        }
+        settled();
+      });
+    }
+  });
+}
+
 export class TcpServer {
   private readonly opts: TcpServerOptions;
   private readonly loops: number;
@@ -76,6 +107,13 @@ export class TcpServer {
   private rr = 0;
   private state: 'new' | 'starting' | 'listening' | 'stopping' | 'stopped' = 'new';
   private infoValue: ServerInfo | undefined;
+  /** The one start-up, so a stop() arriving during it can wait for it to unwind. */
+  private starting: Promise<ServerInfo> | undefined;
+  /** The one stop: every caller of stop() waits for the same end. */
+  private stopping: Promise<void> | undefined;
+  private stopRequested = false;
+  /** Workers whose thread has ended: no 'exit' event will come for them again. */
+  private readonly exited = new WeakSet<Worker>();
 
   constructor(opts: TcpServerOptions) {
     this.opts = opts;
@@ -105,16 +143,21 @@ export class TcpServer {
     return this.statsSab ? LoopStats.readAll(this.statsSab) : [];
   }
 
-  async listen(): Promise<ServerInfo> {
-    if (this.state !== 'new') throw new Error(`TcpServer.listen(): the server is ${this.state}`);
+  listen(): Promise<ServerInfo> {
+    if (this.state !== 'new') return Promise.reject(new Error(`TcpServer.listen(): the server is ${this.state}`));
     this.state = 'starting';
+    this.starting = this.start();
+    return this.starting;
+  }
+
+  private async start(): Promise<ServerInfo> {
     try {
       const host = await resolveHost(this.opts.host ?? '127.0.0.1');
       const extra = this.loops > 1 && this.strategy === 'dispatcher' ? 1 : 0;
       this.statsSab = LoopStats.allocate(this.loops + extra);
-      const first = this.listenOne(host, this.opts.port);
+      const first = this.listenOne(host, this.opts.port, true);
       if (this.loops > 1 && this.strategy === 'reuseport') {
-        for (let i = 1; i < this.loops; i++) this.listenOne(host, first.port);
+        for (let i = 1; i < this.loops; i++) this.listenOne(host, first.port, false);
       }
       this.infoValue = {
         host,
@@ -126,6 +169,8 @@ export class TcpServer {
       };
       if (this.loops === 1) await this.startLocal(first);
       else await this.startWorkers();
+      // stop() came while we were starting: undo it all rather than report a server that is about to go away.
+      if (this.stopRequested) throw Object.assign(new Error('TcpServer.listen(): the server was stopped before it was listening'), { code: 'ERR_SERVER_STOPPED' });
       this.state = 'listening';
       return this.infoValue;
     } catch (err) {
@@ -135,8 +180,9 @@ export class TcpServer {
     }
   }
 
-  private listenOne(host: string, port: number): Listening {
-    const l = listenTcp({ host, port, backlog: this.opts.backlog, reusePort: this.loops > 1 && this.strategy === 'reuseport' });
+  private listenOne(host: string, port: number, newGroup: boolean): Listening {
+    const reusePort = this.loops > 1 && this.strategy === 'reuseport';
+    const l = listenTcp({ host, port, backlog: this.opts.backlog, reusePort, newGroup });
     this.listeners.push(l);
     return l;
   }
@@ -147,7 +193,7 @@ export class TcpServer {
     const ctx: ServerContext = { loop, index: 0, loops: 1, options: this.opts.moduleOptions, stats: () => this.stats() };
     const handlers =
       this.opts.handlers ??
-      (await (this.opts.setup ?? (await loadSetup(moduleHref(this.opts.module!))))(ctx));
+      (this.opts.setup ? await this.opts.setup(ctx) : await setupFromModule(moduleHref(this.opts.module!), ctx));
     const onShed = this.opts.onShed;
     const server = new ServerLoop(loop, handlers, { ...this.connOpts(), ...(onShed ? { onShed } : {}) });
     this.local.server = server;
@@ -187,6 +233,7 @@ export class TcpServer {
       };
       const w = new Worker(fileURLToPath(loopThreadUrl), { workerData: data, name: `edgeloop-loop-${i}` });
       this.workers.push(w);
+      w.once('exit', () => this.exited.add(w));
       ready.push(
         new Promise<void>((resolve, reject) => {
           const onMsg = (m: LoopThreadMessage): void => {
@@ -202,9 +249,9 @@ export class TcpServer {
         }),
       );
     }
-    // reuseport: each worker owns its listener fd from here on.
+    // reuseport: each worker owns its listener fd from here on (and closes it if its setup fails).
     if (this.strategy === 'reuseport') this.listeners = [];
-    await Promise.all(ready);
+    await settleAll(ready, 2000);
     if (this.strategy === 'dispatcher') this.startDispatcher();
   }
 
@@ -249,10 +296,23 @@ export class TcpServer {
    * Graceful stop: stop accepting, let connections finish, force-close what is
    * left after `timeout` ms. Resolves when every loop has stopped.
    */
-  async stop(opts: { timeout?: number } = {}): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return;
+  stop(opts: { timeout?: number } = {}): Promise<void> {
+    this.stopping ??= this.stopOnce(opts.timeout ?? 5000);
+    return this.stopping;
+  }
+
+  private async stopOnce(timeout: number): Promise<void> {
+    if (this.state === 'new' || this.state === 'stopped') {
+      this.state = 'stopped';
+      return;
+    }
+    if (this.state === 'starting') {
+      // listen() sees the request when its start-up settles and unwinds everything itself.
+      this.stopRequested = true;
+      await this.starting?.catch(() => undefined);
+      return;
+    }
     this.state = 'stopping';
-    const timeout = opts.timeout ?? 5000;
     if (this.local?.acceptor && this.strategy === 'dispatcher' && this.loops > 1) {
       this.local.acceptor.acceptPending(Number.MAX_SAFE_INTEGER);
       this.local.acceptor.close();
@@ -281,6 +341,7 @@ export class TcpServer {
       const guard = setTimeout(() => {
         void w.terminate().then(finish, finish);
       }, timeout + 2000);
+      if (this.exited.has(w) || w.threadId === -1) return finish();
       w.once('exit', finish);
       w.on('message', (m: LoopThreadMessage) => {
         // The loop is stopped; user modules may still hold timers or handles.
@@ -290,8 +351,14 @@ export class TcpServer {
     });
   }
 
+  /**
+   * Undoes a start-up that failed or was stopped. Loop threads that came up
+   * are stopped the ordinary way (terminate() would leave their listen, epoll
+   * and reserve fds open, and the port bound); threads whose setup failed have
+   * closed theirs and exited.
+   */
   private async cleanupAfterFailure(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate().catch(() => 0)));
+    await Promise.all(this.workers.map((w) => this.stopWorker(w, 0)));
     this.workers = [];
     this.local?.acceptor?.close();
     if (this.local?.loop.isRunning) this.local.loop.quit();

@@ -4,11 +4,12 @@
  * loop, its ServerLoop, and (with reuseport) its listen fd.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { native } from '../native/binding.js';
 import { EventLoop } from './EventLoop.js';
 import { LoopStats } from './LoopStats.js';
 import { LoopQueue, QueueMsg, type QueueHandle } from './LoopQueue.js';
 import { ServerLoop, type ConnectionOptions } from './ServerLoop.js';
-import { loadSetup } from './loadModule.js';
+import { setupFromModule } from './loadModule.js';
 
 export interface LoopThreadData {
   index: number;
@@ -36,9 +37,11 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => console.error(`edgeloop[loop ${d.index}]: uncaught exception in a handler:`, err));
   process.on('unhandledRejection', (err) => console.error(`edgeloop[loop ${d.index}]: unhandled rejection in a handler:`, err));
   const loop = new EventLoop({ index: d.index, statsBuffer: d.statsSab, name: `edgeloop-loop-${d.index}` });
+  // With reuseport the listen fd is ours from the start: if setup fails before
+  // an Acceptor takes it, nobody else will close it and the port stays bound.
+  let listenFdOwned = d.strategy === 'reuseport';
   try {
-    const setup = await loadSetup(d.module);
-    const handlers = await setup({
+    const handlers = await setupFromModule(d.module, {
       loop,
       index: d.index,
       loops: d.loops,
@@ -49,8 +52,10 @@ async function main(): Promise<void> {
       ...d.conn,
       onShed: (count) => port.postMessage({ type: 'shed', count } satisfies LoopThreadMessage),
     });
-    if (d.strategy === 'reuseport') server.addAcceptor(d.listenFd, { ownsFd: true });
-    else if (d.strategy === 'exclusive') server.addAcceptor(d.listenFd, { exclusive: true, ownsFd: false });
+    if (d.strategy === 'reuseport') {
+      server.addAcceptor(d.listenFd, { ownsFd: true });
+      listenFdOwned = false;
+    } else if (d.strategy === 'exclusive') server.addAcceptor(d.listenFd, { exclusive: true, ownsFd: false });
     else {
       loop.attachQueue(LoopQueue.from(d.queue!), (type, fd) => {
         if (type === QueueMsg.NewConnection) server.newConnection(fd, true);
@@ -66,6 +71,7 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'ready' } satisfies LoopThreadMessage);
   } catch (err) {
     const e = err as { message?: string; code?: string };
+    if (listenFdOwned) native.close(d.listenFd);
     loop.quit();
     port.postMessage({ type: 'error', message: e.message ?? String(err), code: e.code } satisfies LoopThreadMessage);
   }

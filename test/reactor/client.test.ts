@@ -82,6 +82,28 @@ test('TcpClient retries with back-off until the server appears', async () => {
   }
 });
 
+test('TcpClient: retries are bounded, and stop() during the back-off ends connect() at once', async () => {
+  const loop = new EventLoop();
+  const probe = listenTcp({ host: '127.0.0.1', port: 0 });
+  const port = probe.port;
+  native.close(probe.fd); // nothing listens there
+  try {
+    const bounded = new TcpClient(loop, { host: '127.0.0.1', port, retry: { attempts: 3, initialDelay: 20, maxDelay: 40 } });
+    let t0 = Date.now();
+    await within(5000, assert.rejects(bounded.connect(), (e: Error & { code?: string }) => e.code === 'ECONNREFUSED'), 'bounded retries');
+    assert.ok(Date.now() - t0 >= 50, 'two back-offs of 20 and 40 ms were waited');
+
+    const client = new TcpClient(loop, { host: '127.0.0.1', port, retry: { attempts: 1000, initialDelay: 10_000 } });
+    const p = client.connect();
+    setTimeout(() => client.stop(), 50); // inside the first 10 s back-off
+    t0 = Date.now();
+    await within(2000, assert.rejects(p, (e: Error & { code?: string }) => e.code === 'ECONNREFUSED'), 'connect() after stop()');
+    assert.ok(Date.now() - t0 < 1000, 'stop() did not wait out the back-off');
+  } finally {
+    loop.quit();
+  }
+});
+
 test('ConnectionPool reuses keep-alive connections and bounds their number', async () => {
   const loop = new EventLoop();
   const server = new TcpServer({ port: 0, loops: 1, handlers: echo });
