@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { TcpServer } from '../reactor/index.js';
-import { acceptOption, attachNegativeValues, intOption, oneLine, onStopSignal, serverFlags, UsageError } from './options.js';
+import { acceptOption, attachNegativeValues, intOption, onStopSignal, serverFlags, usageError, UsageError } from './options.js';
 
 const HELP = `usage: edgeloop echo --port P [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [--backlog N]
 
@@ -18,18 +18,12 @@ SIGINT/SIGTERM stop it gracefully.
   --accept S       reuseport (default) | exclusive | dispatcher
   --backlog N      listen backlog (default: net.core.somaxconn)`;
 
-/** A bad flag: one line on stderr that names it, exit 2. The full usage is behind --help. */
-function usageError(err: unknown): number {
-  console.error(`edgeloop echo: ${oneLine((err as Error).message)} (see edgeloop echo --help)`);
-  return 2;
-}
-
 export async function main(argv: string[]): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({ args: attachNegativeValues(argv, serverFlags), options: serverFlags, strict: true }));
   } catch (err) {
-    return usageError(err);
+    return usageError('echo', err);
   }
   if (values.help) {
     console.log(HELP);
@@ -48,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       module: new URL('./echoHandlers.js', import.meta.url),
     });
   } catch (err) {
-    return usageError(err);
+    return usageError('echo', err);
   }
   let info;
   try {

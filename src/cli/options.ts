@@ -60,6 +60,12 @@ export function oneLine(message: string): string {
   return message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
 }
 
+/** A bad flag: one line on stderr that names it, exit 2. The full usage is behind --help. */
+export function usageError(command: string, err: unknown): number {
+  console.error(`edgeloop ${command}: ${oneLine((err as Error).message)} (see edgeloop ${command} --help)`);
+  return 2;
+}
+
 /** The server flags shared by `echo` and `serve`. */
 export const serverFlags = {
   port: { type: 'string', short: 'p' },

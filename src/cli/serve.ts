@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { serve, type HttpServer, type ServeOptions } from '../http/index.js';
-import { acceptOption, intOption, onStopSignal, serverFlags, UsageError } from './options.js';
+import { acceptOption, attachNegativeValues, intOption, onStopSignal, serverFlags, usageError, UsageError } from './options.js';
 
 const HELP = `usage: edgeloop serve --port P [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [--backlog N]
 
@@ -38,10 +38,9 @@ const flags = {
 export async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: attachNegativeValues(argv, flags), options: flags, strict: true, allowPositionals: false }));
   } catch (err) {
-    console.error(`edgeloop serve: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageError('serve', err);
   }
   if (values.help) {
     console.log(HELP);
@@ -63,8 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     };
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`edgeloop serve: ${err.message}\n\n${HELP}`);
-    return 2;
+    return usageError('serve', err);
   }
   let server: HttpServer;
   try {

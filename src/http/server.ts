@@ -4,8 +4,6 @@
  * thread imports the app module itself (functions cannot cross threads).
  * Thread: the caller's. Owns its TcpServer.
  */
-import net from 'node:net';
-import { Errno, SysError } from '../native/errors.js';
 import { TcpServer, type AcceptStrategy, type ServerInfo } from '../reactor/TcpServer.js';
 import type { LoopStatsSnapshot } from '../reactor/LoopStats.js';
 import { moduleHref } from '../reactor/loadModule.js';
@@ -72,9 +70,6 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     const app = options.handler ?? fromFetch(options.fetch!);
     tcp = new TcpServer({ ...base, loops: 1, setup: (ctx) => httpHandlers(ctx, app, http) });
   }
-  if (base.port !== 0 && (options.loops ?? 2) > 1 && (options.accept ?? 'reuseport') === 'reuseport') {
-    await assertPortFree(base.host, base.port);
-  }
   const info = await tcp.listen();
   const host = info.host.includes(':') ? `[${info.host}]` : info.host;
   return {
@@ -86,19 +81,3 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
   };
 }
 
-/**
- * SO_REUSEPORT lets a second server (same user) join the first one's port and
- * silently take half its connections. A plain bind first (no SO_REUSEPORT)
- * fails with EADDRINUSE when anything listens there, as a single-loop bind would.
- * Workaround for the reactor's reuseport listeners; a race-free fix belongs there.
- */
-function assertPortFree(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new SysError(-Errno.EADDRINUSE, 'bind', `${host}:${port}`));
-      else resolve(); // anything else (e.g. EADDRNOTAVAIL) is reported by the real bind
-    });
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
-  });
-}
