@@ -1,7 +1,9 @@
 /* Kernel interfaces /proc lacks, for `edgeloop doctor`:
  *  - NETLINK_SOCK_DIAG (inet_diag): for a LISTEN socket, /proc/net/tcp shows
  *    the accept-queue length but never the backlog it is measured against;
- *    idiag_wqueue carries sk_max_ack_backlog.
+ *    idiag_wqueue carries sk_max_ack_backlog. INET_DIAG_SKMEMINFO carries
+ *    sk_drops, which for a listener counts the SYNs and handshakes it dropped
+ *    (tcp_listendrop); the TcpExt counters only give the namespace-wide sum.
  *  - kcmp(KCMP_FILE): every epoll fd links to the same anonymous inode, so only
  *    the kernel can say whether fds in two processes are one epoll instance.
  * Both wrappers return data or a negative errno, like the rest of the addon. */
@@ -17,6 +19,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
+#include <linux/rtnetlink.h>
 #include <linux/kcmp.h>
 
 /* Big enough for a few hundred sockets per recv; the kernel never splits one
@@ -44,7 +47,24 @@ static void addr_str(int family, const __be32 *words, char *out, size_t cap) {
   }
 }
 
-static napi_value diag_to_js(napi_env env, const struct inet_diag_msg *m) {
+/* The SK_MEMINFO_DROPS word of an INET_DIAG_SKMEMINFO attribute, or -1 when
+ * the reply has none or a shorter array (kernels before sk_drops was added). */
+static int64_t diag_drops(const struct nlmsghdr *h) {
+  const struct inet_diag_msg *m = (const struct inet_diag_msg *)NLMSG_DATA(h);
+  int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
+  for (const struct rtattr *a = (const struct rtattr *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
+       RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    if (a->rta_type != INET_DIAG_SKMEMINFO) continue;
+    if (RTA_PAYLOAD(a) < (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t)) return -1;
+    uint32_t v;
+    memcpy(&v, (const char *)RTA_DATA(a) + SK_MEMINFO_DROPS * sizeof(uint32_t), sizeof(v));
+    return (int64_t)v;
+  }
+  return -1;
+}
+
+static napi_value diag_to_js(napi_env env, const struct nlmsghdr *h) {
+  const struct inet_diag_msg *m = (const struct inet_diag_msg *)NLMSG_DATA(h);
   char local[INET6_ADDRSTRLEN], remote[INET6_ADDRSTRLEN];
   addr_str(m->idiag_family, m->id.idiag_src, local, sizeof(local));
   addr_str(m->idiag_family, m->id.idiag_dst, remote, sizeof(remote));
@@ -60,6 +80,15 @@ static napi_value diag_to_js(napi_env env, const struct inet_diag_msg *m) {
   set_num(env, obj, "uid", (int64_t)m->idiag_uid);
   set_num(env, obj, "rqueue", (int64_t)m->idiag_rqueue);
   set_num(env, obj, "wqueue", (int64_t)m->idiag_wqueue);
+  /* null, not 0, when absent: "no drops" and "cannot tell" must stay distinct. */
+  int64_t drops = diag_drops(h);
+  if (drops >= 0) {
+    set_num(env, obj, "drops", drops);
+  } else {
+    napi_value nul;
+    napi_get_null(env, &nul);
+    napi_set_named_property(env, obj, "drops", nul);
+  }
   return obj;
 }
 
@@ -77,6 +106,8 @@ static int diag_request(int fd, uint8_t family, uint32_t states, uint32_t seq) {
   msg.req.sdiag_family = family;
   msg.req.sdiag_protocol = IPPROTO_TCP;
   msg.req.idiag_states = states;
+  /* The extension bits are 1 << (attribute - 1); SKMEMINFO needs no privilege. */
+  msg.req.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1);
 
   struct sockaddr_nl kernel;
   memset(&kernel, 0, sizeof(kernel));
@@ -110,7 +141,7 @@ static int diag_collect(napi_env env, int fd, uint32_t seq, napi_value arr, uint
       }
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
       if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg))) return -EIO;
-      napi_value obj = diag_to_js(env, (const struct inet_diag_msg *)NLMSG_DATA(h));
+      napi_value obj = diag_to_js(env, h);
       if (!obj || napi_set_element(env, arr, count, obj) != napi_ok) return -ENOMEM;
       count++;
     }
@@ -119,7 +150,8 @@ static int diag_collect(napi_env env, int fd, uint32_t seq, napi_value arr, uint
   }
 }
 
-/* inetDiag(family, statesMask) -> [{family, state, localAddress, ...}] or -errno.
+/* inetDiag(family, statesMask) -> [{family, state, localAddress, ..., rqueue,
+ * wqueue, drops}] or -errno; drops is null when the kernel sent no sk_drops.
  * statesMask is a bitmask of (1 << TCP_STATE), e.g. 1 << 10 for LISTEN. */
 static napi_value js_inetDiag(napi_env env, napi_callback_info info) {
   ARGS(2);

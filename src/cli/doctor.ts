@@ -21,7 +21,8 @@ what is wrong with how it accepts connections, the evidence, and the fix.
   -h, --help    this text
 
 Reads /proc (net/tcp, fd, fdinfo, net/netstat, limits, stat), inet_diag
-(backlogs) and kcmp (shared epoll instances). No eBPF, no ptrace stops.
+(backlogs, per-listener drops) and kcmp (shared epoll instances). No eBPF,
+no ptrace stops.
 Run as root to see other users' processes.
 
 Finding codes: LISTENER_EDGE_TRIGGERED, LISTENER_ONESHOT, SHARED_EPOLL_HERD,

@@ -4,6 +4,7 @@
  */
 import { describeEvents } from './proc/fdinfo.js';
 import { listenerName } from './checks/util.js';
+import { listenerDrops } from './checks/acceptQueue.js';
 import type { DoctorResult } from './run.js';
 import type { Finding } from './types.js';
 
@@ -31,7 +32,7 @@ export function toJson(r: DoctorResult): object {
         family: l.family,
         inode: l.inode,
         backlog: l.backlog,
-        acceptQueue: q ? { first: q.first, last: q.last, max: q.max, samples: q.samples } : null,
+        acceptQueue: q ? { first: q.first, last: q.last, max: q.max, samples: q.samples, drops: listenerDrops(q) } : null,
         holders: l.holders,
         epoll: d.registrations
           .filter((g) => g.listenerInode === l.inode)
@@ -99,8 +100,10 @@ export function toText(r: DoctorResult): string {
   for (const l of d.listeners) {
     const q = d.queues.find((x) => x.inode === l.inode);
     const holders = l.holders.map((h) => `${h.pid}/fd ${h.fd}`).join(', ') || 'nobody visible';
+    const drops = listenerDrops(q);
     lines.push(
-      `  ${listenerName(l).padEnd(24)} inode ${l.inode}, backlog ${l.backlog ?? '?'}, accept queue ${q?.last ?? '?'} (max ${q?.max ?? '?'}), held by ${holders}`,
+      `  ${listenerName(l).padEnd(24)} inode ${l.inode}, backlog ${l.backlog ?? '?'}, accept queue ${q?.last ?? '?'} (max ${q?.max ?? '?'})` +
+        `${drops === null ? '' : `, ${drops} dropped`}, held by ${holders}`,
     );
     for (const g of d.registrations.filter((x) => x.listenerInode === l.inode)) {
       const inst = d.instances[g.instance];

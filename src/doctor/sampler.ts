@@ -55,11 +55,13 @@ export class Sampler {
     }
   }
 
-  private queueLengths(): Map<number, number> {
-    const out = new Map<number, number>();
+  /** Queue length and, from inet_diag only, the listener's drop count. */
+  private queueLengths(): Map<number, { length: number; drops: number | null }> {
+    const out = new Map<number, { length: number; drops: number | null }>();
     if (this.useDiag) {
       try {
-        for (const [inode, s] of listenSockets(this.kernel)) out.set(inode, s.rqueue);
+        // An addon built before `drops` existed leaves it undefined: treat as unknown.
+        for (const [inode, s] of listenSockets(this.kernel)) out.set(inode, { length: s.rqueue, drops: s.drops ?? null });
         return out;
       } catch (err) {
         this.useDiag = false;
@@ -67,7 +69,7 @@ export class Sampler {
       }
     }
     try {
-      for (const r of readTcpTables(this.target.netPid)) if (r.state === TCP_LISTEN) out.set(r.inode, r.rxQueue);
+      for (const r of readTcpTables(this.target.netPid)) if (r.state === TCP_LISTEN) out.set(r.inode, { length: r.rxQueue, drops: null });
     } catch {
       // The namespace went away with the target; the next checks will say so.
     }
@@ -77,9 +79,11 @@ export class Sampler {
   private sampleQueues(): void {
     const lengths = this.queueLengths();
     for (const l of this.listeners) {
-      const q = lengths.get(l.inode);
+      const seen = lengths.get(l.inode);
       const s = this.queues.get(l.inode)!;
-      if (q === undefined) continue;
+      if (seen === undefined) continue;
+      Sampler.sampleDrops(s, seen.drops);
+      const q = seen.length;
       if (s.samples === 0) s.first = q;
       s.samples++;
       s.last = q;
@@ -89,6 +93,21 @@ export class Sampler {
         if (q >= 0.8 * l.backlog) s.nearFull++;
       }
     }
+  }
+
+  /**
+   * One sample without a drop count (inet_diag failed mid-way, fell back to
+   * /proc) makes the whole window unknown: a delta over part of it could miss
+   * the drops, and the check would then clear a listener that overflowed.
+   */
+  private static sampleDrops(s: QueueStats, drops: number | null): void {
+    if (s.dropsFirst === null) return;
+    if (drops === null) {
+      s.dropsFirst = s.dropsLast = null;
+      return;
+    }
+    if (s.dropsFirst === undefined) s.dropsFirst = drops;
+    s.dropsLast = drops;
   }
 
   private sampleOneshot(): void {

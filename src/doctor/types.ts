@@ -91,6 +91,13 @@ export interface QueueStats {
   atLimit: number;
   /** Samples with queue >= 80% of backlog. */
   nearFull: number;
+  /**
+   * The listener's own sk_drops (inet_diag) at its first and last sample.
+   * null: not known for the whole sample (no inet_diag, an old kernel, or a
+   * sample without it); the namespace-wide TcpExt counters are all there is then.
+   */
+  dropsFirst?: number | null;
+  dropsLast?: number | null;
 }
 
 export interface FdUsage {

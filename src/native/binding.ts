@@ -27,6 +27,12 @@ export interface InetDiagSocket {
   rqueue: number;
   /** For listeners: the effective backlog. For others: unsent bytes. */
   wqueue: number;
+  /**
+   * sk_drops (INET_DIAG_SKMEMINFO). For a listener: connection attempts it
+   * dropped, SYNs and handshake ACKs alike, each retransmission counted again
+   * (u32, wraps). null when the kernel sent no such attribute.
+   */
+  drops: number | null;
 }
 
 export interface NativeBinding {

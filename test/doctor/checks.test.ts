@@ -6,7 +6,7 @@ import { cpuSkew } from '../../src/doctor/checks/cpu.js';
 import { parseNetstat } from '../../src/doctor/proc/netstat.js';
 import type { TcpRow } from '../../src/doctor/proc/netTcp.js';
 import { targetCloseWait } from '../../src/doctor/run.js';
-import type { DoctorData, Listener } from '../../src/doctor/types.js';
+import type { DoctorData, Listener, QueueStats } from '../../src/doctor/types.js';
 import { EPOLLET, EPOLLEXCLUSIVE, EPOLLONESHOT } from '../../src/doctor/proc/fdinfo.js';
 
 function listener(over: Partial<Listener> = {}): Listener {
@@ -54,6 +54,66 @@ test('overflow: an error only when a target listener was at its limit', () => {
   assert.ok(elsewhere.includes('ACCEPT_QUEUE_OVERFLOW:warning'));
   assert.ok(!elsewhere.some((x) => x.endsWith(':error')));
   assert.ok(!codesOf(data({ counters: { start: counters(5, 5), end: counters(5, 5) } })).some((x) => x.startsWith('ACCEPT_QUEUE_OVERFLOW')));
+});
+
+test('overflow with per-listener drops: the listener\'s own count decides, the namespace counters do not', () => {
+  const grown = { start: counters(10, 10), end: counters(46, 46) };
+  const q = (over: Partial<QueueStats> = {}): QueueStats => ({ inode: 100, samples: 20, first: 0, last: 0, max: 0, atLimit: 0, nearFull: 0, ...over });
+  const overflowOf = (d: DoctorData) => runChecks(d).filter((f) => f.code === 'ACCEPT_QUEUE_OVERFLOW');
+
+  // The target dropped 36 itself: an error naming the count, even though no sample caught the queue full.
+  const own = overflowOf(data({ counters: grown, queues: [q({ dropsFirst: 4, dropsLast: 40 })] }));
+  assert.equal(own.length, 1);
+  assert.equal(own[0]!.severity, 'error');
+  assert.match(own[0]!.message, /0\.0\.0\.0:8080 itself dropped 36 connection attempts/);
+  assert.equal(own[0]!.evidence.listenerDrops, 36);
+  assert.equal(own[0]!.evidence.ListenOverflows, 36, 'the namespace counters stay as context');
+  // Namespace counters unreadable: the listener's own drops are enough.
+  assert.equal(overflowOf(data({ queues: [q({ dropsFirst: 0, dropsLast: 1 })] }))[0]?.severity, 'error');
+  // The u32 wraps: 2^32 - 5 -> 3 is 8 drops.
+  assert.equal(overflowOf(data({ queues: [q({ dropsFirst: 2 ** 32 - 5, dropsLast: 3 })] }))[0]?.evidence.listenerDrops, 8);
+
+  // Another listener overflowed: the namespace grew, the target dropped nothing. No finding at all,
+  // even with the target's queue seen at its limit; KERNEL_SETTINGS carries the counters.
+  for (const quiet of [q({ dropsFirst: 7, dropsLast: 7 }), q({ dropsFirst: 7, dropsLast: 7, first: 129, last: 129, max: 129, atLimit: 20, nearFull: 20 })]) {
+    const d = data({ counters: grown, queues: [quiet] });
+    assert.deepEqual(overflowOf(d), []);
+    const ks = runChecks(d).find((f) => f.code === 'KERNEL_SETTINGS')!;
+    assert.deepEqual((ks.evidence.otherListenersOverflowed as Record<string, unknown>).ListenOverflows, 36);
+  }
+  assert.equal(runChecks(data({ queues: [q({ dropsFirst: 7, dropsLast: 7 })] })).find((f) => f.code === 'KERNEL_SETTINGS')!.evidence.otherListenersOverflowed, undefined);
+
+  // Two listeners, one dropping: one finding, for that one.
+  const two = data({
+    counters: grown,
+    listeners: [listener(), listener({ inode: 101, port: 8081 })],
+    queues: [q({ dropsFirst: 0, dropsLast: 0 }), q({ inode: 101, dropsFirst: 0, dropsLast: 5 })],
+  });
+  assert.deepEqual(overflowOf(two).map((f) => [f.severity, f.evidence.listener, f.evidence.listenerDrops]), [['error', '0.0.0.0:8081', 5]]);
+});
+
+test('overflow without per-listener drops: the namespace rule, unchanged', () => {
+  const grown = { start: counters(10, 10), end: counters(25, 25) };
+  const full = { inode: 100, samples: 20, first: 129, last: 129, max: 129, atLimit: 20, nearFull: 20 };
+  // Absent (older addon or kernel) and null (a sample without inet_diag) both mean unknown.
+  for (const unknown of [{}, { dropsFirst: null, dropsLast: null }, { dropsFirst: 3 }]) {
+    const idle = { inode: 100, samples: 20, first: 0, last: 0, max: 0, atLimit: 0, nearFull: 0, ...unknown };
+    assert.deepEqual(codesOf(data({ counters: grown, queues: [idle] })).filter((c) => c.startsWith('ACCEPT_QUEUE_OVERFLOW')), ['ACCEPT_QUEUE_OVERFLOW:warning']);
+    const f = runChecks(data({ counters: grown, queues: [{ ...full, ...unknown }] })).find((x) => x.code === 'ACCEPT_QUEUE_OVERFLOW')!;
+    assert.equal(f.severity, 'error');
+    assert.equal(f.evidence.listenerDrops, null);
+    assert.match(f.message, /was at its limit \(backlog 128\) while ListenOverflows grew by 15/);
+  }
+  // Mixed: a listener that reported no drops, and one whose drops are unknown but was at its limit: the latter, by the old rule.
+  const mixed = data({
+    counters: grown,
+    listeners: [listener(), listener({ inode: 101, port: 8081 })],
+    queues: [{ inode: 100, samples: 20, first: 0, last: 0, max: 0, atLimit: 0, nearFull: 0, dropsFirst: 0, dropsLast: 0 }, { ...full, inode: 101 }],
+  });
+  assert.deepEqual(
+    runChecks(mixed).filter((f) => f.code === 'ACCEPT_QUEUE_OVERFLOW').map((f) => [f.severity, f.evidence.listener]),
+    [['error', '0.0.0.0:8081']],
+  );
 });
 
 test('backlog equal to somaxconn: info when idle, warning when the queue filled', () => {

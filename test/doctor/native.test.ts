@@ -22,6 +22,7 @@ test('inetDiag reports a listener with its accept queue and backlog', async (t) 
   assert.equal(mine.localAddress, '127.0.0.1');
   assert.equal(mine.wqueue, 37, 'wqueue is the backlog (sk_max_ack_backlog)');
   assert.equal(mine.rqueue, 0);
+  assert.equal(mine.drops, 0, 'drops (sk_drops via INET_DIAG_SKMEMINFO) is a number on this kernel');
   assert.ok(mine.inode > 0);
   // The inode matches what /proc shows for our own fd table.
   const links = fs.readdirSync('/proc/self/fd').map((fd) => {
@@ -37,6 +38,41 @@ test('inetDiag reports a listener with its accept queue and backlog', async (t) 
   const v6 = native.inetDiag(AF_INET6, LISTEN);
   assert.ok(Array.isArray(v6) || v6 < 0);
   assert.ok(typeof native.inetDiag(1, LISTEN) === 'number' && (native.inetDiag(1, LISTEN) as number) < 0, 'AF_UNIX is refused');
+});
+
+test('inetDiag drops: a full listener counts its own dropped SYNs, other listeners do not', async (t) => {
+  const full = native.socket(AF_INET);
+  assert.ok(full >= 0);
+  t.after(() => native.close(full));
+  assert.equal(native.bind(full, '127.0.0.1', 0), 0);
+  // Backlog 0: the queue holds one connection and is never accepted from.
+  assert.equal(native.listen(full, 0), 0);
+  const port = (native.getsockname(full) as { port: number }).port;
+  const healthy = net.createServer((c) => c.destroy());
+  await new Promise<void>((r) => healthy.listen({ host: '127.0.0.1', port: 0 }, r));
+  t.after(() => healthy.close());
+  const healthyPort = (healthy.address() as net.AddressInfo).port;
+  const find = (p: number) => {
+    const r = native.inetDiag(AF_INET, LISTEN);
+    assert.ok(Array.isArray(r));
+    return r.find((s) => s.localPort === p)!;
+  };
+  assert.equal(find(port).drops, 0);
+  const clients: net.Socket[] = [];
+  t.after(() => clients.forEach((c) => c.destroy()));
+  // Bounded: 6 connects; all but the first find the queue full and their SYNs are dropped.
+  for (let i = 0; i < 6; i++) {
+    const c = net.connect({ host: '127.0.0.1', port });
+    c.on('error', () => {});
+    clients.push(c);
+  }
+  let drops = 0;
+  for (let i = 0; i < 40 && drops === 0; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    drops = find(port).drops ?? 0;
+  }
+  assert.ok(drops > 0, 'the full listener counted drops');
+  assert.equal(find(healthyPort).drops, 0, 'the healthy listener next to it did not');
 });
 
 test('kcmpFile: same description, different descriptions, bad fd', (t) => {

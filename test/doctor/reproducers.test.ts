@@ -196,6 +196,11 @@ test('tiny backlog, never accepting, flooded: ACCEPT_QUEUE_OVERFLOW, NEAR_FULL, 
   assert.equal(r.data.queues[0]!.max, 5, 'the kernel queues backlog + 1');
   const ov = r.findings.find((f) => f.code === 'ACCEPT_QUEUE_OVERFLOW')!;
   assert.ok((ov.evidence.ListenOverflows as number) > 0);
+  // The listener's own drop count, not only the namespace's, is the evidence.
+  const own = ov.evidence.listenerDrops as number;
+  assert.ok(own > 0, JSON.stringify(ov.evidence));
+  assert.equal(ov.evidence.listener, `127.0.0.1:${s.port}`);
+  assert.match(ov.message, new RegExp(`127\\.0\\.0\\.1:${s.port} itself dropped ${own} connection attempt`));
   const cw = r.findings.find((f) => f.code === 'CLOSE_WAIT_UNREAD')!;
   assert.equal(cw.evidence.neverAccepted, 5);
   assert.equal(cw.evidence.unreadBytes, 5 * 6);

@@ -1,8 +1,11 @@
 /**
  * The accept queue (pitfall 12): overflows, a queue near its backlog, and a
- * backlog cut by net.core.somaxconn or too small for the load. ListenOverflows
- * and ListenDrops are per network namespace, so they only count against the
- * target when one of its listeners was seen at its limit.
+ * backlog cut by net.core.somaxconn or too small for the load. The evidence
+ * is each listener's own drop count (sk_drops via inet_diag): ListenOverflows
+ * and ListenDrops sum every listener in the network namespace, so another
+ * server's overflow would otherwise read as the target's. Only when the kernel
+ * cannot give a listener's drops do those counters count against it, and then
+ * only if it was seen at its limit.
  */
 import { counterDelta } from '../proc/netstat.js';
 import type { DoctorData, Finding, Listener, QueueStats } from '../types.js';
@@ -10,6 +13,16 @@ import { listenerName } from './util.js';
 
 function stats(d: DoctorData, l: Listener): QueueStats | undefined {
   return d.queues.find((q) => q.inode === l.inode);
+}
+
+/**
+ * The listener's own drops during the sample; null when they were not known
+ * for the whole sample. SKMEMINFO carries sk_drops as a u32, so a wrap during
+ * the sample still gives the right delta.
+ */
+export function listenerDrops(q: QueueStats | undefined): number | null {
+  if (!q || typeof q.dropsFirst !== 'number' || typeof q.dropsLast !== 'number') return null;
+  return (q.dropsLast - q.dropsFirst + 2 ** 32) % 2 ** 32;
 }
 
 function queueEvidence(l: Listener, q: QueueStats | undefined) {
@@ -23,6 +36,7 @@ function queueEvidence(l: Listener, q: QueueStats | undefined) {
     samplesAtLimit: q?.atLimit ?? 0,
     samplesNearFull: q?.nearFull ?? 0,
     samples: q?.samples ?? 0,
+    listenerDrops: listenerDrops(q),
   };
 }
 
@@ -35,17 +49,37 @@ export function overflowDeltas(d: DoctorData): { overflows: number | null; drops
   };
 }
 
-export function checkOverflow(d: DoctorData): Finding[] {
+const OVERFLOW_WHY =
+  'when the accept queue is full the kernel drops the SYN (or the final ACK): the client retransmits after ' +
+  '1 s, 3 s, ... and short-timeout clients fail with ETIMEDOUT (errno 110), as in the seed\'s short-connection bursts.';
+const OVERFLOW_FIX =
+  'accept faster (drain accept() to EAGAIN on every wakeup, more accepting loops), raise the listen() backlog ' +
+  'and net.core.somaxconn (then restart: the backlog is fixed at listen()), and pool client connections';
+
+function namespaceCounters(d: DoctorData) {
+  const { overflows, drops } = overflowDeltas(d);
+  return { ListenOverflows: overflows, ListenDrops: drops, seconds: Number(d.seconds.toFixed(2)) };
+}
+
+/**
+ * The namespace counters grew, but every target listener reported its own
+ * drops and none dropped anything: someone else's queue overflowed. Context
+ * for KERNEL_SETTINGS, never an ACCEPT_QUEUE_OVERFLOW.
+ */
+export function foreignOverflow(d: DoctorData): { ListenOverflows: number | null; ListenDrops: number | null } | null {
+  const { overflows, drops } = overflowDeltas(d);
+  if (!((overflows ?? 0) > 0 || (drops ?? 0) > 0) || d.listeners.length === 0) return null;
+  const own = d.listeners.map((l) => listenerDrops(stats(d, l)));
+  if (own.some((n) => n === null || n > 0)) return null;
+  return { ListenOverflows: overflows, ListenDrops: drops };
+}
+
+/** Without per-listener drops: the namespace counters, held against listeners seen at their limit. */
+function checkOverflowByNamespace(d: DoctorData, listeners: Listener[]): Finding[] {
   const { overflows, drops } = overflowDeltas(d);
   if (!((overflows ?? 0) > 0 || (drops ?? 0) > 0)) return [];
-  const full = d.listeners.filter((l) => (stats(d, l)?.atLimit ?? 0) > 0);
-  const counters = { ListenOverflows: overflows, ListenDrops: drops, seconds: Number(d.seconds.toFixed(2)) };
-  const why =
-    'when the accept queue is full the kernel drops the SYN (or the final ACK): the client retransmits after ' +
-    '1 s, 3 s, ... and short-timeout clients fail with ETIMEDOUT (errno 110), as in the seed\'s short-connection bursts.';
-  const fix =
-    'accept faster (drain accept() to EAGAIN on every wakeup, more accepting loops), raise the listen() backlog ' +
-    'and net.core.somaxconn (then restart: the backlog is fixed at listen()), and pool client connections';
+  const full = listeners.filter((l) => (stats(d, l)?.atLimit ?? 0) > 0);
+  const counters = namespaceCounters(d);
   if (full.length === 0) {
     return [
       {
@@ -54,9 +88,9 @@ export function checkOverflow(d: DoctorData): Finding[] {
         message:
           `ListenOverflows grew by ${overflows ?? '?'} and ListenDrops by ${drops ?? '?'} in the target's network ` +
           `namespace in ${d.seconds.toFixed(1)} s, but no target listener was seen at its limit (another listener, or bursts between samples)`,
-        evidence: { ...counters, listeners: d.listeners.map((l) => queueEvidence(l, stats(d, l))) },
-        why,
-        fix,
+        evidence: { ...counters, listeners: listeners.map((l) => queueEvidence(l, stats(d, l))) },
+        why: OVERFLOW_WHY,
+        fix: OVERFLOW_FIX,
         pitfalls: [12],
       },
     ];
@@ -68,10 +102,41 @@ export function checkOverflow(d: DoctorData): Finding[] {
       `the accept queue of ${listenerName(l)} was at its limit (backlog ${l.backlog}) while ListenOverflows grew by ` +
       `${overflows ?? '?'} and ListenDrops by ${drops ?? '?'} in ${d.seconds.toFixed(1)} s: connections are being dropped`,
     evidence: { ...counters, ...queueEvidence(l, stats(d, l)) },
-    why,
-    fix,
+    why: OVERFLOW_WHY,
+    fix: OVERFLOW_FIX,
     pitfalls: [12],
   }));
+}
+
+export function checkOverflow(d: DoctorData): Finding[] {
+  const known = d.listeners.filter((l) => listenerDrops(stats(d, l)) !== null);
+  // No per-listener evidence at all (another namespace, no addon, an old kernel): the old rule, unchanged.
+  if (known.length === 0) return checkOverflowByNamespace(d, d.listeners);
+  const counters = namespaceCounters(d);
+  const dropped: Finding[] = [];
+  for (const l of known) {
+    const q = stats(d, l);
+    const n = listenerDrops(q)!;
+    if (n === 0) continue;
+    dropped.push({
+      code: 'ACCEPT_QUEUE_OVERFLOW',
+      severity: 'error',
+      message:
+        `${listenerName(l)} itself dropped ${n} connection attempt${n === 1 ? '' : 's'} in ${d.seconds.toFixed(1)} s ` +
+        `(its own count from inet_diag, SYN retransmissions included): ` +
+        `its accept queue (backlog ${l.backlog ?? '?'}) was full`,
+      evidence: { ...counters, ...queueEvidence(l, q) },
+      why: OVERFLOW_WHY,
+      fix: OVERFLOW_FIX,
+      pitfalls: [12],
+    });
+  }
+  // Listeners without a drop count (e.g. gone from inet_diag mid-sample) keep the old rule; its
+  // "no listener seen at its limit" warning adds nothing once a target listener is known to drop.
+  const unknown = d.listeners.filter((l) => !known.includes(l));
+  if (unknown.length === 0) return dropped;
+  const fallback = checkOverflowByNamespace(d, unknown);
+  return dropped.length === 0 ? fallback : [...dropped, ...fallback.filter((f) => f.severity === 'error')];
 }
 
 export function checkNearFull(d: DoctorData): Finding[] {
@@ -104,7 +169,10 @@ export function checkBacklog(d: DoctorData): Finding[] {
   for (const l of d.listeners) {
     if (l.backlog === null) continue;
     const q = stats(d, l);
-    const loaded = (q?.nearFull ?? 0) > 0 || (grew && (q?.atLimit ?? 0) > 0);
+    // The listener's own drops are direct proof of load; without them, a namespace-wide overflow while its queue was at the limit.
+    const own = listenerDrops(q);
+    const overflowed = own !== null ? own > 0 : grew && (q?.atLimit ?? 0) > 0;
+    const loaded = (q?.nearFull ?? 0) > 0 || overflowed;
     const capped = somaxconn !== null && l.backlog === somaxconn;
     const small = l.backlog <= SMALL_BACKLOG;
     const evidence = { ...queueEvidence(l, q), somaxconn, ListenOverflows: overflows, ListenDrops: drops };

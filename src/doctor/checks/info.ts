@@ -1,5 +1,6 @@
 /** Context the user needs to read the rest: reuseport groups, kernel limits, what doctor could not see. */
 import type { DoctorData, Finding } from '../types.js';
+import { foreignOverflow } from './acceptQueue.js';
 import { listenerName } from './util.js';
 
 export function checkReuseport(d: DoctorData): Finding[] {
@@ -35,12 +36,17 @@ export function checkKernelSettings(d: DoctorData): Finding[] {
     `net.ipv4.tcp_syncookies ${s.syncookies ?? '?'}`,
     `net.ipv4.tcp_abort_on_overflow ${s.tcpAbortOnOverflow ?? '?'}`,
   ];
+  // Shown so that a reader who watches nstat is not puzzled by the missing ACCEPT_QUEUE_OVERFLOW.
+  const foreign = foreignOverflow(d);
+  const elsewhere = foreign
+    ? { otherListenersOverflowed: { ...foreign, note: 'namespace-wide counters grew; no target listener dropped anything' } }
+    : {};
   return [
     {
       code: 'KERNEL_SETTINGS',
       severity: 'info',
       message: parts.join(', ') + (d.target.sameNetns ? '' : " (doctor's network namespace; the target's may differ)"),
-      evidence: { ...s },
+      evidence: { ...s, ...elsewhere },
       why:
         'somaxconn caps every listen() backlog; tcp_max_syn_backlog bounds half-open connections; syncookies keep ' +
         'accepting when the SYN queue overflows; tcp_abort_on_overflow=1 answers an overflow with RST instead of a silent drop',
