@@ -153,9 +153,21 @@ export class TcpConnection implements ChannelOwner {
     if (revents & EV_ERR) {
       const err = native.getsockopt(this.fd, C.SOL_SOCKET!, C.SO_ERROR!);
       this.failWith(err > 0 ? -err : -Errno.EIO, 'socket');
-    } else if ((revents & EV_HUP) && (this.readPaused || this.peerEof)) {
-      // Both directions are gone and nothing more can be read.
-      this.handleClose(this.peerEof ? this.initiator : 'reset');
+    } else if (revents & EV_HUP) {
+      // HUP without ERR: both directions are shut. A reset would have come with
+      // SO_ERROR set (EV_ERR above), so this is a graceful end.
+      if (this.peerEof) {
+        // We read the peer's FIN: nothing more can arrive.
+        this.handleClose(this.initiator);
+      } else if (this.readPaused && !this.localEof) {
+        // Shut both ways though we never sent our FIN and saw no FIN nor error:
+        // only a torn-down connection gets here.
+        this.handleClose('reset');
+      }
+      // Otherwise (our FIN sent, reading paused, the peer's FIN not read yet):
+      // its last bytes may still wait in the kernel. Pausing took the channel
+      // out of epoll, so this does not spin; resumeReading() reads them up to
+      // the FIN and closes then, and the linger timer bounds the wait.
     }
   }
 
