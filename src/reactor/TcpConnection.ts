@@ -129,6 +129,11 @@ export class TcpConnection implements ChannelOwner {
     return this.output ? this.output.readableBytes : 0;
   }
 
+  /** Bytes received and left unconsumed by onMessage (kept for its next call). */
+  get bufferedInput(): number {
+    return this.input ? this.input.readableBytes : 0;
+  }
+
   localAddress(): SockAddr | undefined {
     const a = native.getsockname(this.fd);
     return typeof a === 'number' ? undefined : a;
