@@ -46,7 +46,8 @@ class Connector implements ChannelOwner {
     this.channel.events = EV_WRITE;
     this.loop.poller.updateChannel(this.channel);
     const ms = this.opts.timeout ?? 10000;
-    this.timer = this.loop.runAfter(ms, () => this.fail(-Errno.ETIMEDOUT, `after ${ms} ms`));
+    // Infinity: no deadline; a negative timeout fails at once like 0 (connect() rejected NaN).
+    if (ms !== Infinity) this.timer = this.loop.runAfter(Math.max(0, ms), () => this.fail(-Errno.ETIMEDOUT, `after ${ms} ms`));
   }
 
   handleEvent(): void {
@@ -93,6 +94,7 @@ function establish(loop: EventLoop, fd: number, opts: ConnectOptions): TcpConnec
 export async function connect(loop: EventLoop, opts: ConnectOptions): Promise<TcpConnection> {
   loop.assertInLoopThread();
   validatePort(opts.port);
+  if (opts.timeout !== undefined && Number.isNaN(opts.timeout)) throw new RangeError('connect: timeout must be a number of ms, got NaN');
   const host = await resolveHost(opts.host);
   const where = `${net.isIPv6(host) ? `[${host}]` : host}:${opts.port}`;
   const fd = native.socket(net.isIPv6(host) ? C.AF_INET6! : C.AF_INET!);

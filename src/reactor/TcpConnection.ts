@@ -430,7 +430,8 @@ export class TcpConnection implements ChannelOwner {
   }
 
   private watch(ms: number, last: () => number, active?: () => boolean): Watchdog | undefined {
-    if (!(ms > 0) || this.isClosed) return undefined;
+    // Infinity never fires: the same as off.
+    if (!(ms > 0 && ms < Infinity) || this.isClosed) return undefined;
     return new Watchdog(this.loop, ms, last, () => this.forceClose('timeout'), active);
   }
 
@@ -446,7 +447,8 @@ export class TcpConnection implements ChannelOwner {
     this.initiator = 'local';
     this.state = 'localHalfClosed';
     if (!this.channel.isReading && !this.readPaused) this.channel.enableReading();
-    this.lingerTimer = this.loop.runAfter(this.lingerMs, () => this.forceClose('local'));
+    // lingerMs is the user's: Infinity waits for the peer forever, anything below 0 (or NaN) is 0.
+    if (this.lingerMs !== Infinity) this.lingerTimer = this.loop.runAfter(Math.max(0, this.lingerMs) || 0, () => this.forceClose('local'));
   }
 
   private failWith(errno: number, syscall: string): void {
