@@ -97,7 +97,7 @@ export class LoopDriver implements SlotHost {
     this.startMs = Math.max(performance.now(), startAbsMs - origin);
     const c = this.cfg;
     if (c.durationMs !== undefined) {
-      this.timers.push(this.loop.runAfter(this.startMs + c.durationMs - performance.now(), () => this.stop()));
+      this.timers.push(this.loop.runAfter(Math.max(0, this.startMs + c.durationMs - performance.now()), () => this.stop()));
     }
     if (c.timeoutMs > 0) {
       const tick = Math.min(100, Math.max(5, Math.floor(c.timeoutMs / 10)));
@@ -216,7 +216,7 @@ export class LoopDriver implements SlotHost {
 
   private armRate(t: number, now: number): void {
     if (this.rateTimer && !this.rateTimer.cancelled) return;
-    this.rateTimer = this.loop.runAfter(t - now, () => {
+    this.rateTimer = this.loop.runAfter(Math.max(0, t - now), () => {
       this.rateTimer = undefined;
       const parked = this.parkedSlots.splice(0);
       for (const s of parked) s.parked = false;

@@ -18,6 +18,8 @@ export interface BodySource {
 /** Queue above this: stop feeding. A `bytes()` call lifts it (the size is bounded by maxBodyBytes). */
 export const BODY_HIGH_WATER = 64 * 1024;
 const BODY_LOW_WATER = 16 * 1024;
+/** bytes(): the first allocation for the whole body, before it grows with what arrives. */
+const WHOLE_INITIAL = 64 * 1024;
 
 const OPEN = 0;
 const ENDED = 1;
@@ -163,8 +165,12 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
     return new Promise<Uint8Array | null>((resolve, reject) => {
       if (this.wholeWaiters === null) {
         this.wholeWaiters = [];
-        const size = this.expectedLength >= 0 ? this.expectedLength : Math.max(this.buffered * 2, 16 * 1024);
-        this.whole = new Uint8Array(size);
+        // Sized by what has arrived, not by the declared length: a client may
+        // declare maxBodyBytes and send nothing, once per connection. The array
+        // grows geometrically (appendWhole), capped at the declared length, so a
+        // complete body still ends in an array of exactly its size.
+        const start = Math.max(this.buffered, WHOLE_INITIAL);
+        this.whole = new Uint8Array(this.expectedLength >= 0 ? Math.min(this.expectedLength, start) : start);
         this.wholeLen = 0;
         for (let i = this.first; i < this.chunks.length; i++) this.appendWhole(this.chunks[i]!, 0, this.chunks[i]!.length);
         this.chunks = [];
@@ -226,7 +232,10 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
     const n = end - start;
     let w = this.whole!;
     if (this.wholeLen + n > w.length) {
-      const next = new Uint8Array(Math.max(w.length * 2, this.wholeLen + n));
+      let size = Math.max(w.length * 2, this.wholeLen + n);
+      // The parser never pushes past a declared length; stopping there saves the final trim's copy.
+      if (this.expectedLength >= this.wholeLen + n) size = Math.min(size, this.expectedLength);
+      const next = new Uint8Array(size);
       next.set(w.subarray(0, this.wholeLen));
       this.whole = w = next;
     }

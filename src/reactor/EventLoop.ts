@@ -100,21 +100,37 @@ export class EventLoop {
     }
   }
 
-  /** Runs fn after the current batch of events (or soon, if called between batches). */
-  queueInLoop(fn: () => void): void {
+  /**
+   * Runs fn after the current batch of events (or soon, if called between
+   * batches). Once the loop has quit, fn is dropped and false is returned: as
+   * in muduo, a loop that has left its last iteration runs nothing more, and
+   * dropping (rather than throwing) lets teardown paths queue without
+   * checking. Off the loop's thread it throws: the queue is not shared.
+   */
+  queueInLoop(fn: () => void): boolean {
+    if (threadId !== this.threadId) {
+      throw new Error(`edgeloop: ${this.name}.queueInLoop() called from thread ${threadId}; it belongs to thread ${this.threadId}`);
+    }
+    if (this.quitted) return false;
     this.pending.push(fn);
     if (!this.dispatching && !this.pendingScheduled) {
       this.pendingScheduled = true;
       setImmediate(() => this.runPending());
     }
+    return true;
   }
 
+  /** Runs fn once after ms (a finite number >= 0; 0 = after the current batch's timers are due). */
   runAfter(ms: number, fn: () => void): Timer {
+    // NaN would never fire and never be cancelled from the heap; Infinity the same; a
+    // negative delay is almost always a deadline computed from the wrong clock.
+    if (!(ms >= 0 && ms < Infinity)) throw new RangeError(`runAfter: delay must be a finite number of ms >= 0, got ${ms}`);
     return this.timers.add(ms, 0, fn);
   }
 
+  /** Runs fn every ms (a finite number > 0). */
   runEvery(ms: number, fn: () => void): Timer {
-    if (!(ms > 0)) throw new RangeError('runEvery: interval must be > 0 ms');
+    if (!(ms > 0 && ms < Infinity)) throw new RangeError(`runEvery: interval must be a finite number of ms > 0, got ${ms}`);
     return this.timers.add(ms, ms, fn);
   }
 
@@ -185,6 +201,8 @@ export class EventLoop {
     const fns = this.pending;
     this.pending = [];
     for (const fn of fns) {
+      // quit() from a functor ends the batch too: what is left would run on a closed loop.
+      if (this.quitted) return;
       try {
         fn();
       } catch (err) {

@@ -127,7 +127,8 @@ export class ServerLoop {
       };
       this.stopping = { resolve: done };
       if (this.connections.size === 0) return done();
-      timer = this.loop.runAfter(timeoutMs, () => {
+      // Infinity: wait for every connection however long; below 0 (or NaN): force-close at once.
+      if (timeoutMs !== Infinity) timer = this.loop.runAfter(Math.max(0, timeoutMs) || 0, () => {
         for (const c of [...this.connections.values()]) c.forceClose('shutdown');
       });
       for (const c of [...this.connections.values()]) {

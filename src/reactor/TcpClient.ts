@@ -46,7 +46,8 @@ class Connector implements ChannelOwner {
     this.channel.events = EV_WRITE;
     this.loop.poller.updateChannel(this.channel);
     const ms = this.opts.timeout ?? 10000;
-    this.timer = this.loop.runAfter(ms, () => this.fail(-Errno.ETIMEDOUT, `after ${ms} ms`));
+    // Infinity: no deadline; a negative timeout fails at once like 0 (connect() rejected NaN).
+    if (ms !== Infinity) this.timer = this.loop.runAfter(Math.max(0, ms), () => this.fail(-Errno.ETIMEDOUT, `after ${ms} ms`));
   }
 
   handleEvent(): void {
@@ -93,6 +94,7 @@ function establish(loop: EventLoop, fd: number, opts: ConnectOptions): TcpConnec
 export async function connect(loop: EventLoop, opts: ConnectOptions): Promise<TcpConnection> {
   loop.assertInLoopThread();
   validatePort(opts.port);
+  if (opts.timeout !== undefined && Number.isNaN(opts.timeout)) throw new RangeError('connect: timeout must be a number of ms, got NaN');
   const host = await resolveHost(opts.host);
   const where = `${net.isIPv6(host) ? `[${host}]` : host}:${opts.port}`;
   const fd = native.socket(net.isIPv6(host) ? C.AF_INET6! : C.AF_INET!);
@@ -215,17 +217,32 @@ export class ConnectionPool {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  /** Returns a connection; one that is closed or half-closed is dropped instead. */
+  /**
+   * Returns a connection. One that is closed or half-closed, or that still
+   * holds state of its borrower (reading paused, input left unconsumed), is
+   * closed and dropped instead: the next borrower must start clean.
+   */
   release(conn: TcpConnection): void {
-    if (conn.isClosed || conn.state !== 'connected' || this.closed) {
-      if (!conn.isClosed) conn.forceClose('local');
+    // Not assertInLoopThread(): giving a connection back during teardown, after quit, is fine.
+    if (!this.loop.isInLoopThread()) throw new Error(`ConnectionPool: release() called off ${this.loop.name}'s thread`);
+    if (this.idle.includes(conn)) return; // released twice: one connection, one borrower
+    if (conn.isClosed || conn.state !== 'connected' || this.closed || conn.isReadingPaused || conn.bufferedInput > 0) {
       this.all.delete(conn);
+      if (!conn.isClosed) {
+        // Detach the borrower first: its onClose must not hear of a connection it gave back.
+        conn.setHandlers({});
+        conn.forceClose('local');
+      }
       this.serveWaiter();
       return;
     }
+    // The borrower's handlers go before anyone else can get the connection:
+    // bytes arriving until the next borrower sets its own (a late reply to the
+    // last request) must not reach the old callbacks. The idle handlers treat
+    // them as stray and close the connection.
+    conn.setHandlers(this.idleHandlers());
     const w = this.waiters.shift();
     if (w) return w.resolve(conn);
-    conn.setHandlers(this.idleHandlers());
     conn.setIdleTimeout(this.opts.idleTimeout ?? 30000);
     this.idle.push(conn);
   }

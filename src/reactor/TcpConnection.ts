@@ -129,6 +129,11 @@ export class TcpConnection implements ChannelOwner {
     return this.output ? this.output.readableBytes : 0;
   }
 
+  /** Bytes received and left unconsumed by onMessage (kept for its next call). */
+  get bufferedInput(): number {
+    return this.input ? this.input.readableBytes : 0;
+  }
+
   localAddress(): SockAddr | undefined {
     const a = native.getsockname(this.fd);
     return typeof a === 'number' ? undefined : a;
@@ -153,9 +158,21 @@ export class TcpConnection implements ChannelOwner {
     if (revents & EV_ERR) {
       const err = native.getsockopt(this.fd, C.SOL_SOCKET!, C.SO_ERROR!);
       this.failWith(err > 0 ? -err : -Errno.EIO, 'socket');
-    } else if ((revents & EV_HUP) && (this.readPaused || this.peerEof)) {
-      // Both directions are gone and nothing more can be read.
-      this.handleClose(this.peerEof ? this.initiator : 'reset');
+    } else if (revents & EV_HUP) {
+      // HUP without ERR: both directions are shut. A reset would have come with
+      // SO_ERROR set (EV_ERR above), so this is a graceful end.
+      if (this.peerEof) {
+        // We read the peer's FIN: nothing more can arrive.
+        this.handleClose(this.initiator);
+      } else if (this.readPaused && !this.localEof) {
+        // Shut both ways though we never sent our FIN and saw no FIN nor error:
+        // only a torn-down connection gets here.
+        this.handleClose('reset');
+      }
+      // Otherwise (our FIN sent, reading paused, the peer's FIN not read yet):
+      // its last bytes may still wait in the kernel. Pausing took the channel
+      // out of epoll, so this does not spin; resumeReading() reads them up to
+      // the FIN and closes then, and the linger timer bounds the wait.
     }
   }
 
@@ -413,7 +430,8 @@ export class TcpConnection implements ChannelOwner {
   }
 
   private watch(ms: number, last: () => number, active?: () => boolean): Watchdog | undefined {
-    if (!(ms > 0) || this.isClosed) return undefined;
+    // Infinity never fires: the same as off.
+    if (!(ms > 0 && ms < Infinity) || this.isClosed) return undefined;
     return new Watchdog(this.loop, ms, last, () => this.forceClose('timeout'), active);
   }
 
@@ -429,7 +447,8 @@ export class TcpConnection implements ChannelOwner {
     this.initiator = 'local';
     this.state = 'localHalfClosed';
     if (!this.channel.isReading && !this.readPaused) this.channel.enableReading();
-    this.lingerTimer = this.loop.runAfter(this.lingerMs, () => this.forceClose('local'));
+    // lingerMs is the user's: Infinity waits for the peer forever, anything below 0 (or NaN) is 0.
+    if (this.lingerMs !== Infinity) this.lingerTimer = this.loop.runAfter(Math.max(0, this.lingerMs) || 0, () => this.forceClose('local'));
   }
 
   private failWith(errno: number, syscall: string): void {

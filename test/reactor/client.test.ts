@@ -133,6 +133,63 @@ test('ConnectionPool reuses keep-alive connections and bounds their number', asy
   }
 });
 
+test('ConnectionPool: a connection handed to a waiter no longer calls the previous borrower', async () => {
+  const loop = new EventLoop();
+  // Answers 'late' after 50 ms, everything else at once.
+  const server = new TcpServer({
+    port: 0,
+    loops: 1,
+    handlers: {
+      onMessage(conn, buf) {
+        const text = buf.retrieveAllAsString();
+        if (text === 'late') conn.loop.runAfter(50, () => conn.send('late reply'));
+        else conn.send(text);
+      },
+    },
+  });
+  const { port } = await server.listen();
+  const pool = new ConnectionPool(loop, { host: '127.0.0.1', port, max: 1 });
+  try {
+    // A gives up on its request and releases while B waits; the late reply must not reach A.
+    const a = await pool.acquire();
+    const toA: string[] = [];
+    a.setHandlers({
+      onMessage: (_c, buf) => void toA.push(buf.retrieveAllAsString()),
+      onClose: () => void toA.push('<close>'),
+    });
+    const waiting = pool.acquire();
+    a.send('late');
+    pool.release(a);
+    const b = await within(2000, waiting, 'the waiter');
+    assert.equal(b.id, a.id, 'the waiter got the released connection');
+    // B is busy elsewhere before it sets its handlers; the stray reply arrives meanwhile.
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(toA, [], 'nothing reached the previous borrower');
+    // Stray bytes on a pooled connection make it unusable: it is closed and its slot freed.
+    assert.equal(b.isClosed, true, 'a connection with stray bytes is not kept');
+    const c = await within(2000, pool.acquire(), 'a fresh connection');
+    assert.notEqual(c.id, a.id);
+    assert.equal(await within(2000, request(c, 'ping')), 'ping');
+    pool.release(c);
+
+    // An ordinary hand-off: the new borrower's handlers get its reply, the old ones nothing.
+    const d = await pool.acquire();
+    const toD: string[] = [];
+    d.setHandlers({ onMessage: (_c, buf) => void toD.push(buf.retrieveAllAsString()), onClose: () => void toD.push('<close>') });
+    const next = pool.acquire();
+    pool.release(d);
+    const e = await within(2000, next, 'the second waiter');
+    assert.equal(await within(2000, request(e, 'pong')), 'pong');
+    e.forceClose();
+    assert.deepEqual(toD, []);
+    assert.equal(pool.size.open, 0, 'a borrowed connection closing frees its slot');
+  } finally {
+    pool.close();
+    await server.stop();
+    loop.quit();
+  }
+});
+
 test('cross-loop queue: integers posted from another thread arrive in order with an eventfd wake-up', async () => {
   const loop = new EventLoop();
   const queue = LoopQueue.create(64);

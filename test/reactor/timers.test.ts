@@ -77,6 +77,43 @@ test('queueInLoop runs functors after the current work, in order', async () => {
   }
 });
 
+test('after quit() queued work never runs: functors queued before, during or after it are dropped', async () => {
+  const loop = new EventLoop();
+  const ran: string[] = [];
+  loop.queueInLoop(() => ran.push('before'));
+  loop.quit();
+  assert.equal(loop.queueInLoop(() => ran.push('after')), false, 'queueInLoop says it dropped the functor');
+
+  // quit() from inside a functor: the rest of that batch does not run either.
+  const inner = new EventLoop();
+  inner.queueInLoop(() => {
+    ran.push('first');
+    inner.quit();
+  });
+  inner.queueInLoop(() => ran.push('same batch, after quit'));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(ran, ['first']);
+});
+
+test('runAfter rejects NaN, negative and infinite delays with a RangeError naming the value; 0 is fine', async () => {
+  const loop = new EventLoop();
+  try {
+    for (const bad of [NaN, -1, -0.5, Infinity, -Infinity]) {
+      assert.throws(
+        () => loop.runAfter(bad, () => {}),
+        (e: Error) => e instanceof RangeError && e.message.includes(String(bad)),
+        `runAfter(${bad})`,
+      );
+      assert.throws(() => loop.runEvery(bad, () => {}), RangeError, `runEvery(${bad})`);
+    }
+    assert.throws(() => loop.runEvery(0, () => {}), RangeError);
+    assert.equal(loop.timers.size, 0, 'nothing was scheduled');
+    await within(2000, new Promise<void>((resolve) => loop.runAfter(0, resolve)), 'runAfter(0)');
+  } finally {
+    loop.quit();
+  }
+});
+
 test('a loop with an index but no shared stats buffer gets a slab of its own', () => {
   const loop = new EventLoop({ index: 3 });
   try {
