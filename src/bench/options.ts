@@ -55,7 +55,7 @@ HTTP/1.1 load generator on the edgeloop reactor. Every request ends in exactly
 one bucket: a status code, or connect refused / connect timeout / reset /
 closed early / timeout / malformed, or "unanswered" when the run ends first.
 
-  -c, --connections N      concurrent connections (default ${DEFAULTS.connections})
+  -c, --connections N      concurrent connections (default ${DEFAULTS.connections}, or -n if smaller)
   -n, --requests N         total requests, then stop
   -d, --duration T         run for T (10, 10s, 500ms, 2m; default ${DEFAULTS.durationMs / 1000}s when no -n)
   -t, --threads N          event loops, one per thread (default ${DEFAULTS.threads})
@@ -158,18 +158,26 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
   }
   const target = parseTarget(parsed.positionals[0]!);
 
-  const connections = v.connections === undefined ? DEFAULTS.connections : integer('-c', v.connections, 1, 100_000);
-  const threads = v.threads === undefined ? DEFAULTS.threads : integer('-t', v.threads, 1, 256);
-  if (threads > connections) {
-    throw new UsageError(`-t ${threads} is more than -c ${connections}: every thread needs at least one connection`);
-  }
-
   if (v.requests !== undefined && v.duration !== undefined) {
     throw new UsageError('give either -n (a number of requests) or -d (a duration), not both');
   }
   const requests = v.requests === undefined ? undefined : integer('-n', v.requests, 1, Number.MAX_SAFE_INTEGER);
   const durationMs =
     v.duration !== undefined ? parseDuration(v.duration) : requests === undefined ? DEFAULTS.durationMs : undefined;
+
+  const threads = v.threads === undefined ? DEFAULTS.threads : integer('-t', v.threads, 1, 256);
+  if (requests !== undefined && threads > requests) {
+    throw new UsageError(`-t ${threads} is more than -n ${requests}: every thread needs at least one request`);
+  }
+  // The default -c shrinks to fit a small -n (`-n 1` must just work); a -c the user typed is
+  // taken at its word and refused below if it cannot be honoured.
+  const connections =
+    v.connections !== undefined
+      ? integer('-c', v.connections, 1, 100_000)
+      : Math.min(DEFAULTS.connections, requests ?? DEFAULTS.connections);
+  if (threads > connections) {
+    throw new UsageError(`-t ${threads} is more than -c ${connections}: every thread needs at least one connection`);
+  }
   if (requests !== undefined && requests < connections) {
     throw new UsageError(`-c ${connections} is more than -n ${requests}: some connections would never send a request`);
   }

@@ -101,6 +101,16 @@ test('bad arguments are rejected with a message naming the option', () => {
   rejects(['http://h/', '--bogus'], /Unknown option '--bogus'/);
 });
 
+test('-n below the default -c: the default shrinks to -n, an explicit -c still has to fit', () => {
+  // `-n 1` is the natural first try; refusing it over a -c the user never typed is a trap.
+  const one = opts('http://h/', '-n', '1');
+  assert.equal(one.connections, 1);
+  assert.equal(one.requests, 1);
+  assert.equal(opts('http://h/', '-n', '5').connections, 5);
+  assert.equal(opts('http://h/', '-n', '1000').connections, 10);
+  rejects(['http://h/', '-n', '1', '-t', '2'], /-t 2 is more than -n 1/);
+});
+
 test('--help', () => {
   assert.deepEqual(parseBenchArgs(['--help']), { help: true });
   assert.deepEqual(parseBenchArgs(['-h']), { help: true });
