@@ -40,6 +40,8 @@ export class LoopDriver implements SlotHost {
   readonly pipeline: number;
   readonly closeEach: boolean;
   readonly connectTimeoutMs: number;
+  private readonly connects = new AbortController();
+  readonly connectSignal: AbortSignal = this.connects.signal;
   readonly single: Uint8Array;
   readonly batch: Uint8Array;
   readonly head: boolean;
@@ -132,7 +134,7 @@ export class LoopDriver implements SlotHost {
     else this.timers.push(this.loop.runAfter(this.cfg.graceMs, () => this.finish()));
   }
 
-  /** After done: resolves once pending connects have settled (bounded by the connect timeout). */
+  /** After done: resolves once pending connects have settled (at once: finish() aborted them). */
   async dispose(): Promise<void> {
     const deadline = performance.now() + this.connectTimeoutMs + 100;
     // A Connector owns its fd until it settles; quitting the loop before would leak it.
@@ -283,7 +285,10 @@ export class LoopDriver implements SlotHost {
       });
       this.outstanding -= n;
     }
-    // Counted: now close everything so nothing arrives to be counted twice.
+    // Counted: now close everything so nothing arrives to be counted twice. Pending connects
+    // too: against a full accept queue they would otherwise hold the report (and a Ctrl-C)
+    // back for up to --connect-timeout.
+    this.connects.abort();
     for (const s of this.slots) s.abandon();
     for (const c of this.lingeringConns) if (!c.isClosed) c.forceClose('local');
     this.lingeringConns.clear();

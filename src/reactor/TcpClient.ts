@@ -21,6 +21,12 @@ export interface ConnectOptions {
   noDelay?: boolean;
   /** Set before the first byte can arrive. Without them, reading starts at setHandlers(). */
   handlers?: ConnectionHandlers;
+  /**
+   * Aborting it (on the loop's thread) rejects a connect still in progress with
+   * ECANCELED and closes its fd at once: the only other way out of a dropped SYN
+   * is waiting for the timeout, and a caller that is done should not have to.
+   */
+  signal?: AbortSignal;
 }
 
 const EINPROGRESS = -Errno.EINPROGRESS;
@@ -30,6 +36,7 @@ class Connector implements ChannelOwner {
   private readonly channel: Channel;
   private timer: Timer | undefined;
   private done = false;
+  private readonly onAbort = () => this.fail(-Errno.ECANCELED, '(cancelled)');
 
   constructor(
     private readonly loop: EventLoop,
@@ -47,6 +54,7 @@ class Connector implements ChannelOwner {
     this.loop.poller.updateChannel(this.channel);
     const ms = this.opts.timeout ?? 10000;
     this.timer = this.loop.runAfter(ms, () => this.fail(-Errno.ETIMEDOUT, `after ${ms} ms`));
+    this.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   handleEvent(): void {
@@ -73,6 +81,7 @@ class Connector implements ChannelOwner {
   private finish(): void {
     this.done = true;
     this.timer?.cancel();
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
     this.channel.remove();
   }
 }
@@ -95,6 +104,8 @@ export async function connect(loop: EventLoop, opts: ConnectOptions): Promise<Tc
   validatePort(opts.port);
   const host = await resolveHost(opts.host);
   const where = `${net.isIPv6(host) ? `[${host}]` : host}:${opts.port}`;
+  // Aborted while the host was being resolved: no fd was opened, none to close.
+  if (opts.signal?.aborted) throw new SysError(-Errno.ECANCELED, 'connect', `to ${where} (cancelled)`);
   const fd = native.socket(net.isIPv6(host) ? C.AF_INET6! : C.AF_INET!);
   if (fd < 0) throw new SysError(fd, 'socket');
   const r = native.connect(fd, host, opts.port);
