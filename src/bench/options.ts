@@ -64,7 +64,8 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
   -b, --body TEXT          request body
       --body-file FILE     request body from a file
       --pipeline N         requests in flight per connection (default 1)
-      --close              new connection for every request (no keep-alive)
+      --close              new connection for every request (no keep-alive);
+                           implied by -H 'Connection: close'
       --rate R             constant rate of R requests/s in total; latency is
                            measured from the intended send time (wrk2-style)
       --connect-timeout MS connect timeout (default ${DEFAULTS.connectTimeoutMs})
@@ -202,9 +203,18 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
   }
 
   const pipeline = v.pipeline === undefined ? DEFAULTS.pipeline : integer('--pipeline', v.pipeline, 1, 1024);
-  const close = v.close ?? false;
+  // A request saying "Connection: close" ends its connection (RFC 9112 9.6: the client must not
+  // send another on it), whether or not the response says so: that is --close.
+  const closeHeader = headers.some(
+    ([k, val]) => k.toLowerCase() === 'connection' && val.split(',').some((t) => t.trim().toLowerCase() === 'close'),
+  );
+  const close = (v.close ?? false) || closeHeader;
   if (close && pipeline > 1) {
-    throw new UsageError('--pipeline needs keep-alive connections; it cannot be combined with --close');
+    throw new UsageError(
+      v.close
+        ? '--pipeline needs keep-alive connections; it cannot be combined with --close'
+        : "--pipeline needs keep-alive connections; -H 'Connection: close' allows one request per connection",
+    );
   }
 
   const rate = v.rate === undefined ? undefined : positiveNumber('--rate', v.rate);

@@ -139,6 +139,39 @@ test('--rate against a slow server: what was due in [0, d) but not sent, exactly
   }
 });
 
+test("-H 'Connection: close' against a server that closes without saying so: no request is lost", async () => {
+  // The server honours the request's close (it must) but its response carries no
+  // Connection header: only the client knows the connection is done.
+  let served = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    let head = '';
+    sock.on('data', (d) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      served++;
+      const close = /^connection:\s*close/im.test(head);
+      head = head.slice(head.indexOf('\r\n\r\n') + 4);
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      if (close) sock.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const r = await bench((server.address() as net.AddressInfo).port, '-c', '4', '-n', '200', '-H', 'Connection: close');
+    assert.equal(r.completed, 200);
+    assert.equal(served, 200);
+    assert.equal(r.mode, 'close');
+    clean(r);
+  } finally {
+    for (const sock of sockets) sock.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 test('POST with a body, custom headers, HEAD without a body', async () => {
   const headers: string[] = [];
   const s = await recordingServer((req, res) => {
