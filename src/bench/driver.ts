@@ -40,6 +40,8 @@ export class LoopDriver implements SlotHost {
   readonly pipeline: number;
   readonly closeEach: boolean;
   readonly connectTimeoutMs: number;
+  private readonly connects = new AbortController();
+  readonly connectSignal: AbortSignal = this.connects.signal;
   readonly single: Uint8Array;
   readonly batch: Uint8Array;
   readonly head: boolean;
@@ -57,6 +59,8 @@ export class LoopDriver implements SlotHost {
   private stopRequested = false;
   private finished = false;
   private startMs = 0;
+  /** -d: nothing is issued at or after this (performance.now() ms); Infinity with -n. */
+  private deadlineMs = Infinity;
   private readonly intervalMs: number;
   private rateTimer: Timer | undefined;
   private readonly timers: Timer[] = [];
@@ -97,6 +101,7 @@ export class LoopDriver implements SlotHost {
     this.startMs = Math.max(performance.now(), startAbsMs - origin);
     const c = this.cfg;
     if (c.durationMs !== undefined) {
+      this.deadlineMs = this.startMs + c.durationMs;
       this.timers.push(this.loop.runAfter(Math.max(0, this.startMs + c.durationMs - performance.now()), () => this.stop()));
     }
     if (c.timeoutMs > 0) {
@@ -121,7 +126,7 @@ export class LoopDriver implements SlotHost {
     this.stats.stopIssuingAbsMs = origin + now;
     if (this.intervalMs > 0) {
       // Open loop: what the schedule called for by now but never went out (the target or we were too slow).
-      const due = Math.min(this.budget, Math.floor((now - this.startMs) / this.intervalMs) + 1);
+      const due = Math.min(this.budget, this.scheduledBefore(now), this.scheduledBefore(this.deadlineMs, true));
       this.stats.dueNotSent = Math.max(0, due - this.issued);
     }
     this.rateTimer?.cancel();
@@ -129,7 +134,7 @@ export class LoopDriver implements SlotHost {
     else this.timers.push(this.loop.runAfter(this.cfg.graceMs, () => this.finish()));
   }
 
-  /** After done: resolves once pending connects have settled (bounded by the connect timeout). */
+  /** After done: resolves once pending connects have settled (at once: finish() aborted them). */
   async dispose(): Promise<void> {
     const deadline = performance.now() + this.connectTimeoutMs + 100;
     // A Connector owns its fd until it settles; quitting the loop before would leak it.
@@ -142,9 +147,14 @@ export class LoopDriver implements SlotHost {
 
   take(now: number): number {
     if (this.stopping || this.issued >= this.budget) return -1;
+    // The stop timer and a response (or the rate timer) can fall due in the same tick, in
+    // either order: without this, one extra request per thread goes out at the deadline.
+    if (now >= this.deadlineMs) return -1;
     let t = now;
     if (this.intervalMs > 0) {
       t = this.startMs + this.issued * this.intervalMs;
+      // -d covers the schedule's sends in [0, d): one due at d belongs to a longer run.
+      if (t >= this.deadlineMs) return -1;
       if (t > now) {
         this.armRate(t, now);
         return -1;
@@ -214,6 +224,23 @@ export class LoopDriver implements SlotHost {
     if (this.stopping || this.issued >= this.budget) this.finish();
   }
 
+  /**
+   * Open loop: how many sends the schedule has at or before `at` (strictly before
+   * when `exclusive`). Computed like take() computes send times, so the two agree
+   * at the boundary whatever the floating-point rounding of the interval.
+   */
+  private scheduledBefore(at: number, exclusive = false): number {
+    if (at === Infinity) return Infinity;
+    const past = (k: number) => {
+      const t = this.startMs + k * this.intervalMs;
+      return exclusive ? t < at : t <= at;
+    };
+    let k = Math.max(0, Math.floor((at - this.startMs) / this.intervalMs) - 1);
+    while (k > 0 && !past(k - 1)) k--;
+    while (past(k)) k++;
+    return k;
+  }
+
   private armRate(t: number, now: number): void {
     if (this.rateTimer && !this.rateTimer.cancelled) return;
     this.rateTimer = this.loop.runAfter(Math.max(0, t - now), () => {
@@ -258,7 +285,10 @@ export class LoopDriver implements SlotHost {
       });
       this.outstanding -= n;
     }
-    // Counted: now close everything so nothing arrives to be counted twice.
+    // Counted: now close everything so nothing arrives to be counted twice. Pending connects
+    // too: against a full accept queue they would otherwise hold the report (and a Ctrl-C)
+    // back for up to --connect-timeout.
+    this.connects.abort();
     for (const s of this.slots) s.abandon();
     for (const c of this.lingeringConns) if (!c.isClosed) c.forceClose('local');
     this.lingeringConns.clear();

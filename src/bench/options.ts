@@ -55,7 +55,7 @@ HTTP/1.1 load generator on the edgeloop reactor. Every request ends in exactly
 one bucket: a status code, or connect refused / connect timeout / reset /
 closed early / timeout / malformed, or "unanswered" when the run ends first.
 
-  -c, --connections N      concurrent connections (default ${DEFAULTS.connections})
+  -c, --connections N      concurrent connections (default ${DEFAULTS.connections}, or -n if smaller)
   -n, --requests N         total requests, then stop
   -d, --duration T         run for T (10, 10s, 500ms, 2m; default ${DEFAULTS.durationMs / 1000}s when no -n)
   -t, --threads N          event loops, one per thread (default ${DEFAULTS.threads})
@@ -64,7 +64,8 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
   -b, --body TEXT          request body
       --body-file FILE     request body from a file
       --pipeline N         requests in flight per connection (default 1)
-      --close              new connection for every request (no keep-alive)
+      --close              new connection for every request (no keep-alive);
+                           implied by -H 'Connection: close'
       --rate R             constant rate of R requests/s in total; latency is
                            measured from the intended send time (wrk2-style)
       --connect-timeout MS connect timeout (default ${DEFAULTS.connectTimeoutMs})
@@ -158,18 +159,26 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
   }
   const target = parseTarget(parsed.positionals[0]!);
 
-  const connections = v.connections === undefined ? DEFAULTS.connections : integer('-c', v.connections, 1, 100_000);
-  const threads = v.threads === undefined ? DEFAULTS.threads : integer('-t', v.threads, 1, 256);
-  if (threads > connections) {
-    throw new UsageError(`-t ${threads} is more than -c ${connections}: every thread needs at least one connection`);
-  }
-
   if (v.requests !== undefined && v.duration !== undefined) {
     throw new UsageError('give either -n (a number of requests) or -d (a duration), not both');
   }
   const requests = v.requests === undefined ? undefined : integer('-n', v.requests, 1, Number.MAX_SAFE_INTEGER);
   const durationMs =
     v.duration !== undefined ? parseDuration(v.duration) : requests === undefined ? DEFAULTS.durationMs : undefined;
+
+  const threads = v.threads === undefined ? DEFAULTS.threads : integer('-t', v.threads, 1, 256);
+  if (requests !== undefined && threads > requests) {
+    throw new UsageError(`-t ${threads} is more than -n ${requests}: every thread needs at least one request`);
+  }
+  // The default -c shrinks to fit a small -n (`-n 1` must just work); a -c the user typed is
+  // taken at its word and refused below if it cannot be honoured.
+  const connections =
+    v.connections !== undefined
+      ? integer('-c', v.connections, 1, 100_000)
+      : Math.min(DEFAULTS.connections, requests ?? DEFAULTS.connections);
+  if (threads > connections) {
+    throw new UsageError(`-t ${threads} is more than -c ${connections}: every thread needs at least one connection`);
+  }
   if (requests !== undefined && requests < connections) {
     throw new UsageError(`-c ${connections} is more than -n ${requests}: some connections would never send a request`);
   }
@@ -194,9 +203,18 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
   }
 
   const pipeline = v.pipeline === undefined ? DEFAULTS.pipeline : integer('--pipeline', v.pipeline, 1, 1024);
-  const close = v.close ?? false;
+  // A request saying "Connection: close" ends its connection (RFC 9112 9.6: the client must not
+  // send another on it), whether or not the response says so: that is --close.
+  const closeHeader = headers.some(
+    ([k, val]) => k.toLowerCase() === 'connection' && val.split(',').some((t) => t.trim().toLowerCase() === 'close'),
+  );
+  const close = (v.close ?? false) || closeHeader;
   if (close && pipeline > 1) {
-    throw new UsageError('--pipeline needs keep-alive connections; it cannot be combined with --close');
+    throw new UsageError(
+      v.close
+        ? '--pipeline needs keep-alive connections; it cannot be combined with --close'
+        : "--pipeline needs keep-alive connections; -H 'Connection: close' allows one request per connection",
+    );
   }
 
   const rate = v.rate === undefined ? undefined : positiveNumber('--rate', v.rate);

@@ -18,6 +18,8 @@ export interface SlotHost {
   readonly pipeline: number;
   readonly closeEach: boolean;
   readonly connectTimeoutMs: number;
+  /** Aborted when the run ends: connects still pending are given up then, not at their timeout. */
+  readonly connectSignal: AbortSignal;
   readonly single: Uint8Array;
   readonly batch: Uint8Array;
   readonly head: boolean;
@@ -138,7 +140,7 @@ export class Slot {
     this.unexpected = false;
     const d = this.d;
     // onConnection (in the handlers) takes over on success, before the promise settles.
-    connect(d.loop, { host: d.host, port: d.port, timeout: d.connectTimeoutMs, handlers: this.handlers }).then(
+    connect(d.loop, { host: d.host, port: d.port, timeout: d.connectTimeoutMs, handlers: this.handlers, signal: d.connectSignal }).then(
       undefined,
       (err: unknown) => this.onConnectError(err),
     );

@@ -21,6 +21,12 @@ export interface ConnectOptions {
   noDelay?: boolean;
   /** Set before the first byte can arrive. Without them, reading starts at setHandlers(). */
   handlers?: ConnectionHandlers;
+  /**
+   * Aborting it (on the loop's thread) rejects a connect still in progress with
+   * ECANCELED and closes its fd at once: the only other way out of a dropped SYN
+   * is waiting for the timeout, and a caller that is done should not have to.
+   */
+  signal?: AbortSignal;
 }
 
 const EINPROGRESS = -Errno.EINPROGRESS;
@@ -30,6 +36,7 @@ class Connector implements ChannelOwner {
   private readonly channel: Channel;
   private timer: Timer | undefined;
   private done = false;
+  private readonly onAbort = () => this.fail(-Errno.ECANCELED, '(cancelled)');
 
   constructor(
     private readonly loop: EventLoop,
@@ -48,6 +55,7 @@ class Connector implements ChannelOwner {
     const ms = this.opts.timeout ?? 10000;
     // Infinity: no deadline; a negative timeout fails at once like 0 (connect() rejected NaN).
     if (ms !== Infinity) this.timer = this.loop.runAfter(Math.max(0, ms), () => this.fail(-Errno.ETIMEDOUT, `after ${ms} ms`));
+    this.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   handleEvent(): void {
@@ -74,6 +82,7 @@ class Connector implements ChannelOwner {
   private finish(): void {
     this.done = true;
     this.timer?.cancel();
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
     this.channel.remove();
   }
 }
@@ -97,6 +106,8 @@ export async function connect(loop: EventLoop, opts: ConnectOptions): Promise<Tc
   if (opts.timeout !== undefined && Number.isNaN(opts.timeout)) throw new RangeError('connect: timeout must be a number of ms, got NaN');
   const host = await resolveHost(opts.host);
   const where = `${net.isIPv6(host) ? `[${host}]` : host}:${opts.port}`;
+  // Aborted while the host was being resolved: no fd was opened, none to close.
+  if (opts.signal?.aborted) throw new SysError(-Errno.ECANCELED, 'connect', `to ${where} (cancelled)`);
   const fd = native.socket(net.isIPv6(host) ? C.AF_INET6! : C.AF_INET!);
   if (fd < 0) throw new SysError(fd, 'socket');
   const r = native.connect(fd, host, opts.port);

@@ -108,6 +108,70 @@ test('--rate: an open-loop run sends at the given rate until -n', async () => {
   }
 });
 
+test('--rate with -d: the schedule covers [0, d), not the send due exactly at d', async () => {
+  // 100/s for 500 ms is 50 sends (at 0, 10, ..., 490 ms); the one at 500 ms is after the run.
+  const s = await recordingServer();
+  try {
+    const r = await bench(s.port, '-c', '2', '-d', '500ms', '--rate', '100');
+    assert.equal(r.requests, 50);
+    assert.equal(r.completed, 50);
+    assert.equal(s.seen.requests, 50);
+    assert.equal(r.dueNotSent, 0);
+    clean(r);
+    const t = await bench(s.port, '-c', '4', '-t', '2', '-d', '500ms', '--rate', '200');
+    assert.equal(t.requests, 100);
+    assert.equal(t.dueNotSent, 0);
+    clean(t);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('--rate against a slow server: what was due in [0, d) but not sent, exactly', async () => {
+  // One connection, 100 ms per answer: 3 sent in 300 ms, the other 27 of 30 scheduled fell behind.
+  const s = await recordingServer((_req, res) => setTimeout(() => res.end('ok'), 100));
+  try {
+    const r = await bench(s.port, '-c', '1', '-d', '300ms', '--rate', '100', '--grace', '1000');
+    assert.equal(r.requests + r.dueNotSent, 30, `requests ${r.requests} + dueNotSent ${r.dueNotSent}`);
+    clean(r);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("-H 'Connection: close' against a server that closes without saying so: no request is lost", async () => {
+  // The server honours the request's close (it must) but its response carries no
+  // Connection header: only the client knows the connection is done.
+  let served = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    let head = '';
+    sock.on('data', (d) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      served++;
+      const close = /^connection:\s*close/im.test(head);
+      head = head.slice(head.indexOf('\r\n\r\n') + 4);
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      if (close) sock.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const r = await bench((server.address() as net.AddressInfo).port, '-c', '4', '-n', '200', '-H', 'Connection: close');
+    assert.equal(r.completed, 200);
+    assert.equal(served, 200);
+    assert.equal(r.mode, 'close');
+    clean(r);
+  } finally {
+    for (const sock of sockets) sock.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 test('POST with a body, custom headers, HEAD without a body', async () => {
   const headers: string[] = [];
   const s = await recordingServer((req, res) => {

@@ -101,6 +101,28 @@ test('bad arguments are rejected with a message naming the option', () => {
   rejects(['http://h/', '--bogus'], /Unknown option '--bogus'/);
 });
 
+test('-n below the default -c: the default shrinks to -n, an explicit -c still has to fit', () => {
+  // `-n 1` is the natural first try; refusing it over a -c the user never typed is a trap.
+  const one = opts('http://h/', '-n', '1');
+  assert.equal(one.connections, 1);
+  assert.equal(one.requests, 1);
+  assert.equal(opts('http://h/', '-n', '5').connections, 5);
+  assert.equal(opts('http://h/', '-n', '1000').connections, 10);
+  rejects(['http://h/', '-n', '1', '-t', '2'], /-t 2 is more than -n 1/);
+});
+
+test("-H 'Connection: close' is --close: the client may not send another request on that connection", () => {
+  // RFC 9112 9.6: a client that sends "close" MUST NOT send further requests on the connection.
+  // Reusing it anyway turns the server's (correct) close into "closed early" errors.
+  const o = opts('http://h/', '-H', 'Connection: close');
+  assert.equal(o.close, true);
+  assert.equal(opts('http://h/', '-H', 'connection: Upgrade, CLOSE').close, true);
+  assert.equal(opts('http://h/', '-H', 'Connection: keep-alive').close, false);
+  const bytes = Buffer.from(buildRequest(o).single).toString('latin1');
+  assert.equal(bytes.match(/connection:/gi)?.length, 1, bytes);
+  rejects(['http://h/', '-H', 'Connection: close', '--pipeline', '4'], /--pipeline .*Connection: close/);
+});
+
 test('--help', () => {
   assert.deepEqual(parseBenchArgs(['--help']), { help: true });
   assert.deepEqual(parseBenchArgs(['-h']), { help: true });

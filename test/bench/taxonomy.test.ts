@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { parseBenchArgs, type BenchOptions } from '../../src/bench/options.js';
 import { startBench } from '../../src/bench/run.js';
 import type { BenchResult } from '../../src/bench/result.js';
@@ -109,6 +110,43 @@ test('full accept queue (backlog 0, never accepts): connect timeouts, the rest t
     // Connections that made it into the queue before it filled are "up" but never served.
     assert.equal(r.errors.connectTimeout + r.errors.timeout, 12, JSON.stringify(r.errors));
     assertAddsUp(r);
+  } finally {
+    await s.stop();
+  }
+});
+
+/** Socket fds this process holds: what a run must give back when it ends. */
+function socketFds(): number {
+  let n = 0;
+  for (const f of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${f}`).startsWith('socket:')) n++;
+    } catch {
+      // the fd of the readdir itself, gone by now
+    }
+  }
+  return n;
+}
+
+test('the run ends without waiting out --connect-timeout on connects still pending (-t 1 and -t 2)', async () => {
+  // A full accept queue: SYNs are dropped, so connects pend until the connect timeout (60 s here).
+  // The run is over after -d and the grace; a report that waits another minute for those
+  // connects to give up is a hang (Ctrl-C goes through the same path).
+  const s = servers.neverAccepting();
+  try {
+    for (const threads of ['1', '2']) {
+      const before = socketFds();
+      const t0 = performance.now();
+      const r = await bench(s.port, '-c', '4', '-t', threads, '-d', '200ms', '--grace', '100', '--connect-timeout', '60000');
+      const took = performance.now() - t0;
+      assert.ok(took < 5000, `-t ${threads}: the result took ${Math.round(took)} ms`);
+      assert.equal(r.completed, 0);
+      assert.equal(r.errors.connectTimeout, 0, JSON.stringify(r.errors));
+      assert.ok(r.unanswered.count >= 3, `unanswered ${r.unanswered.count}`);
+      assertAddsUp(r);
+      // The abandoned connects' fds are closed, not leaked.
+      assert.equal(socketFds(), before, `-t ${threads}: socket fds`);
+    }
   } finally {
     await s.stop();
   }
