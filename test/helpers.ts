@@ -3,6 +3,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
@@ -54,4 +55,63 @@ export function connectClient(port: number, host = '127.0.0.1'): Promise<net.Soc
 
 export function fixture(name: string): URL {
   return new URL(`./fixtures/${name}`, import.meta.url);
+}
+
+const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `edgeloop ARGS...` to its end; killed after timeoutMs (code null then). */
+export function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** The ready line matched. */
+  match: RegExpExecArray;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Starts `edgeloop ARGS...` and resolves once stdout has a line matching `ready`; the caller kills it. */
+export function startCli(args: string[], ready: RegExp, timeoutMs = 15_000): Promise<RunningCli> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no ready line; stderr: ${err}`));
+    }, timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ child, match: m, stderr: () => err, exit });
+      }
+    });
+    void exit.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`exited with ${code} before ready; stderr: ${err}`));
+    });
+  });
 }

@@ -4,60 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { serve } from '../../src/http/index.js';
+import { runCli, startCli } from '../helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const READY = /^listening on http:\/\/([^\s]+):(\d+) \((\d+) loops, accept=(\w+), backlog=(\d+)\)$/m;
 
-interface Running {
-  child: ChildProcess;
-  line: string;
-  port: number;
-  stderr: () => string;
-  exit: Promise<number | null>;
+async function start(args: string[]) {
+  const r = await startCli(['serve', ...args], READY);
+  return { ...r, line: r.match[0], port: Number(r.match[2]) };
 }
 
-function start(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no ready line; stderr: ${err}`));
-    }, 15000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^listening on http:\/\/([^\s]+):(\d+) \((\d+) loops, accept=(\w+), backlog=(\d+)\)$/m.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve({ child, line: m[0], port: Number(m[2]), stderr: () => err, exit });
-      }
-    });
-    void exit.then((code) => {
-      clearTimeout(t);
-      reject(new Error(`exited with ${code} before ready; stderr: ${err}`));
-    });
-  });
-}
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), 15000);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) => runCli(['serve', ...args]);
 
 test('edgeloop serve --loops 2: ready line, demo routes, SIGTERM drains and exits 0', async () => {
   const s = await start(['--port', '0', '--loops', '2', '--accept', 'reuseport']);

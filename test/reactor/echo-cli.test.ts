@@ -5,53 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { roundTrip, within } from '../helpers.js';
+import { roundTrip, runCli, startCli, within } from '../helpers.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const READY = /^listening on (\S+):(\d+) \((\d+) loops, accept=(\w+), backlog=(\d+)\)$/m;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, 'echo', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), 15000);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function start(args: string[]): Promise<{ child: ChildProcess; match: RegExpExecArray; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [MAIN, 'echo', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`no ready line; stderr: ${err}`));
-    }, 15000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = READY.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve({ child, match: m, exit });
-      }
-    });
-    void exit.then((code) => {
-      clearTimeout(t);
-      reject(new Error(`exited with ${code} before ready; stderr: ${err}`));
-    });
-  });
-}
+const start = (args: string[]) => startCli(['echo', ...args], READY);
+const run = (args: string[]) => runCli(['echo', ...args]);
 
 test('edgeloop echo: ready line, echoes, stops gracefully on SIGTERM and SIGINT', async () => {
   for (const [args, signal] of [
