@@ -18,5 +18,6 @@ export interface LoopModuleOptions {
 export default async function setup(ctx: ServerContext): Promise<ServerHandlers> {
   const o = ctx.options as LoopModuleOptions;
   const mod = (await import(o.app)) as AppModule;
-  return httpHandlers(ctx, handlerFromModule(mod, o.app), resolveHttpOptions(o.http));
+  const onError = typeof mod.onError === 'function' ? mod.onError : undefined;
+  return httpHandlers(ctx, handlerFromModule(mod, o.app), resolveHttpOptions({ ...o.http, onError }));
 }

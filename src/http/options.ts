@@ -30,6 +30,8 @@ export interface AppModule {
   default?: Handler | { fetch: FetchHandler } | FetchHandler;
   handler?: Handler;
   fetch?: FetchHandler;
+  /** Errors thrown by this module's handlers, in the loop thread that ran them (serve()'s onError cannot cross threads). */
+  onError?: (err: unknown) => void;
 }
 
 export interface HttpOptions {
@@ -47,7 +49,7 @@ export interface HttpOptions {
   maxRequestsPerConnection?: number;
   /** Output queued per connection above which `res.write()` returns false and parsing stops. Default 256 KiB. */
   writeHighWaterMark?: number;
-  /** Errors thrown by handlers (answered with 500). Default: console.error. */
+  /** Errors thrown by handlers (answered with 500). Default: console.error. Not with `module`: the module exports `onError` instead. */
   onError?: (err: unknown) => void;
 }
 

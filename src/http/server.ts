@@ -44,6 +44,10 @@ export interface HttpServer {
 export async function serve(options: ServeOptions): Promise<HttpServer> {
   const sources = [options.handler, options.fetch, options.module].filter((x) => x !== undefined).length;
   if (sources !== 1) throw new TypeError('serve() needs exactly one of handler, fetch or module');
+  if (options.module !== undefined && options.onError !== undefined) {
+    // A function cannot be sent to loop threads; dropping it silently would hide handler errors from it.
+    throw new TypeError('serve(): onError cannot reach loop threads; with module, export it from the module instead (export function onError(err) {...})');
+  }
   const http = resolveHttpOptions(options); // validates early, in the caller's thread
   const base = {
     host: options.host ?? '127.0.0.1',

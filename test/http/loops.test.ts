@@ -44,6 +44,24 @@ test('a Hono app module served by 2 loop threads', async () => {
   }
 });
 
+test('a module that exports onError gets its handlers\' errors in the loop thread; serve({ onError, module }) is refused', async () => {
+  const mod = new URL('./fixtures/on-error-app.js', import.meta.url);
+  await assert.rejects(serve({ port: 0, loops: 2, module: mod, onError: () => {} }), /export it from the module/);
+  const s = await serve({ port: 0, loops: 2, module: mod });
+  try {
+    // One connection: both requests are served by the same loop thread.
+    const c = await openSocket(s.port);
+    c.sock.write(`GET /boom HTTP/1.1\r\n${H}\r\nGET /errors HTTP/1.1\r\n${H}\r\n`);
+    await c.until((b) => parseResponses(b).responses.length === 2);
+    const [boom, errors] = parseResponses(c.received()).responses;
+    assert.equal(boom!.status, 500);
+    assert.equal(errors!.body.toString(), '1');
+    c.sock.destroy();
+  } finally {
+    await s.stop({ timeout: 2000 });
+  }
+});
+
 test('serve() explains what to do with a handler function and loops > 1', async () => {
   await assert.rejects(serve({ port: 0, loops: 2, handler }), /module/);
   await assert.rejects(serve({ port: 0 } as never), /exactly one of handler, fetch or module/);
