@@ -84,8 +84,9 @@ export class Sampler {
       if (seen === undefined) continue;
       Sampler.sampleDrops(s, seen.drops);
       const q = seen.length;
-      if (s.samples === 0) s.first = q;
+      if (s.samples === 0) s.first = s.min = q;
       s.samples++;
+      s.min = Math.min(s.min ?? q, q);
       s.last = q;
       s.max = Math.max(s.max, q);
       if (l.backlog !== null && l.backlog > 0) {

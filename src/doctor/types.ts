@@ -87,6 +87,8 @@ export interface QueueStats {
   first: number;
   last: number;
   max: number;
+  /** The shortest queue seen; above 0 means connections waited through every sample. */
+  min?: number;
   /** Samples with queue >= backlog (the kernel refuses at > backlog). */
   atLimit: number;
   /** Samples with queue >= 80% of backlog. */

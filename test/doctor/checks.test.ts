@@ -172,10 +172,20 @@ test('CPU skew: the seed\'s 3-4 hot workers of 20 is flagged; even load and tiny
   assert.ok(codesOf(data({ cpu: seed })).includes('WORKER_CPU_IMBALANCE:warning'));
 });
 
-test('registrations: ET warns; ONESHOT errors only when disarmed in every sample', () => {
+test('registrations: ET warns, and errors when the accept queue never emptied; ONESHOT errors only when disarmed in every sample', () => {
   const inst = { id: 0, members: [{ pid: 10, fd: 4 }], listenerInodes: [100], waiters: [], grouping: 'kcmp' as const };
   const reg = (events: number, armed: number, disarmed: number) => ({ instance: 0, listenerInode: 100, pid: 10, epfd: 4, events, armedSamples: armed, disarmedSamples: disarmed });
   assert.ok(codesOf(data({ instances: [inst], registrations: [reg(0x19 | EPOLLET, 0, 0)] })).includes('LISTENER_EDGE_TRIGGERED:warning'));
+  // The seed's stall: 4 connections in the accept queue at every sample, never fewer.
+  const q = (over: object) => ({ inode: 100, samples: 20, first: 4, last: 4, max: 4, min: 4, atLimit: 0, nearFull: 0, ...over });
+  const stuck = runChecks(data({ instances: [inst], registrations: [reg(0x19 | EPOLLET, 0, 0)], queues: [q({})] })).find((f) => f.code === 'LISTENER_EDGE_TRIGGERED')!;
+  assert.equal(stuck.severity, 'error');
+  assert.match(stuck.message, /never emptied/);
+  assert.deepEqual(stuck.evidence.acceptQueue, { min: 4, first: 4, last: 4, max: 4, samples: 20 });
+  // Drained at some sample, shrinking, or too few samples to tell: still a warning.
+  for (const over of [{ min: 0, max: 9 }, { first: 9, last: 4, max: 9 }, { samples: 2 }]) {
+    assert.ok(codesOf(data({ instances: [inst], registrations: [reg(0x19 | EPOLLET, 0, 0)], queues: [q(over)] })).includes('LISTENER_EDGE_TRIGGERED:warning'), JSON.stringify(over));
+  }
   assert.ok(codesOf(data({ instances: [inst], registrations: [reg(0x19 | EPOLLONESHOT, 15, 5)] })).includes('LISTENER_ONESHOT:warning'));
   assert.ok(codesOf(data({ instances: [inst], registrations: [reg(EPOLLONESHOT, 0, 20)] })).includes('LISTENER_ONESHOT:error'));
 });

@@ -65,11 +65,12 @@ test('fork after epoll_create, edge-triggered, one accept per wakeup: LISTENER_E
   await sleep(300);
   const r = await runDoctor({ port: s.port, seconds: SECONDS });
   const c = codes(r.findings);
-  assert.ok(c.includes('LISTENER_EDGE_TRIGGERED:warning'), c.join());
   assert.ok(c.includes('SHARED_EPOLL_HERD:warning'), c.join());
   assert.equal(r.data.target.mode, 'port');
   const cw = r.findings.find((f) => f.code === 'CLOSE_WAIT_UNREAD');
   t.diagnostic(`clients left unaccepted by the ET listener: ${cw ? String(cw.evidence.neverAccepted) : 0} of 94`);
+  // Clients stuck in the accept queue through the sample make the ET finding an error.
+  assert.ok(c.includes(`LISTENER_EDGE_TRIGGERED:${cw ? 'error' : 'warning'}`), c.join());
   if (cw) {
     // Whatever the count, each stuck one is the seed's picture: never accepted, Recv-Q 114.
     assert.equal(cw.evidence.neverAccepted, cw.evidence.total);

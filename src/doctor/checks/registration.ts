@@ -3,22 +3,37 @@
  * EPOLLONESHOT (pitfall 3), from the fdinfo of the epoll fds.
  */
 import { describeEvents, isEdgeTriggered, isOneshot } from '../proc/fdinfo.js';
-import type { DoctorData, Finding } from '../types.js';
+import type { DoctorData, Finding, QueueStats } from '../types.js';
 import { hex, listenerByInode, listenerName } from './util.js';
+
+/**
+ * The seed's stall seen from outside: connections waited in the accept queue
+ * at every sample and the queue did not shrink. A server that drains accept()
+ * empties it between bursts; an edge-triggered one that accepts once per
+ * wakeup leaves the remainder there until the next arrival, or for good.
+ */
+function stalledQueue(q: QueueStats | undefined): QueueStats | undefined {
+  return q !== undefined && q.samples >= 3 && (q.min ?? 0) >= 1 && q.last >= q.first ? q : undefined;
+}
 
 export function checkEdgeTriggered(d: DoctorData): Finding[] {
   const out: Finding[] = [];
   for (const l of d.listeners) {
     const regs = d.registrations.filter((r) => r.listenerInode === l.inode && isEdgeTriggered(r.events));
     if (regs.length === 0) continue;
+    const stalled = stalledQueue(d.queues.find((q) => q.inode === l.inode));
     out.push({
       code: 'LISTENER_EDGE_TRIGGERED',
-      severity: 'warning',
-      message: `listener ${listenerName(l)} is registered with EPOLLET in ${regs.length} epoll instance(s)`,
+      severity: stalled ? 'error' : 'warning',
+      message: stalled
+        ? `listener ${listenerName(l)} is registered with EPOLLET in ${regs.length} epoll instance(s) and its accept queue never emptied: ` +
+          `at least ${stalled.min} connection(s) waited in every one of ${stalled.samples} samples, so wakeups are not draining accept()`
+        : `listener ${listenerName(l)} is registered with EPOLLET in ${regs.length} epoll instance(s)`,
       evidence: {
         listener: listenerName(l),
         inode: l.inode,
         registrations: regs.map((r) => ({ pid: r.pid, epfd: r.epfd, events: hex(r.events), flags: describeEvents(r.events) })),
+        ...(stalled ? { acceptQueue: { min: stalled.min, first: stalled.first, last: stalled.last, max: stalled.max, samples: stalled.samples } } : {}),
       },
       why:
         'edge-triggered readiness is announced once per batch of arrivals: a wakeup that accepts one connection ' +
