@@ -4,7 +4,8 @@
  * workers (or the single EventLoop) for the length of the run.
  */
 import { Worker } from 'node:worker_threads';
-import { EventLoop, resolveHost } from '../reactor/index.js';
+import net from 'node:net';
+import { EventLoop, resolveHosts } from '../reactor/index.js';
 import { native } from '../native/binding.js';
 import { LoopDriver, type DriverConfig } from './driver.js';
 import { LiveCounters } from './live.js';
@@ -73,10 +74,34 @@ export function ensureFdLimit(connections: number): string | undefined {
   return undefined;
 }
 
+/**
+ * The run connects to one address (a lookup per connect would be measured
+ * too). Of a name's several addresses, the first that accepts a connection
+ * now, as curl would find it: `localhost` reaches a server listening on ::1
+ * only. None answering: the first, and the run reports what happens to it.
+ */
+async function pickAddress(addresses: string[], port: number): Promise<string> {
+  if (addresses.length === 1) return addresses[0]!;
+  for (const address of addresses) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: address, port, timeout: 1000 });
+      const done = (up: boolean) => {
+        s.destroy();
+        resolve(up);
+      };
+      s.once('connect', () => done(true));
+      s.once('timeout', () => done(false));
+      s.once('error', () => done(false));
+    });
+    if (ok) return address;
+  }
+  return addresses[0]!;
+}
+
 export async function startBench(o: BenchOptions): Promise<RunningBench> {
   let host: string;
   try {
-    host = await resolveHost(o.target.host);
+    host = await pickAddress(await resolveHosts(o.target.host), o.target.port);
   } catch (err) {
     throw new Error(err instanceof Error ? err.message : String(err));
   }

@@ -50,15 +50,26 @@ export function somaxconn(): number {
 
 /** Turns a host name into a numeric address; errors name the host and what to do. */
 export async function resolveHost(host: string): Promise<string> {
+  return (await resolveHosts(host))[0]!;
+}
+
+/**
+ * Every address of a host, in the resolver's order: a client tries them in
+ * turn (a server on `::1` only is still reached through `localhost`); a
+ * server binds the first. `localhost` is 127.0.0.1 first, then ::1, whatever
+ * /etc/hosts says.
+ */
+export async function resolveHosts(host: string): Promise<string[]> {
   if (typeof host !== 'string' || host.trim() === '') {
     // dns.lookup('') "succeeds" with a null address, which bind then rejects with an argument error.
     throw Object.assign(new Error(`invalid host '${String(host)}': empty; use an address such as 127.0.0.1, ::1, 0.0.0.0 or ::`), { code: 'EINVAL' });
   }
-  if (net.isIP(host)) return host;
-  if (host === 'localhost') return '127.0.0.1';
+  if (net.isIP(host)) return [host];
+  if (host === 'localhost') return ['127.0.0.1', '::1'];
   try {
-    const { address } = await dns.lookup(host);
-    return address;
+    const found = await dns.lookup(host, { all: true });
+    if (found.length === 0) throw Object.assign(new Error('no address'), { code: 'ENOTFOUND' });
+    return [...new Set(found.map((a) => a.address))];
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'EAI_FAIL';
     throw Object.assign(new Error(`invalid host '${host}': not an IP address and it does not resolve (${code}); use an address such as 127.0.0.1 or ::1`), { code });

@@ -9,7 +9,7 @@ import { native, C } from '../native/binding.js';
 import { Errno, SysError } from '../native/errors.js';
 import { EV_WRITE, type Channel, type ChannelOwner } from './Channel.js';
 import type { EventLoop } from './EventLoop.js';
-import { resolveHost, validatePort } from './Listener.js';
+import { resolveHosts, validatePort } from './Listener.js';
 import { TcpConnection, type ConnectionHandlers } from './TcpConnection.js';
 import type { Timer } from './TimerQueue.js';
 
@@ -99,12 +99,32 @@ function establish(loop: EventLoop, fd: number, opts: ConnectOptions): TcpConnec
   return conn;
 }
 
-/** Connects without blocking; rejects with a SysError (ECONNREFUSED, ETIMEDOUT, ...). */
+/** A connect that failed with one of these may succeed at the host's next address. */
+const TRY_NEXT_ADDRESS = new Set([-Errno.ECONNREFUSED, -Errno.ENETUNREACH, -Errno.EHOSTUNREACH, -Errno.EADDRNOTAVAIL, -Errno.EAFNOSUPPORT]);
+
+/**
+ * Connects without blocking; rejects with a SysError (ECONNREFUSED, ETIMEDOUT, ...).
+ * A name with several addresses is tried address by address while the answer is
+ * "not here" (refused, unreachable); the first address's error is the one reported.
+ */
 export async function connect(loop: EventLoop, opts: ConnectOptions): Promise<TcpConnection> {
   loop.assertInLoopThread();
   validatePort(opts.port);
   if (opts.timeout !== undefined && Number.isNaN(opts.timeout)) throw new RangeError('connect: timeout must be a number of ms, got NaN');
-  const host = await resolveHost(opts.host);
+  const hosts = await resolveHosts(opts.host);
+  let first: unknown;
+  for (const host of hosts) {
+    try {
+      return await connectTo(loop, host, opts);
+    } catch (err) {
+      first ??= err;
+      if (!(err instanceof SysError) || !TRY_NEXT_ADDRESS.has(err.errno) || opts.signal?.aborted) break;
+    }
+  }
+  throw first;
+}
+
+function connectTo(loop: EventLoop, host: string, opts: ConnectOptions): Promise<TcpConnection> | TcpConnection {
   const where = `${net.isIPv6(host) ? `[${host}]` : host}:${opts.port}`;
   // Aborted while the host was being resolved: no fd was opened, none to close.
   if (opts.signal?.aborted) throw new SysError(-Errno.ECANCELED, 'connect', `to ${where} (cancelled)`);

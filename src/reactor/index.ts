@@ -7,7 +7,7 @@ export { TcpConnection, type ConnectionHandlers, type ConnState, type CloseReaso
 export { Acceptor, type AcceptorOptions } from './Acceptor.js';
 export { LoopStats, STAT_FIELDS, type LoopStatsSnapshot } from './LoopStats.js';
 export { LoopQueue, QueueMsg } from './LoopQueue.js';
-export { listenTcp, somaxconn, resolveHost, type Listening, type ListenOptions } from './Listener.js';
+export { listenTcp, somaxconn, resolveHost, resolveHosts, type Listening, type ListenOptions } from './Listener.js';
 export { ServerLoop, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
 export { TcpServer, ACCEPT_STRATEGIES, type TcpServerOptions, type ServerInfo, type AcceptStrategy, type DispatchPolicy } from './TcpServer.js';
 export { connect, TcpClient, ConnectionPool, type ConnectOptions, type PoolOptions, type RetryOptions } from './TcpClient.js';

@@ -236,3 +236,29 @@ test('--rate against a server that never answers: the schedule falls behind and 
     await s.stop();
   }
 });
+
+test('http://localhost:PORT/ reaches a server listening on ::1 only (the address that answers is used)', async (t) => {
+  let n = 0;
+  const server = http.createServer((_req, res) => {
+    n++;
+    res.end('ok');
+  });
+  const up = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(0, '::1', () => resolve(true));
+  });
+  if (!up) {
+    t.skip('no ::1 on this machine');
+    return;
+  }
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const parsed = parseBenchArgs([`http://localhost:${port}/`, '-c', '2', '-n', '20']);
+    const r = await (await startBench((parsed as { options: BenchOptions }).options)).result;
+    clean(r);
+    assert.equal(r.completed, 20);
+    assert.equal(n, 20);
+  } finally {
+    server.close();
+  }
+});

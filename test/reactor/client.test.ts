@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { native } from '../../src/native/index.js';
 import {
@@ -304,5 +305,31 @@ test('write timeout closes a connection whose peer stopped reading; read timeout
   } finally {
     loop.quit();
     await server.stop();
+  }
+});
+
+test('connect to a name with several addresses tries them in turn: localhost reaches a server on ::1 only', async (t) => {
+  const v6 = net.createServer((s) => s.end('hi from ::1'));
+  const up = await new Promise<boolean>((resolve) => {
+    v6.once('error', () => resolve(false));
+    v6.listen(0, '::1', () => resolve(true));
+  });
+  if (!up) {
+    t.skip('no ::1 on this machine');
+    return;
+  }
+  const port = (v6.address() as net.AddressInfo).port;
+  const loop = new EventLoop();
+  try {
+    // 127.0.0.1 refuses (nothing there), ::1 answers.
+    const conn = await within(5000, connect(loop, { host: 'localhost', port }));
+    assert.equal(conn.remoteAddress()?.address, '::1');
+    conn.forceClose();
+    // Nothing on either address: the error is the first address's, by name.
+    v6.close();
+    await assert.rejects(connect(loop, { host: 'localhost', port }), (e: Error & { code?: string }) => e.code === 'ECONNREFUSED' && /127\.0\.0\.1/.test(e.message));
+  } finally {
+    v6.close();
+    loop.quit();
   }
 });
