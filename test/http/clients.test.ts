@@ -92,3 +92,16 @@ test('wrk: a short keep-alive run has no errors and no non-2xx', async (t) => {
     assert.doesNotMatch(r.stdout, /Non-2xx|Socket errors/);
   });
 });
+
+test('siege -b (a seed\'s client): every transaction succeeds, keep-alive and not', async (t) => {
+  if (!has('siege')) return t.skip('siege not installed');
+  await withDemo(async (s) => {
+    for (const connection of ['keep-alive', 'close']) {
+      // -R /dev/null: no user .siegerc; -l /dev/null: no log file left behind.
+      const r = await exec('siege', ['-R', '/dev/null', '-l', '/dev/null', '-b', '-q', '-j', '-c', '20', '-r', '50', '-H', `Connection: ${connection}`, `${s.url}/hello`]);
+      const out = r.stdout + r.stderr;
+      assert.match(out, /"successful_transactions":\s*1000\b/, `${connection}: ${out}`);
+      assert.match(out, /"failed_transactions":\s*0\b/, `${connection}: ${out}`);
+    }
+  }, 2);
+});
