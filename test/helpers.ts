@@ -115,3 +115,11 @@ export function startCli(args: string[], ready: RegExp, timeoutMs = 15_000): Pro
     });
   });
 }
+
+/** Listens on [::1] only; the port, or undefined where this machine has no IPv6 loopback. */
+export function listenOnV6Loopback(server: net.Server): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(undefined));
+    server.listen(0, '::1', () => resolve((server.address() as net.AddressInfo).port));
+  });
+}

@@ -10,6 +10,7 @@ import { parseBenchArgs, type BenchOptions } from '../../src/bench/options.js';
 import { startBench } from '../../src/bench/run.js';
 import type { BenchResult } from '../../src/bench/result.js';
 import * as servers from './servers.js';
+import { listenOnV6Loopback } from '../helpers.js';
 
 async function bench(port: number, ...args: string[]): Promise<BenchResult> {
   const parsed = parseBenchArgs([`http://127.0.0.1:${port}/`, ...args]);
@@ -243,16 +244,12 @@ test('http://localhost:PORT/ reaches a server listening on ::1 only (the address
     n++;
     res.end('ok');
   });
-  const up = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(0, '::1', () => resolve(true));
-  });
-  if (!up) {
+  const port = await listenOnV6Loopback(server);
+  if (port === undefined) {
     t.skip('no ::1 on this machine');
     return;
   }
   try {
-    const port = (server.address() as net.AddressInfo).port;
     const parsed = parseBenchArgs([`http://localhost:${port}/`, '-c', '2', '-n', '20']);
     const r = await (await startBench((parsed as { options: BenchOptions }).options)).result;
     clean(r);

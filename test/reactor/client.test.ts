@@ -14,7 +14,7 @@ import {
   listenTcp,
   type TcpConnection,
 } from '../../src/reactor/index.js';
-import { waitFor, within } from '../helpers.js';
+import { listenOnV6Loopback, waitFor, within } from '../helpers.js';
 
 const echo = {
   onMessage(conn: TcpConnection, buf: { peek(): Uint8Array; retrieveAll(): void }) {
@@ -310,15 +310,11 @@ test('write timeout closes a connection whose peer stopped reading; read timeout
 
 test('connect to a name with several addresses tries them in turn: localhost reaches a server on ::1 only', async (t) => {
   const v6 = net.createServer((s) => s.end('hi from ::1'));
-  const up = await new Promise<boolean>((resolve) => {
-    v6.once('error', () => resolve(false));
-    v6.listen(0, '::1', () => resolve(true));
-  });
-  if (!up) {
+  const port = await listenOnV6Loopback(v6);
+  if (port === undefined) {
     t.skip('no ::1 on this machine');
     return;
   }
-  const port = (v6.address() as net.AddressInfo).port;
   const loop = new EventLoop();
   try {
     // 127.0.0.1 refuses (nothing there), ::1 answers.
