@@ -1,14 +1,15 @@
 /**
  * HTTP benchmark: `edgeloop serve --loops 1` vs Node's `http` vs nginx (one
  * worker, when installed), driven by wrk in the same run.
- * Run: npm run bench:http [-- --seconds S --connections C --rounds R --idle N --no-nginx]
+ * Run: npm run bench:http [-- --seconds S --connections C --rounds R --idle N --no-nginx --no-memory --no-fetch]
  *
  * Scenarios (GET /hello -> 200 "hello"):
  *   keep-alive   wrk -c C
  *   pipelined    wrk -c C with a Lua script writing 16 requests per write
  *   close        wrk -c C -H "Connection: close" (a new connection per request)
- * Then memory: RSS added per idle keep-alive connection with N (5,000) open,
- * edgeloop vs Node `http`.
+ * Then the keep-alive run through the fetch adapter (Web Request/Response,
+ * --no-fetch skips it), and memory: RSS added per idle keep-alive connection
+ * with N (5,000) open, edgeloop vs Node `http`.
  *
  * Servers are pinned to CPU 1 and wrk to CPU 0 when taskset exists (2 cores:
  * one each). Rounds alternate the servers so a noisy neighbour hurts them
@@ -31,11 +32,12 @@ const { values } = parseArgs({
     depth: { type: 'string', default: '16' },
     'no-nginx': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
+    'no-fetch': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory]');
+  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch]');
   process.exit(0);
 }
 const seconds = Number(values.seconds);
@@ -58,6 +60,12 @@ interface Server {
   pid: number;
   stop(): Promise<void>;
 }
+
+/** The same route through the Web API (fromFetch): what a Hono-style app pays for Request/Response. */
+const EDGELOOP_FETCH = `
+const { serve } = await import(${JSON.stringify(new URL('../src/http/index.js', import.meta.url).href)});
+const s = await serve({ port: 0, keepAliveTimeout: 120000, fetch: () => new Response('hello', { headers: { 'content-type': 'text/plain' } }) });
+console.log('listening on ' + s.url);`;
 
 const NODE_HTTP = `
 const http = require('node:http');
@@ -361,6 +369,21 @@ async function main(): Promise<void> {
   for (const sc of scenarios) {
     const b = (n: string): string => pct(busyAtBest.get(`${sc}|${n}`));
     console.log(`${sc.padEnd(12)}${b('edgeloop').padStart(12)}${b('node http').padStart(12)}${b('nginx').padStart(12)}`);
+  }
+
+  if (!values['no-fetch']) {
+    const srv = await spawnServer('edgeloop fetch', [process.execPath, '--input-type=module', '-e', EDGELOOP_FETCH], /listening on http:\/\/[^:]+:(\d+)/);
+    let bestFetch = 0;
+    try {
+      for (let r = 0; r < rounds; r++) bestFetch = Math.max(bestFetch, (await wrk(srv, 'keep-alive')).rps);
+    } finally {
+      await srv.stop();
+    }
+    console.log('');
+    console.log(
+      `fetch adapter (Web Request/Response), keep-alive: ${fmt(bestFetch)} requests/s; ` +
+        `vs node http ${ratio(bestFetch, get('keep-alive', 'node http'))}, vs the native API ${ratio(bestFetch, get('keep-alive', 'edgeloop'))}`,
+    );
   }
 
   let memE: number | undefined;
