@@ -9,6 +9,7 @@
 import type { FetchHandler, Handler, HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
+import { lazyRequests, lazyWebRequest, webMethod, webUrl } from './web-request.js';
 
 /** Methods the Fetch standard refuses to put in a Request. */
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
@@ -34,17 +35,20 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
   };
 }
 
-/** A Web Request for a native request. The body (if any) streams from the connection. */
+/**
+ * A Web Request for a native request. The body (if any) streams from the connection. Where
+ * undici allows it (see web-request.ts), a lazy one: a real Request only once something beyond
+ * method, URL, headers and signal is used.
+ */
 export function toWebRequest(req: HttpRequest): Request {
-  const target = req.url;
-  const url = target.charCodeAt(0) === 0x2f ? `http://${req.host || 'localhost'}${target}` : target === '*' ? `http://${req.host || 'localhost'}/` : target;
-  const method = req.method;
+  if (lazyRequests) return lazyWebRequest(req);
+  const method = webMethod(req.method);
   const init: RequestInit & { duplex?: 'half' } = { method, headers: req.headers.pairs() };
   if (method !== 'GET' && method !== 'HEAD' && (req.body.expectedLength !== 0 || !req.body.ended)) {
     init.body = req.body.stream();
     init.duplex = 'half';
   }
-  const request = new Request(url, init);
+  const request = new Request(webUrl(req), init);
   // request.signal is the native request's, made only when someone looks: passing it in init
   // costs undici a WeakRef and a FinalizationRegistry entry per request (about 8 µs, 2x the
   // Request). Caveat: a copy (new Request(request)) does not follow it.
