@@ -13,7 +13,7 @@ import { runChecks } from '../../src/doctor/checks/index.js';
 import { listenerDrops } from '../../src/doctor/checks/acceptQueue.js';
 import { counterDelta } from '../../src/doctor/proc/netstat.js';
 import { native } from '../../src/native/binding.js';
-import { codes, sleep, startProgram } from './helpers.js';
+import { codes, diagListener, neverAcceptingListener, sleep, startProgram } from './helpers.js';
 
 const AF_INET = 2;
 const LISTEN = 1 << 10;
@@ -28,9 +28,7 @@ setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500);
 `;
 
 function foreignDrops(port: number): number | null {
-  const r = native.inetDiag(AF_INET, LISTEN);
-  if (!Array.isArray(r)) return null;
-  return r.find((s) => s.localPort === port)?.drops ?? null;
+  return diagListener(port)?.drops ?? null;
 }
 
 test('another listener overflowing in the namespace: no ACCEPT_QUEUE_OVERFLOW for a healthy target', async (t) => {
@@ -38,12 +36,7 @@ test('another listener overflowing in the namespace: no ACCEPT_QUEUE_OVERFLOW fo
   t.after(() => target.stop());
 
   // The other listener: backlog 0 and never accepted from, so all but its first connection are dropped.
-  const fd = native.socket(AF_INET);
-  assert.ok(fd >= 0);
-  t.after(() => native.close(fd));
-  assert.equal(native.bind(fd, '127.0.0.1', 0), 0);
-  assert.equal(native.listen(fd, 0), 0);
-  const foreignPort = (native.getsockname(fd) as { port: number }).port;
+  const foreignPort = neverAcceptingListener(t);
   const before = foreignDrops(foreignPort);
   if (before === null) return t.skip('this kernel reports no per-listener drops (INET_DIAG_SKMEMINFO)');
 

@@ -8,6 +8,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { native, type InetDiagSocket } from '../../src/native/binding.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/doctor -> repo root (also works from test/doctor unbuilt). */
@@ -112,4 +115,26 @@ export { runCli } from '../helpers.js';
 
 export function codes(findings: { code: string; severity: string }[]): string[] {
   return findings.map((f) => `${f.code}:${f.severity}`);
+}
+
+const AF_INET = 2;
+const LISTEN_STATE = 1 << 10;
+
+/** The IPv4 listener on `port` as inet_diag reports it; undefined when the dump fails or has none. */
+export function diagListener(port: number): InetDiagSocket | undefined {
+  const r = native.inetDiag(AF_INET, LISTEN_STATE);
+  return Array.isArray(r) ? r.find((s) => s.localPort === port) : undefined;
+}
+
+/**
+ * A listener on 127.0.0.1 with backlog 0 that is never accepted from: its queue
+ * holds one connection and every later SYN is dropped. Closed after the test.
+ */
+export function neverAcceptingListener(t: TestContext): number {
+  const fd = native.socket(AF_INET);
+  assert.ok(fd >= 0, `socket: ${fd}`);
+  t.after(() => native.close(fd));
+  assert.equal(native.bind(fd, '127.0.0.1', 0), 0);
+  assert.equal(native.listen(fd, 0), 0);
+  return (native.getsockname(fd) as { port: number }).port;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import fs from 'node:fs';
 import { native } from '../../src/native/binding.js';
+import { diagListener, neverAcceptingListener } from './helpers.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -41,21 +42,15 @@ test('inetDiag reports a listener with its accept queue and backlog', async (t) 
 });
 
 test('inetDiag drops: a full listener counts its own dropped SYNs, other listeners do not', async (t) => {
-  const full = native.socket(AF_INET);
-  assert.ok(full >= 0);
-  t.after(() => native.close(full));
-  assert.equal(native.bind(full, '127.0.0.1', 0), 0);
-  // Backlog 0: the queue holds one connection and is never accepted from.
-  assert.equal(native.listen(full, 0), 0);
-  const port = (native.getsockname(full) as { port: number }).port;
+  const port = neverAcceptingListener(t);
   const healthy = net.createServer((c) => c.destroy());
   await new Promise<void>((r) => healthy.listen({ host: '127.0.0.1', port: 0 }, r));
   t.after(() => healthy.close());
   const healthyPort = (healthy.address() as net.AddressInfo).port;
   const find = (p: number) => {
-    const r = native.inetDiag(AF_INET, LISTEN);
-    assert.ok(Array.isArray(r));
-    return r.find((s) => s.localPort === p)!;
+    const l = diagListener(p);
+    assert.ok(l, `inet_diag has the listener on port ${p}`);
+    return l;
   };
   assert.equal(find(port).drops, 0);
   const clients: net.Socket[] = [];

@@ -21,6 +21,8 @@ test('doctor on this process: an IPv6 listener, its backlog via inet_diag, libuv
   if (!ok) return t.skip('no IPv6 loopback (::1) on this machine');
   t.after(() => server.close());
   const port = (server.address() as net.AddressInfo).port;
+  // libuv adds a listener to its epoll set at its next poll phase, not in listen(): let it run once.
+  await new Promise((r) => setTimeout(r, 50));
   const r = await runDoctor({ port, seconds: 0.3 });
   assert.deepEqual(r.data.target.pids, [process.pid]);
   const l = r.data.listeners[0]!;
