@@ -8,6 +8,15 @@ import { parseArgs } from 'node:util';
 import { TargetError } from '../doctor/discover.js';
 import { toJson, toText } from '../doctor/report.js';
 import { exitCode, runDoctor } from '../doctor/run.js';
+import { attachNegativeValues } from './options.js';
+
+const flags = {
+  port: { type: 'string' },
+  pid: { type: 'string' },
+  seconds: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 const HELP = `usage: edgeloop doctor (--port P | --pid N) [--seconds S] [--json]
 
@@ -43,24 +52,6 @@ function positiveInt(name: string, s: string, max: number): number {
   return n;
 }
 
-/**
- * parseArgs refuses an option value that starts with '-' ("argument is
- * ambiguous"), which hides the real problem of `--seconds -1`; glue such values
- * to their option so the range check names the value.
- */
-function glueNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    if ((a === '--port' || a === '--pid' || a === '--seconds') && next !== undefined && /^-[0-9.]/.test(next)) {
-      out.push(`${a}=${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
 class UsageError extends Error {}
 
 /**
@@ -84,14 +75,8 @@ export async function main(argv: string[]): Promise<number> {
   let values: { port?: string; pid?: string; seconds?: string; json?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
-      args: glueNegativeValues(argv),
-      options: {
-        port: { type: 'string' },
-        pid: { type: 'string' },
-        seconds: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      args: attachNegativeValues(argv, flags),
+      options: flags,
       strict: true,
       allowPositionals: false,
     }));

@@ -45,7 +45,7 @@ export function attachNegativeValues(argv: string[], options: Record<string, { t
       out.push(...argv.slice(i));
       break;
     }
-    if (takesValue.has(a) && next !== undefined && /^-\d/.test(next)) {
+    if (takesValue.has(a) && next !== undefined && /^-[0-9.]/.test(next)) {
       out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
       i++;
     } else {

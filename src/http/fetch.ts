@@ -9,10 +9,7 @@
 import type { FetchHandler, Handler, HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
-import { lazyRequests, lazyWebRequest, webMethod, webUrl } from './web-request.js';
-
-/** Methods the Fetch standard refuses to put in a Request. */
-const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+import { FORBIDDEN_METHODS, lazyRequests, lazyWebRequest, realWebRequest, webMethod, webUrl } from './web-request.js';
 
 export function fromFetch(fetchFn: FetchHandler): Handler {
   if (typeof fetchFn !== 'function') throw new TypeError('fetch handler must be a function (request) => Response');
@@ -42,18 +39,7 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
  */
 export function toWebRequest(req: HttpRequest): Request {
   if (lazyRequests) return lazyWebRequest(req);
-  const method = webMethod(req.method);
-  const init: RequestInit & { duplex?: 'half' } = { method, headers: req.headers.pairs() };
-  if (method !== 'GET' && method !== 'HEAD' && (req.body.expectedLength !== 0 || !req.body.ended)) {
-    init.body = req.body.stream();
-    init.duplex = 'half';
-  }
-  const request = new Request(webUrl(req), init);
-  // request.signal is the native request's, made only when someone looks: passing it in init
-  // costs undici a WeakRef and a FinalizationRegistry entry per request (about 8 µs, 2x the
-  // Request). Caveat: a copy (new Request(request)) does not follow it.
-  Object.defineProperty(request, 'signal', { get: () => req.signal, configurable: true });
-  return request;
+  return realWebRequest(req, webUrl(req), webMethod(req.method));
 }
 
 /** What a read looked like when it was not ready by the end of the current turn. */
