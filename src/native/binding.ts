@@ -103,4 +103,12 @@ function locate(): string {
 
 const require = createRequire(import.meta.url);
 export const native: NativeBinding = require(locate());
-export const C = native.constants as Readonly<Record<string, number>>;
+/** The names native/src/errors.c exports: add a name there and here together. */
+export type ConstantName =
+  | 'EPOLLIN' | 'EPOLLOUT' | 'EPOLLERR' | 'EPOLLHUP' | 'EPOLLRDHUP' | 'EPOLLPRI' | 'EPOLLET' | 'EPOLLONESHOT'
+  | 'EPOLLEXCLUSIVE' | 'EPOLL_CTL_ADD' | 'EPOLL_CTL_MOD' | 'EPOLL_CTL_DEL' | 'AF_INET' | 'AF_INET6'
+  | 'SOL_SOCKET' | 'IPPROTO_TCP' | 'IPPROTO_IPV6' | 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'SO_KEEPALIVE'
+  | 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_ERROR' | 'SO_LINGER' | 'SO_ACCEPTCONN' | 'TCP_NODELAY' | 'TCP_KEEPIDLE'
+  | 'TCP_KEEPINTVL' | 'TCP_KEEPCNT' | 'TCP_DEFER_ACCEPT' | 'IPV6_V6ONLY' | 'SHUT_RD' | 'SHUT_WR'
+  | 'SHUT_RDWR' | 'EFD_NONBLOCK' | 'EFD_CLOEXEC' | 'EFD_SEMAPHORE' | 'RLIMIT_NOFILE';
+export const C = native.constants as Readonly<Record<ConstantName, number>>;
