@@ -3,9 +3,8 @@
  * Every rejection names the option and what would be accepted, because a load
  * generator that silently "fixes" an argument measures something else.
  */
-import { parseArgs } from 'node:util';
 import fs from 'node:fs';
-import { UsageError } from './errors.js';
+import { flag, parseFlags, UsageError, type FlagValues } from '../cli/args.js';
 import { parseTarget, type Target } from './target.js';
 
 /** Everything a run needs; structured-clonable so it can be handed to worker threads. */
@@ -57,7 +56,8 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
 
   -c, --connections N      concurrent connections (default ${DEFAULTS.connections}, or -n if smaller)
   -n, --requests N         total requests, then stop
-  -d, --duration T         run for T (10, 10s, 500ms, 2m; default ${DEFAULTS.durationMs / 1000}s when no -n)
+  -d, --duration T         run for T (10s, 500ms, 2m; a bare number is seconds;
+                           default ${DEFAULTS.durationMs / 1000}s when no -n)
   -t, --threads N          event loops, one per thread (default ${DEFAULTS.threads})
   -m, --method M           request method (default GET)
   -H, --header 'K: V'      extra request header (repeatable)
@@ -68,44 +68,23 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
                            implied by -H 'Connection: close'
       --rate R             constant rate of R requests/s in total; latency is
                            measured from the intended send time (wrk2-style)
-      --connect-timeout MS connect timeout (default ${DEFAULTS.connectTimeoutMs})
-      --timeout MS         per-request timeout, 0 = none (default ${DEFAULTS.timeoutMs})
-      --grace MS           after -d ends, wait this long for in-flight requests
-                           (default ${DEFAULTS.graceMs})
+      --connect-timeout T  connect timeout (default ${DEFAULTS.connectTimeoutMs / 1000}s)
+      --timeout T          per-request timeout, 0 = none (default ${DEFAULTS.timeoutMs / 1000}s)
+      --grace T            after -d ends, wait this long for in-flight requests
+                           (default ${DEFAULTS.graceMs / 1000}s)
       --json               print one JSON object instead of the summary
-      --html FILE          also write a self-contained HTML report
+      --html FILE          also write a self-contained HTML report (its directory
+                           is checked before the run)
       --no-progress        no progress line (it only shows on a terminal anyway)
   -h, --help               this text
+
+Durations take ms, s, m or h like -d; a bare number is seconds for -d and
+milliseconds for the timeouts and --grace (their meaning before units).
 
 Exit status: 0 when the run completed (failed requests are results, not
 failures), 2 for bad arguments or an unsupported URL.`;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-function integer(name: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${name} expects a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function positiveNumber(name: string, raw: string): number {
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`${name} expects a positive number, got '${raw}'`);
-  }
-  return n;
-}
-
-/** "10" and "10s" are seconds; "500ms", "2m" and "1h" say their unit. */
-export function parseDuration(raw: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(raw);
-  if (!m) throw new UsageError(`-d expects a duration like 10, 10s, 500ms or 2m, got '${raw}'`);
-  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  const ms = Math.round(Number(m[1]) * scale);
-  if (ms <= 0) throw new UsageError(`-d must be longer than 0, got '${raw}'`);
-  return ms;
-}
 
 export function parseHeader(raw: string): [string, string] {
   const colon = raw.indexOf(':');
@@ -117,92 +96,100 @@ export function parseHeader(raw: string): [string, string] {
   return [name, value];
 }
 
+const HOUR = 3_600_000;
+
+/** The flags; `label` is the name messages use (bench's users type the short forms). */
+const FLAGS = {
+  connections: flag.int({ short: 'c', label: '-c', min: 1, max: 100_000 }),
+  requests: flag.int({ short: 'n', label: '-n', min: 1 }),
+  duration: flag.duration({ short: 'd', label: '-d', bare: 's' }),
+  threads: flag.int({ short: 't', label: '-t', min: 1, max: 256 }),
+  method: flag.text({ short: 'm', label: '-m' }),
+  header: flag.list(parseHeader, { short: 'H', label: '-H' }),
+  body: flag.string({ short: 'b', label: '-b' }),
+  'body-file': flag.text({ what: 'a file name' }),
+  pipeline: flag.int({ min: 1, max: 1024 }),
+  close: flag.bool(),
+  rate: flag.decimal({ min: 0, above: true }),
+  'connect-timeout': flag.duration({ bare: 'ms', max: HOUR }),
+  timeout: flag.duration({ bare: 'ms', min: 0, max: HOUR }),
+  grace: flag.duration({ bare: 'ms', min: 0, max: HOUR }),
+  json: flag.bool(),
+  html: flag.output(),
+  'no-progress': flag.bool(),
+  help: flag.bool({ short: 'h' }),
+};
+
+type Values = FlagValues<typeof FLAGS>;
+
 export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY: false }): ParsedCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        connections: { type: 'string', short: 'c' },
-        requests: { type: 'string', short: 'n' },
-        duration: { type: 'string', short: 'd' },
-        threads: { type: 'string', short: 't' },
-        method: { type: 'string', short: 'm' },
-        header: { type: 'string', short: 'H', multiple: true },
-        body: { type: 'string', short: 'b' },
-        'body-file': { type: 'string' },
-        pipeline: { type: 'string' },
-        close: { type: 'boolean' },
-        rate: { type: 'string' },
-        'connect-timeout': { type: 'string' },
-        timeout: { type: 'string' },
-        grace: { type: 'string' },
-        json: { type: 'boolean' },
-        html: { type: 'string' },
-        'no-progress': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    // parseArgs' messages are good but long; keep the first sentence.
-    const msg = err instanceof Error ? err.message.split(/\.\s/)[0]! : String(err);
-    throw new UsageError(msg);
-  }
-  const v = parsed.values;
+  const { values: v, positionals } = parseFlags(argv, FLAGS, { positionals: true });
   if (v.help) return { help: true };
-
-  if (parsed.positionals.length === 0) throw new UsageError('missing URL (e.g. edgeloop bench http://127.0.0.1:8080/)');
-  if (parsed.positionals.length > 1) {
-    throw new UsageError(`expected one URL, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`);
+  const target = parseTarget(oneUrl(positionals));
+  const shape = loadShape(v);
+  const request = requestShape(v);
+  const rate = v.rate;
+  if (rate !== undefined && rate < shape.threads) {
+    throw new UsageError(`--rate ${rate} is below one request per second per thread (-t ${shape.threads})`);
   }
-  const target = parseTarget(parsed.positionals[0]!);
+  const json = v.json ?? false;
+  const options: BenchOptions = {
+    target,
+    ...shape,
+    ...request,
+    connectTimeoutMs: v['connect-timeout'] ?? DEFAULTS.connectTimeoutMs,
+    timeoutMs: v.timeout ?? DEFAULTS.timeoutMs,
+    graceMs: v.grace ?? DEFAULTS.graceMs,
+    json,
+    progress: env.isTTY && !json && !v['no-progress'],
+  };
+  if (rate !== undefined) options.rate = rate;
+  if (v.html !== undefined) options.html = v.html;
+  return { help: false, options };
+}
 
-  if (v.requests !== undefined && v.duration !== undefined) {
+function oneUrl(positionals: string[]): string {
+  const [url, ...extra] = positionals;
+  if (url === undefined) throw new UsageError('missing URL (e.g. edgeloop bench http://127.0.0.1:8080/)');
+  if (extra.length > 0) throw new UsageError(`expected one URL, got ${positionals.length}: ${positionals.join(' ')}`);
+  return url;
+}
+
+/** How much load: -n or -d, and the threads and connections that carry it. */
+function loadShape(v: Values): Pick<BenchOptions, 'requests' | 'durationMs' | 'threads' | 'connections'> {
+  const { requests, duration } = v;
+  if (requests !== undefined && duration !== undefined) {
     throw new UsageError('give either -n (a number of requests) or -d (a duration), not both');
   }
-  const requests = v.requests === undefined ? undefined : integer('-n', v.requests, 1, Number.MAX_SAFE_INTEGER);
-  const durationMs =
-    v.duration !== undefined ? parseDuration(v.duration) : requests === undefined ? DEFAULTS.durationMs : undefined;
-
-  const threads = v.threads === undefined ? DEFAULTS.threads : integer('-t', v.threads, 1, 256);
+  const durationMs = duration ?? (requests === undefined ? DEFAULTS.durationMs : undefined);
+  const threads = v.threads ?? DEFAULTS.threads;
   if (requests !== undefined && threads > requests) {
     throw new UsageError(`-t ${threads} is more than -n ${requests}: every thread needs at least one request`);
   }
   // The default -c shrinks to fit a small -n (`-n 1` must just work); a -c the user typed is
   // taken at its word and refused below if it cannot be honoured.
-  const connections =
-    v.connections !== undefined
-      ? integer('-c', v.connections, 1, 100_000)
-      : Math.min(DEFAULTS.connections, requests ?? DEFAULTS.connections);
+  const connections = v.connections ?? Math.min(DEFAULTS.connections, requests ?? DEFAULTS.connections);
   if (threads > connections) {
     throw new UsageError(`-t ${threads} is more than -c ${connections}: every thread needs at least one connection`);
   }
   if (requests !== undefined && requests < connections) {
     throw new UsageError(`-c ${connections} is more than -n ${requests}: some connections would never send a request`);
   }
+  return {
+    threads,
+    connections,
+    ...(requests !== undefined ? { requests } : {}),
+    ...(durationMs !== undefined ? { durationMs } : {}),
+  };
+}
 
+/** What each request is: method, headers, body, and how connections carry it. */
+function requestShape(v: Values): Pick<BenchOptions, 'method' | 'headers' | 'body' | 'pipeline' | 'close'> {
   const method = v.method ?? DEFAULTS.method;
   if (!TOKEN.test(method)) throw new UsageError(`-m: '${method}' is not a valid method`);
-
-  const headers = (v.header ?? []).map(parseHeader);
-
-  if (v.body !== undefined && v['body-file'] !== undefined) {
-    throw new UsageError('give either -b or --body-file, not both');
-  }
-  let body: Uint8Array | undefined;
-  if (v.body !== undefined) body = new TextEncoder().encode(v.body);
-  if (v['body-file'] !== undefined) {
-    try {
-      body = new Uint8Array(fs.readFileSync(v['body-file']));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new UsageError(`--body-file ${v['body-file']}: cannot read it (${code})`);
-    }
-  }
-
-  const pipeline = v.pipeline === undefined ? DEFAULTS.pipeline : integer('--pipeline', v.pipeline, 1, 1024);
+  const headers = v.header;
+  const body = requestBody(v);
+  const pipeline = v.pipeline ?? DEFAULTS.pipeline;
   // A request saying "Connection: close" ends its connection (RFC 9112 9.6: the client must not
   // send another on it), whether or not the response says so: that is --close.
   const closeHeader = headers.some(
@@ -216,40 +203,18 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
         : "--pipeline needs keep-alive connections; -H 'Connection: close' allows one request per connection",
     );
   }
+  return { method, headers, pipeline, close, ...(body !== undefined ? { body } : {}) };
+}
 
-  const rate = v.rate === undefined ? undefined : positiveNumber('--rate', v.rate);
-  if (rate !== undefined && rate < threads) {
-    throw new UsageError(`--rate ${rate} is below one request per second per thread (-t ${threads})`);
+function requestBody(v: Values): Uint8Array | undefined {
+  const file = v['body-file'];
+  if (v.body !== undefined && file !== undefined) throw new UsageError('give either -b or --body-file, not both');
+  if (v.body !== undefined) return new TextEncoder().encode(v.body);
+  if (file === undefined) return undefined;
+  try {
+    return new Uint8Array(fs.readFileSync(file));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new UsageError(`--body-file ${file}: cannot read it (${code})`);
   }
-
-  const connectTimeoutMs =
-    v['connect-timeout'] === undefined
-      ? DEFAULTS.connectTimeoutMs
-      : integer('--connect-timeout', v['connect-timeout'], 1, 3_600_000);
-  const timeoutMs = v.timeout === undefined ? DEFAULTS.timeoutMs : integer('--timeout', v.timeout, 0, 3_600_000);
-  const graceMs = v.grace === undefined ? DEFAULTS.graceMs : integer('--grace', v.grace, 0, 3_600_000);
-
-  if (v.html !== undefined && v.html.trim() === '') throw new UsageError('--html expects a file name');
-
-  const json = v.json ?? false;
-  const options: BenchOptions = {
-    target,
-    connections,
-    threads,
-    method,
-    headers,
-    pipeline,
-    close,
-    connectTimeoutMs,
-    timeoutMs,
-    graceMs,
-    json,
-    progress: env.isTTY && !json && !v['no-progress'],
-  };
-  if (requests !== undefined) options.requests = requests;
-  if (durationMs !== undefined) options.durationMs = durationMs;
-  if (body !== undefined) options.body = body;
-  if (rate !== undefined) options.rate = rate;
-  if (v.html !== undefined) options.html = v.html;
-  return { help: false, options };
 }

@@ -4,7 +4,7 @@
  * pipe or a --json capture is noise.
  */
 import type { LiveCounters } from './live.js';
-import { formatBytes } from './report-human.js';
+import { formatBytes } from '../cli/format.js';
 
 export interface ProgressTarget {
   write(s: string): unknown;

@@ -3,12 +3,10 @@
  * no external assets, so the file can be mailed or attached to an issue and
  * still open years later. Thread: main. Owns nothing.
  */
-import { formatBytes, formatMs, ERROR_LABELS } from './report-human.js';
+import { esc, formatBytes, formatMs, int } from '../cli/format.js';
+import { ERROR_LABELS } from './report-human.js';
 import { rpsSeries, type BenchResult } from './result.js';
 
-const esc = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 const W = 760;
 const H = 260;

@@ -4,27 +4,7 @@
  * finding, and a missing line would leave the reader guessing.
  */
 import type { BenchResult } from './result.js';
-
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return `${n.toFixed(u === 0 ? 0 : 2)} ${units[u]}`;
-}
-
-export function formatMs(ms: number): string {
-  if (ms === 0) return '0';
-  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)}s`;
-  if (ms >= 1000) return `${(ms / 1000).toFixed(2)}s`;
-  if (ms >= 100) return `${ms.toFixed(0)}ms`;
-  if (ms >= 1) return `${ms.toFixed(2)}ms`;
-  return `${(ms * 1000).toFixed(0)}us`;
-}
+import { formatBytes, formatMs, int } from '../cli/format.js';
 
 export const ERROR_LABELS: Array<[keyof BenchResult['errors'], string, string]> = [
   ['connectRefused', 'connect refused', 'ECONNREFUSED: nothing listening on that port'],

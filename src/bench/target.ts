@@ -3,7 +3,7 @@
  * Only plain http: is spoken; anything else is refused up front so a run never
  * "succeeds" with every request malformed because the peer wanted TLS.
  */
-import { UsageError } from './errors.js';
+import { UsageError } from '../cli/args.js';
 
 export interface Target {
   /** Host to connect to, as written in the URL (brackets stripped for IPv6). */

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { parseBenchArgs, USAGE } from '../bench/options.js';
-import { UsageError } from '../bench/errors.js';
+import { usageError } from './args.js';
 import { startBench } from '../bench/run.js';
 import { Progress } from '../bench/progress.js';
 import { humanReport } from '../bench/report-human.js';
@@ -17,11 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseBenchArgs(argv, { isTTY: process.stdout.isTTY === true });
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`edgeloop bench: ${err.message}\nRun 'edgeloop bench --help' for the options.`);
-      return 2;
-    }
-    throw err;
+    return usageError('bench', err);
   }
   if (parsed.help) {
     console.log(USAGE);

@@ -6,7 +6,8 @@
  * left something behind; 2 bad arguments.
  */
 import fs from 'node:fs';
-import { LabUsageError, parseLabArgs, USAGE } from '../lab/options.js';
+import { parseLabArgs, USAGE } from '../lab/options.js';
+import { usageError } from './args.js';
 import { runLab } from '../lab/run.js';
 import { labText } from '../lab/report-text.js';
 import { labHtml } from '../lab/report-html.js';
@@ -18,11 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     cmd = parseLabArgs(argv);
   } catch (err) {
-    if (err instanceof LabUsageError) {
-      console.error(`edgeloop lab: ${err.message}\nRun 'edgeloop lab --help' for the options.`);
-      return 2;
-    }
-    throw err;
+    return usageError('lab', err);
   }
   if (cmd.help) {
     console.log(USAGE);

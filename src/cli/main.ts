@@ -18,13 +18,19 @@ const load = (name: string): Promise<Command> => import(`./${name}.js`) as Promi
 function usage(): string {
   const lines = ['usage: edgeloop <command> [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  lines.push('', 'options:', '  -h, --help     this text', '  -v, --version  the version of edgeloop');
   lines.push('', 'Run `edgeloop <command> --help` for the options of one command.');
   return lines.join('\n');
 }
 
 async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+  if (cmd === undefined) {
+    // A script that forgot the command must not look like it succeeded.
+    console.error(usage());
+    return 2;
+  }
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(usage());
     return 0;
   }

@@ -3,11 +3,19 @@
  * workers when --loops > 1, each loading the demo app module).
  */
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { serve, type HttpServer, type ServeOptions } from '../http/index.js';
-import { acceptOption, attachNegativeValues, intOption, onStopSignal, serverFlags, usageError, UsageError } from './options.js';
+import { flag, flagHelp, parseFlags, parsePort, usageError } from './args.js';
+import { plural } from './format.js';
+import { onStopSignal, serverFlags } from './options.js';
 
-const HELP = `usage: edgeloop serve --port P [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [--backlog N]
+const FLAGS = {
+  ...serverFlags,
+  port: flag.port({ short: 'p', help: 'port to listen on (default: $PORT, else 8080; 0 picks a free one)' }),
+  'max-body': flag.size({ min: 1, help: 'largest request body (default 16m): 413 beyond' }),
+  'keep-alive-timeout': flag.duration({ bare: 'ms', help: 'idle keep-alive connections close after T (default 5s; a bare number is ms)' }),
+};
+
+const HELP = `usage: edgeloop serve [--port P] [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [options]
 
 HTTP/1.1 demo server. Prints "listening on http://HOST:PORT (N loops, accept=S, backlog=B)" when
 ready; SIGINT/SIGTERM drain it gracefully (in-flight requests finish, idle connections close).
@@ -21,47 +29,31 @@ Routes:
   GET  /stats        per-loop counters as JSON (accepted, active, requests, closed by reason, ...)
 
 Options:
-  -p, --port P            port to listen on (0 picks a free one; default 8080)
-  --host H                address to bind (default 127.0.0.1; 0.0.0.0 or :: for every interface)
-  --loops N               event loops, one per thread (default: CPU count = ${os.availableParallelism()})
-  --accept S              reuseport (default) | exclusive | dispatcher
-  --backlog N             listen backlog (default: net.core.somaxconn)
-  --max-body BYTES        largest request body (default 16777216): 413 beyond
-  --keep-alive-timeout MS idle keep-alive connections close after MS (default 5000)`;
+${flagHelp(FLAGS)}
 
-const flags = {
-  ...serverFlags,
-  'max-body': { type: 'string' },
-  'keep-alive-timeout': { type: 'string' },
-} as const;
+Durations take ms, s, m or h (500ms, 2s, 1m); sizes take k, m or g (16k, 1m).`;
 
 export async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: attachNegativeValues(argv, flags), options: flags, strict: true, allowPositionals: false }));
-  } catch (err) {
-    return usageError('serve', err);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   let options: ServeOptions;
   try {
-    const maxBody = intOption('max-body', values['max-body'], 1, Number.MAX_SAFE_INTEGER);
-    const keepAlive = intOption('keep-alive-timeout', values['keep-alive-timeout'], 1, 2 ** 31 - 1);
+    const { values: v } = parseFlags(argv, FLAGS);
+    if (v.help) {
+      console.log(HELP);
+      return 0;
+    }
+    // --port wins over $PORT (the platform convention: Heroku, Cloud Run, ...); an empty PORT is unset.
+    const envPort = process.env.PORT ? parsePort('PORT', process.env.PORT) : undefined;
     options = {
-      host: values.host ?? '127.0.0.1',
-      port: intOption('port', values.port, 0, 65535) ?? 8080,
-      loops: intOption('loops', values.loops, 1, 1024) ?? os.availableParallelism(),
-      accept: acceptOption(values.accept) ?? 'reuseport',
-      backlog: intOption('backlog', values.backlog, 0, 2 ** 31 - 1),
+      host: v.host ?? '127.0.0.1',
+      port: v.port ?? envPort ?? 8080,
+      loops: v.loops ?? os.availableParallelism(),
+      accept: v.accept ?? 'reuseport',
+      backlog: v.backlog,
       module: new URL('../http/demo.js', import.meta.url),
-      ...(maxBody !== undefined ? { limits: { maxBodyBytes: maxBody } } : {}),
-      ...(keepAlive !== undefined ? { keepAliveTimeout: keepAlive } : {}),
+      ...(v['max-body'] !== undefined ? { limits: { maxBodyBytes: v['max-body'] } } : {}),
+      ...(v['keep-alive-timeout'] !== undefined ? { keepAliveTimeout: v['keep-alive-timeout'] } : {}),
     };
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
     return usageError('serve', err);
   }
   let server: HttpServer;
@@ -73,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const { info } = server;
-  console.log(`listening on ${server.url} (${info.loops} loops, accept=${info.accept}, backlog=${info.backlog})`);
+  console.log(`listening on ${server.url} (${plural(info.loops, 'loop')}, accept=${info.accept}, backlog=${info.backlog})`);
   if (info.backlogTruncatedFrom) {
     console.error(`edgeloop serve: warning: backlog ${info.backlogTruncatedFrom} was cut to ${info.backlog} by net.core.somaxconn`);
   }

@@ -1,15 +1,11 @@
 /**
  * `edgeloop lab` command line. Thread: main. Owns nothing.
  */
-import { parseArgs } from 'node:util';
+import { flag, parseFlags, UsageError } from '../cli/args.js';
 import { LAB_DEFAULTS, type LabOptions } from './run.js';
 import { allScenarios, selectScenarios } from './scenarios.js';
 
-export class LabUsageError extends Error {
-  override name = 'LabUsageError';
-}
-
-export const USAGE = `usage: edgeloop lab [SCENARIO...] [--workers N] [--seconds S] [--json] [--html FILE]
+export const USAGE = `usage: edgeloop lab [SCENARIO...] [--workers N] [--seconds T] [--json] [--html FILE]
 
 Runs the field reports' epoll experiments on this kernel: deliberately naive
 servers on the raw binding (worker threads sharing the listener and epoll fds
@@ -35,14 +31,16 @@ in a loop for S seconds. Connect timeout 500 ms, request timeout 1 s.
 
 Options:
   --workers N     workers (threads) per naive server, loops for edgeloop (default ${LAB_DEFAULTS.workers}, as in seed 002)
-  --seconds S     length of the steady and storm loads (default ${LAB_DEFAULTS.seconds})
-  --slp MS        et-no-drain/et-drain: sleep between wakeup and accept, the
-                  seed's slp (default ${LAB_DEFAULTS.slpMs}; 0 = none)
+  --seconds T     length of the steady and storm loads (default ${LAB_DEFAULTS.seconds}s;
+                  a bare number is seconds, 500ms and 1m work too)
+  --slp T         et-no-drain/et-drain: sleep between wakeup and accept, the
+                  seed's slp (default ${LAB_DEFAULTS.slpMs}ms; a bare number is ms; 0 = none)
   --burst B       connections per burst (default ${LAB_DEFAULTS.burst})
   --storm M       clients in the storm (default ${LAB_DEFAULTS.storm})
   --no-doctor     do not run edgeloop doctor against the servers
   --json          print { scenarios: [...] } as JSON instead of the tables
-  --html FILE     also write a self-contained HTML report with charts
+  --html FILE     also write a self-contained HTML report with charts (its
+                  directory is checked before the run)
   -h, --help      this text
 
 Progress goes to stderr. Every scenario closes what it opened: the accept
@@ -60,63 +58,36 @@ export interface LabCommand {
   html?: string;
 }
 
-function whole(name: string, raw: string | undefined, min: number, max: number, dflt: number): number {
-  if (raw === undefined) return dflt;
-  if (!/^\d+$/.test(raw)) throw new LabUsageError(`--${name} expects a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new LabUsageError(`--${name} must be from ${min} to ${max}, got ${n}`);
-  return n;
-}
+const FLAGS = {
+  workers: flag.int({ short: 'w', min: 1, max: 64 }),
+  seconds: flag.duration({ short: 's', bare: 's', min: 500, max: 600_000 }),
+  slp: flag.duration({ bare: 'ms', min: 0, max: 10_000 }),
+  burst: flag.int({ min: 1, max: 20_000 }),
+  storm: flag.int({ min: 1, max: 20_000 }),
+  'no-doctor': flag.bool(),
+  json: flag.bool(),
+  html: flag.output(),
+  help: flag.bool({ short: 'h' }),
+};
 
 export function parseLabArgs(argv: string[]): LabCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        workers: { type: 'string', short: 'w' },
-        seconds: { type: 'string', short: 's' },
-        slp: { type: 'string' },
-        burst: { type: 'string' },
-        storm: { type: 'string' },
-        'no-doctor': { type: 'boolean' },
-        json: { type: 'boolean' },
-        html: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new LabUsageError(err instanceof Error ? err.message.split(/\.\s/)[0]! : String(err));
-  }
-  const v = parsed.values;
+  const { values: v, positionals } = parseFlags(argv, FLAGS, { positionals: true });
   const d = LAB_DEFAULTS;
   if (v.help) return { help: true, options: d, json: false };
-
-  let seconds = d.seconds;
-  if (v.seconds !== undefined) {
-    seconds = Number(v.seconds.replace(/s$/, ''));
-    if (v.seconds.trim() === '' || !Number.isFinite(seconds) || seconds < 0.5 || seconds > 600) {
-      throw new LabUsageError(`--seconds must be a number from 0.5 to 600, got '${v.seconds}'`);
-    }
-  }
   const options: LabOptions = {
-    scenarios: parsed.positionals,
-    workers: whole('workers', v.workers, 1, 64, d.workers),
-    seconds,
-    slpMs: whole('slp', v.slp, 0, 10_000, d.slpMs),
-    burst: whole('burst', v.burst, 1, 20_000, d.burst),
-    storm: whole('storm', v.storm, 1, 20_000, d.storm),
+    scenarios: positionals,
+    workers: v.workers ?? d.workers,
+    seconds: v.seconds !== undefined ? v.seconds / 1000 : d.seconds,
+    slpMs: v.slp ?? d.slpMs,
+    burst: v.burst ?? d.burst,
+    storm: v.storm ?? d.storm,
     doctor: !v['no-doctor'],
   };
   // Unknown names are a usage error, found before anything starts.
   try {
     selectScenarios(allScenarios({ workers: options.workers, slpMs: options.slpMs, somaxconn: 4096 }), options.scenarios);
   } catch (err) {
-    throw new LabUsageError((err as Error).message);
+    throw new UsageError((err as Error).message);
   }
-  if (v.html !== undefined && v.html.trim() === '') throw new LabUsageError('--html expects a file name');
   return { help: false, options, json: v.json ?? false, ...(v.html !== undefined ? { html: v.html } : {}) };
 }
-

@@ -3,12 +3,11 @@
  * scripts, no external assets, so it can be attached to an issue as the proof.
  * Thread: any. Owns nothing.
  */
-import { int, ms, pct, rowName } from './format.js';
+import { esc, int, ms, pct } from '../cli/format.js';
+import { rowName } from './format.js';
 import type { LabRun } from './run.js';
 import type { ScenarioResult } from './result.js';
 
-const esc = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 interface Bar {
   label: string;

@@ -4,7 +4,8 @@
  * nothing), then a summary of all scenarios and a verdict each.
  * Thread: any. Owns nothing.
  */
-import { int, ms, rowName } from './format.js';
+import { int, ms } from '../cli/format.js';
+import { rowName } from './format.js';
 import type { LabRun } from './run.js';
 import type { ScenarioResult } from './result.js';
 

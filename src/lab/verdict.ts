@@ -4,7 +4,8 @@
  * accept, connect timeouts and overflows for the backlog. Thread: any. Owns
  * nothing.
  */
-import { int, pct, rowName } from './format.js';
+import { int, pct } from '../cli/format.js';
+import { rowName } from './format.js';
 import type { ScenarioResult } from './result.js';
 
 type Facts = Omit<ScenarioResult, 'verdict'>;

@@ -23,7 +23,7 @@ test('bad arguments and https exit 2 with a clear message', async () => {
   assert.match(https.stderr, /unsupported URL scheme 'https'/);
   const bad = await run(['http://127.0.0.1:1/', '-c', 'many']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /-c expects a whole number, got 'many'/);
+  assert.match(bad.stderr, /-c must be a whole number, got 'many'/);
   const none = await run([]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /missing URL/);

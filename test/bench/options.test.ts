@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBenchArgs, parseDuration, type BenchOptions } from '../../src/bench/options.js';
-import { UsageError } from '../../src/bench/errors.js';
+import { parseBenchArgs, type BenchOptions } from '../../src/bench/options.js';
+import { UsageError } from '../../src/cli/args.js';
 import { parseTarget } from '../../src/bench/target.js';
 import { buildRequest } from '../../src/bench/request.js';
 
@@ -12,7 +12,7 @@ function opts(...argv: string[]): BenchOptions {
 }
 
 function rejects(argv: string[], re: RegExp): void {
-  assert.throws(() => parseBenchArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message));
+  assert.throws(() => parseBenchArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), `${argv.join(' ')}`);
 }
 
 test('defaults: 10 connections, 1 thread, 10 s, GET, keep-alive', () => {
@@ -70,13 +70,23 @@ test('progress only on a TTY and never with --json', () => {
   );
 });
 
-test('durations', () => {
-  assert.equal(parseDuration('10'), 10_000);
-  assert.equal(parseDuration('1.5s'), 1500);
-  assert.equal(parseDuration('250ms'), 250);
-  assert.equal(parseDuration('2m'), 120_000);
-  assert.throws(() => parseDuration('soon'), UsageError);
-  assert.throws(() => parseDuration('0'), UsageError);
+test('durations: -d takes a bare number as seconds, the timeouts and --grace as milliseconds; all take units', () => {
+  assert.equal(opts('http://h/', '-d', '10').durationMs, 10_000);
+  assert.equal(opts('http://h/', '-d', '1.5s').durationMs, 1500);
+  assert.equal(opts('http://h/', '-d', '250ms').durationMs, 250);
+  assert.equal(opts('http://h/', '-d', '2m').durationMs, 120_000);
+  rejects(['http://h/', '-d', 'soon'], /-d expects a duration like 500ms, 2s or 1m \(a bare number is seconds\), got 'soon'/);
+  rejects(['http://h/', '-d', '0'], /-d must be from 1ms to 24h, got '0'/);
+  const t = opts('http://h/', '--timeout', '2s', '--connect-timeout', '1.5s', '--grace', '1m');
+  assert.equal(t.timeoutMs, 2000);
+  assert.equal(t.connectTimeoutMs, 1500);
+  assert.equal(t.graceMs, 60_000);
+  const bare = opts('http://h/', '--timeout', '250', '--connect-timeout', '300', '--grace', '0');
+  assert.equal(bare.timeoutMs, 250);
+  assert.equal(bare.connectTimeoutMs, 300);
+  assert.equal(bare.graceMs, 0);
+  rejects(['http://h/', '--timeout', '2x'], /--timeout expects a duration .*a bare number is milliseconds.*'2x'/);
+  rejects(['http://h/', '--timeout', '2h'], /--timeout must be from 0ms to 1h, got '2h'/);
 });
 
 test('bad arguments are rejected with a message naming the option', () => {
@@ -85,8 +95,11 @@ test('bad arguments are rejected with a message naming the option', () => {
   rejects(['https://127.0.0.1/'], /unsupported URL scheme 'https'/);
   rejects(['ftp://127.0.0.1/'], /unsupported URL scheme 'ftp'/);
   rejects(['http://[bad/'], /not a URL/);
-  rejects(['http://h/', '-c', '0'], /-c must be between/);
-  rejects(['http://h/', '-c', 'ten'], /-c expects a whole number/);
+  rejects(['http://h/', '-c', '0'], /-c must be from 1 to 100000, got '0'/);
+  rejects(['http://h/', '-c', 'ten'], /-c must be a whole number, got 'ten'/);
+  rejects(['http://h/', '-c', '0x10'], /-c must be a whole number, got '0x10'/);
+  rejects(['http://h/', '-n', '1e3'], /-n must be a whole number, got '1e3'/);
+  rejects(['http://h/', '-c', ''], /-c must be a whole number, got ''/);
   rejects(['http://h/', '-c', '2', '-t', '3'], /-t 3 is more than -c 2/);
   rejects(['http://h/', '-n', '10', '-d', '5'], /either -n .* or -d/);
   rejects(['http://h/', '-c', '20', '-n', '10'], /-c 20 is more than -n 10/);
@@ -96,8 +109,9 @@ test('bad arguments are rejected with a message naming the option', () => {
   rejects(['http://h/', '-b', 'x', '--body-file', 'f'], /either -b or --body-file/);
   rejects(['http://h/', '--body-file', '/nonexistent/file'], /cannot read it \(ENOENT\)/);
   rejects(['http://h/', '--pipeline', '2', '--close'], /cannot be combined with --close/);
-  rejects(['http://h/', '--rate=-5'], /--rate expects a positive number/);
-  rejects(['http://h/', '--timeout', '1.5'], /--timeout expects a whole number/);
+  rejects(['http://h/', '--rate=-5'], /--rate must be more than 0, got '-5'/);
+  rejects(['http://h/', '--rate', '1e3'], /--rate must be a number, got '1e3'/);
+  rejects(['http://h/', '--timeout', '1.5'], /--timeout must be a whole number of milliseconds, got '1.5'/);
   rejects(['http://h/', '--bogus'], /Unknown option '--bogus'/);
 });
 

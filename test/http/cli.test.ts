@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { serve } from '../../src/http/index.js';
 import { runCli, startCli } from '../helpers.js';
 
-const READY = /^listening on http:\/\/([^\s]+):(\d+) \((\d+) loops, accept=(\w+), backlog=(\d+)\)$/m;
+const READY = /^listening on http:\/\/([^\s]+):(\d+) \((\d+) loops?, accept=(\w+), backlog=(\d+)\)$/m;
 
 async function start(args: string[]) {
   const r = await startCli(['serve', ...args], READY);
@@ -50,7 +50,7 @@ test('edgeloop serve --loops 2: ready line, demo routes, SIGTERM drains and exit
 test('edgeloop serve --loops 1: SIGINT drains and exits 0', async () => {
   const s = await start(['--port', '0', '--loops', '1']);
   try {
-    assert.match(s.line, /\(1 loops, accept=reuseport, backlog=\d+\)$/);
+    assert.match(s.line, /\(1 loop, accept=reuseport, backlog=\d+\)$/, 'one loop, singular');
     assert.equal(await (await fetch(`http://127.0.0.1:${s.port}/hello`)).text(), 'hello');
     s.child.kill('SIGINT');
     assert.equal(await s.exit, 0);

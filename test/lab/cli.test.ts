@@ -25,7 +25,7 @@ test('bad arguments exit 2 and say what was wrong', async () => {
   assert.match(name.stderr, /unknown scenario 'herd-et'/);
   const workers = await run(['--workers', 'many']);
   assert.equal(workers.code, 2);
-  assert.match(workers.stderr, /--workers expects a whole number/);
+  assert.match(workers.stderr, /--workers must be a whole number, got 'many'/);
 });
 
 test('--json prints the scenarios with the promised keys; --html writes the report', async () => {

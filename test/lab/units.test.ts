@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allScenarios, selectScenarios } from '../../src/lab/scenarios.js';
 import { loadSpec } from '../../src/lab/loads.js';
-import { parseLabArgs, LabUsageError } from '../../src/lab/options.js';
+import { parseLabArgs } from '../../src/lab/options.js';
+import { UsageError } from '../../src/cli/args.js';
 import { distribution, type ScenarioResult } from '../../src/lab/result.js';
 import { verdict } from '../../src/lab/verdict.js';
 import { Counters } from '../../src/lab/naive/counters.js';
@@ -83,11 +84,17 @@ test('options: defaults, limits, scenario names checked before anything runs', (
   assert.equal(o.json, true);
   assert.equal(o.html, '/tmp/x.html');
   assert.equal(parseLabArgs(['-h']).help, true);
-  assert.throws(() => parseLabArgs(['--workers', '0']), LabUsageError);
+  assert.throws(() => parseLabArgs(['--workers', '0']), UsageError);
   assert.throws(() => parseLabArgs(['--workers', 'ten']), /whole number/);
-  assert.throws(() => parseLabArgs(['--seconds', '0.1']), /--seconds/);
+  assert.throws(() => parseLabArgs(['--seconds', '0.1']), /--seconds must be from 500ms to 10m, got '0.1'/);
+  // Number() took these: the strict rule is everyone's.
+  assert.throws(() => parseLabArgs(['--seconds', '0x10']), /--seconds expects a duration .*'0x10'/);
+  assert.throws(() => parseLabArgs(['--workers', '0x10']), /--workers must be a whole number, got '0x10'/);
+  assert.equal(parseLabArgs(['--seconds', '1500ms']).options.seconds, 1.5);
+  assert.equal(parseLabArgs(['--seconds', '1.5s']).options.seconds, 1.5);
+  assert.equal(parseLabArgs(['--slp', '1s']).options.slpMs, 1000);
   assert.throws(() => parseLabArgs(['nope']), /unknown scenario 'nope'/);
-  assert.throws(() => parseLabArgs(['--bogus']), LabUsageError);
+  assert.throws(() => parseLabArgs(['--bogus']), UsageError);
   assert.throws(() => parseLabArgs(['--html', ' ']), /file name/);
 });
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { roundTrip, runCli, startCli, within } from '../helpers.js';
 
-const READY = /^listening on (\S+):(\d+) \((\d+) loops, accept=(\w+), backlog=(\d+)\)$/m;
+const READY = /^listening on (\S+):(\d+) \((\d+) loops?, accept=(\w+), backlog=(\d+)\)$/m;
 
 const start = (args: string[]) => startCli(['echo', ...args], READY);
 const run = (args: string[]) => runCli(['echo', ...args]);
@@ -37,11 +37,13 @@ test('edgeloop echo: ready line, echoes, stops gracefully on SIGTERM and SIGINT'
 test('edgeloop echo with bad flags: one clear line naming the flag, exit 2', async () => {
   for (const [args, says] of [
     [['--port', 'abc'], /--port must be a whole number, got 'abc'/],
-    [['--port', '-1'], /--port must be from 0 to 65535, got -1/],
-    [['-p', '-1'], /--port must be from 0 to 65535, got -1/],
-    [['--port', '0', '--loops', '0'], /--loops must be from 1 to 1024, got 0/],
+    [['--port', '-1'], /--port must be from 0 to 65535, got '-1'/],
+    [['-p', '-1'], /--port must be from 0 to 65535, got '-1'/],
+    [['--port', '0x50'], /--port must be a whole number, got '0x50'/],
+    [['--port', '0', '--loops', '0'], /--loops must be from 1 to 1024, got '0'/],
     [['--port', '0', '--accept', 'foo'], /--accept must be one of reuseport, exclusive, dispatcher, got 'foo'/],
-    [['--port', '0', '--backlog', '-1'], /--backlog must be from 0 to \d+, got -1/],
+    [['--port', '0', '--backlog', '-1'], /--backlog must be from 0 to \d+, got '-1'/],
+    [['--port', '0', '--host', 'a b'], /--host must be an IP address or a host name, got 'a b'/],
     [['--port', '0', '--bogus'], /--bogus/],
     [[], /--port is required/],
   ] as const) {
