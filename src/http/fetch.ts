@@ -1,14 +1,18 @@
 /**
- * The Web-standard API on top of the native one: a `fetch(Request) =>
+ * The Web-standard API on top of the native one: a `fetch(Request, server) =>
  * Response` handler (Bun.serve, Deno.serve, Hono's app.fetch) becomes a native
- * Handler. Request bodies stream in through a ReadableStream; response bodies
- * stream out with backpressure (a body complete at once is sent with
- * Content-Length, anything else chunked, as it is produced).
+ * Handler. A fast Response (web-response.ts: a string, bytes or nothing) is
+ * written straight out with Content-Length, in the turn it is returned: a
+ * handler that answers synchronously is answered in the same batch as a native
+ * one. Other bodies stream out with backpressure (complete at once:
+ * Content-Length; anything else chunked, as it is produced). Request bodies
+ * stream in from the connection.
  * Thread: the loop thread of the request. Owns nothing.
  */
 import type { FetchHandler, Handler, HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
+import { FastResponse, RealResponse } from './web-response.js';
 import { FORBIDDEN_METHODS, lazyRequests, lazyWebRequest, realWebRequest, webMethod, webUrl } from './web-request.js';
 
 export function fromFetch(fetchFn: FetchHandler): Handler {
@@ -26,9 +30,11 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
       res.status(400).setHeader('Content-Type', 'text/plain').end('400 Bad Request\n');
       return;
     }
-    const out = fetchFn(request, ctx);
-    if (out instanceof Response) return sendWebResponse(out, res, req);
-    return Promise.resolve(out).then((r) => sendWebResponse(r, res, req));
+    const out: unknown = fetchFn(request, ctx);
+    if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
+      return Promise.resolve(out).then((r) => respond(r, res, req));
+    }
+    return respond(out, res, req);
   };
 }
 
@@ -40,6 +46,39 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
 export function toWebRequest(req: HttpRequest): Request {
   if (lazyRequests) return lazyWebRequest(req);
   return realWebRequest(req, webUrl(req), webMethod(req.method));
+}
+
+/**
+ * Writes a Web Response through a native response: a fast one at once, anything else streamed
+ * with backpressure (see respond()). `req` (the request answered): when its exchange is
+ * abandoned, a streamed body is cancelled.
+ */
+export async function sendWebResponse(response: Response, res: HttpResponse, req?: HttpRequest): Promise<void> {
+  return respond(response, res, req);
+}
+
+/** Synchronous (undefined) for a fast Response; a promise while a body streams. */
+function respond(response: unknown, res: HttpResponse, req: HttpRequest | undefined): void | Promise<void> {
+  const fast = FastResponse.parts(response);
+  if (fast === null) return streamWebResponse(response, res, req);
+  res.status(fast.status);
+  if (fast.headers !== null) {
+    copyHeaders(fast.headers, res);
+  } else {
+    const f = fast.fields;
+    for (let i = 0; i < f.length; i += 2) res.appendHeader(f[i]!, f[i + 1]!);
+  }
+  const body = fast.body;
+  if (body === null) res.end();
+  else res.end(body);
+}
+
+/** Every field of a Headers, Set-Cookie fields kept apart. */
+function copyHeaders(headers: Headers, res: HttpResponse): void {
+  for (const [name, value] of headers) {
+    if (name !== 'set-cookie') res.appendHeader(name, value);
+  }
+  for (const cookie of headers.getSetCookie()) res.appendHeader('set-cookie', cookie);
 }
 
 /** What a read looked like when it was not ready by the end of the current turn. */
@@ -62,22 +101,19 @@ function readNow(p: Promise<Chunk>): Promise<Chunk | typeof NOT_YET> {
 }
 
 /**
- * Writes a Web Response through a native response, streaming its body with backpressure.
- * A body that is complete at once goes out with Content-Length; anything else is chunked and
- * sent as it is produced (the head at once, each chunk when it comes). A HEAD response never
- * pulls more than what is ready: an endless stream would otherwise be read forever.
- * `req` (the request answered): when its exchange is abandoned, the body is cancelled.
+ * An undici Response (a stream body, a proxied fetch() result, one built before the fast class
+ * was installed), streamed with backpressure. A body that is complete at once goes out with
+ * Content-Length; anything else is chunked and sent as it is produced (the head at once, each
+ * chunk when it comes). A HEAD response never pulls more than what is ready: an endless stream
+ * would otherwise be read forever.
  */
-export async function sendWebResponse(response: Response, res: HttpResponse, req?: HttpRequest): Promise<void> {
-  if (!(response instanceof Response)) {
+async function streamWebResponse(response: unknown, res: HttpResponse, req: HttpRequest | undefined): Promise<void> {
+  if (!(response instanceof RealResponse)) {
     throw new TypeError(`fetch handler must return a Response, got ${response === null ? 'null' : typeof response}`);
   }
+  if (response.type === 'error') throw new TypeError('fetch handler returned Response.error(): a network error, answered with 500');
   res.status(response.status);
-  const headers = response.headers;
-  for (const [name, value] of headers) {
-    if (name !== 'set-cookie') res.appendHeader(name, value);
-  }
-  for (const cookie of headers.getSetCookie()) res.appendHeader('set-cookie', cookie);
+  copyHeaders(response.headers, res);
   const body = response.body;
   if (body === null) {
     res.end();

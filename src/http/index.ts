@@ -5,12 +5,13 @@
  *   serve({ port, loops: 4, module: new URL('./app.js', import.meta.url) })   one loop per thread
  */
 export { serve, type ServeOptions, type HttpServer } from './server.js';
-export type { Handler, FetchHandler, HandlerContext, HttpOptions, AppModule } from './options.js';
+export type { Handler, FetchHandler, FetchServer, HandlerContext, HttpOptions, AppModule } from './options.js';
 export { HttpRequest } from './request.js';
 export { HttpResponse, type BodyChunk } from './response.js';
 export { RequestHeaders } from './headers.js';
 export { RequestBody } from './body.js';
 export { fromFetch, toWebRequest, sendWebResponse } from './fetch.js';
+export { FastResponse, installFastResponse } from './web-response.js';
 export { HttpError } from './parser/errors.js';
 export { defaultLimits, type ParserLimits } from './parser/limits.js';
 export { RequestParser, RequestHead } from './parser/request-parser.js';

@@ -8,6 +8,7 @@ import type { ServerContext, ServerHandlers } from '../reactor/ServerLoop.js';
 import { handlerFromModule } from './app-module.js';
 import { httpHandlers } from './handlers.js';
 import { resolveHttpOptions, type AppModule, type HttpOptions } from './options.js';
+import { installFastResponse } from './web-response.js';
 
 export interface LoopModuleOptions {
   /** href of the app module. */
@@ -17,6 +18,9 @@ export interface LoopModuleOptions {
 
 export default async function setup(ctx: ServerContext): Promise<ServerHandlers> {
   const o = ctx.options as LoopModuleOptions;
+  // Before the app loads, so Responses it builds at module load are fast ones too (a module
+  // with a native handler gets a faithful Response class it may never use).
+  if (o.http.fastResponse !== false) installFastResponse();
   const mod = (await import(o.app)) as AppModule;
   const onError = typeof mod.onError === 'function' ? mod.onError : undefined;
   return httpHandlers(ctx, handlerFromModule(mod, o.app), resolveHttpOptions({ ...o.http, onError }));

@@ -22,8 +22,14 @@ export interface HandlerContext {
 /** The fast native API: write the response through `res`. A rejected promise or a throw gives 500. */
 export type Handler = (req: HttpRequest, res: HttpResponse, ctx: HandlerContext) => void | Promise<void>;
 
+/**
+ * What a fetch handler gets as its second argument, like Bun's `server` (Hono passes it on as
+ * `c.env`). Per-loop facts now; the place for per-server calls such as `upgrade(request)`.
+ */
+export interface FetchServer extends HandlerContext {}
+
 /** The Web-standard API (Bun.serve, Deno.serve, Hono's `app.fetch`). */
-export type FetchHandler = (request: Request, ctx: HandlerContext) => Response | Promise<Response>;
+export type FetchHandler = (request: Request, server: FetchServer) => Response | Promise<Response>;
 
 /** A module loaded in every loop thread: its `default`, `handler` or `fetch` export serves requests. */
 export interface AppModule {
@@ -49,6 +55,12 @@ export interface HttpOptions {
   maxRequestsPerConnection?: number;
   /** Output queued per connection above which `res.write()` returns false and parsing stops. Default 256 KiB. */
   writeHighWaterMark?: number;
+  /**
+   * Replace `globalThis.Response`, in each thread that serves a fetch handler, by edgeloop's fast
+   * Response (written straight out, no stream): on by default. `false` keeps undici's Response
+   * (every response then takes the streaming path).
+   */
+  fastResponse?: boolean;
   /** Errors thrown by handlers (answered with 500). Default: console.error. Not with `module`: the module exports `onError` instead. */
   onError?: (err: unknown) => void;
 }

@@ -9,6 +9,7 @@ import type { LoopStatsSnapshot } from '../reactor/LoopStats.js';
 import { moduleHref } from '../reactor/loadModule.js';
 import { fromFetch } from './fetch.js';
 import { httpHandlers } from './handlers.js';
+import { installFastResponse } from './web-response.js';
 import type { LoopModuleOptions } from './loop-module.js';
 import { cloneableHttpOptions, resolveHttpOptions, type FetchHandler, type Handler, type HttpOptions } from './options.js';
 
@@ -71,6 +72,7 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
         `serve(): a handler function runs on this thread only (loops: 1); for loops: ${loops} put it in a module and pass { module: new URL('./app.js', import.meta.url) }`,
       );
     }
+    if (options.fetch !== undefined && options.fastResponse !== false) installFastResponse();
     const app = options.handler ?? fromFetch(options.fetch!);
     tcp = new TcpServer({ ...base, loops: 1, setup: (ctx) => httpHandlers(ctx, app, http) });
   }
