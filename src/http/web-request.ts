@@ -6,6 +6,7 @@
  * through it, the request body stream).
  */
 import type { HttpRequest } from './request.js';
+import { forwardToReal } from './web-forward.js';
 
 /** Methods the Fetch standard refuses to put in a Request (compared upper-cased, as undici does). */
 export const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
@@ -129,32 +130,7 @@ const lazyProto = LazyRequest.prototype as unknown as Record<PropertyKey, unknow
 
 // Everything else Request.prototype has (body, bodyUsed, json(), clone(), cache, mode, ...; and
 // whatever a later Node adds) is answered by the real Request.
-for (const key of Reflect.ownKeys(Request.prototype)) {
-  if (key === Symbol.toStringTag || Object.prototype.hasOwnProperty.call(lazyProto, key)) continue;
-  const desc = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
-  if (desc.get !== undefined) {
-    Object.defineProperty(lazyProto, key, {
-      get(this: LazyRequest) {
-        return Reflect.get(Request.prototype, key, LazyRequest.real(this));
-      },
-      enumerable: desc.enumerable,
-      configurable: true,
-    });
-  } else if (typeof desc.value === 'function') {
-    const method = desc.value as (...args: unknown[]) => unknown;
-    Object.defineProperty(lazyProto, key, {
-      value: {
-        // a method, not an arrow: keeps the name and has no prototype
-        [key](this: LazyRequest, ...args: unknown[]): unknown {
-          return method.apply(LazyRequest.real(this), args);
-        },
-      }[key as string],
-      writable: true,
-      enumerable: desc.enumerable,
-      configurable: true,
-    });
-  }
-}
+forwardToReal(LazyRequest, Request.prototype, (r) => LazyRequest.real(r));
 
 /**
  * `new Request(lazy)` and `fetch(lazy)`: undici sees an instance of Request and reads its

@@ -11,6 +11,7 @@
  * owns the body and fields it was built with and the undici Response it builds on first use.
  */
 import { TCHAR } from './parser/chars.js';
+import { forwardToReal } from './web-forward.js';
 
 /** Shared by every copy of this module in a realm: the real class is found even if one copy installed its own. */
 const REAL = Symbol.for('edgeloop.RealResponse');
@@ -260,35 +261,9 @@ export class FastResponse {
 Object.setPrototypeOf(FastResponse, RealResponse); // statics it does not answer (Response.error) are undici's
 Object.setPrototypeOf(FastResponse.prototype, RealResponse.prototype);
 Object.defineProperty(FastResponse, REAL, { value: RealResponse });
-const fastProto = FastResponse.prototype as unknown as Record<PropertyKey, unknown>;
-
 // Everything else Response.prototype has (body, text(), json(), arrayBuffer(), blob(), formData(),
-// bytes(); whatever a later Node adds) is answered by the real Response: undici checks its brand.
-for (const key of Reflect.ownKeys(RealResponse.prototype)) {
-  if (key === Symbol.toStringTag || key === 'constructor' || Object.prototype.hasOwnProperty.call(fastProto, key)) continue;
-  const desc = Object.getOwnPropertyDescriptor(RealResponse.prototype, key)!;
-  if (desc.get !== undefined) {
-    Object.defineProperty(fastProto, key, {
-      get(this: FastResponse) {
-        return Reflect.get(RealResponse.prototype, key, FastResponse.real(this));
-      },
-      enumerable: desc.enumerable,
-      configurable: true,
-    });
-  } else if (typeof desc.value === 'function') {
-    const method = desc.value as (...args: unknown[]) => unknown;
-    Object.defineProperty(fastProto, key, {
-      value: {
-        [key](this: FastResponse, ...args: unknown[]): unknown {
-          return method.apply(FastResponse.real(this), args);
-        },
-      }[key as string],
-      writable: true,
-      enumerable: desc.enumerable,
-      configurable: true,
-    });
-  }
-}
+// bytes(); whatever a later Node adds) is answered by the real Response.
+forwardToReal(FastResponse, RealResponse.prototype, (r) => FastResponse.real(r));
 
 /**
  * Makes `Response` in this thread's global the fast one (idempotent). Code that took the global

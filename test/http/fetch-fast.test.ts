@@ -14,23 +14,15 @@ import { etag } from 'hono/etag';
 import { logger } from 'hono/logger';
 import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
-import { serve, type FetchHandler, type HttpServer } from '../../src/http/index.js';
+import { serve } from '../../src/http/index.js';
 import { FastResponse, RealResponse } from '../../src/http/web-response.js';
 import { waitFor } from '../helpers.js';
+import { withFetch } from './fetch-server.js';
 import { exchange, openSocket, request1 } from './wire.js';
 
 const H = 'Host: t\r\n';
 /** Built at module load, before any serve() in this process: an undici Response. */
 const early = new Response('built early', { headers: { 'x-early': '1' } });
-
-async function withFetch(fetchFn: FetchHandler, fn: (s: HttpServer) => Promise<void>, errors?: unknown[]): Promise<void> {
-  const s = await serve({ port: 0, fetch: fetchFn, onError: (e) => errors?.push(e) });
-  try {
-    await fn(s);
-  } finally {
-    await s.stop({ timeout: 2000 });
-  }
-}
 
 test('a Response built before serve() is undici\'s and is served; its clones too; Responses built after are fast', async () => {
   assert.equal(FastResponse.parts(early), null);

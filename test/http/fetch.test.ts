@@ -7,20 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Hono } from 'hono';
-import { serve, type FetchHandler, type HttpServer } from '../../src/http/index.js';
 import { sleep, waitFor } from '../helpers.js';
+import { withFetch } from './fetch-server.js';
 import { exchange, openSocket, request1 } from './wire.js';
 
 const H = 'Host: t\r\n';
-
-async function withFetch(fetchFn: FetchHandler, fn: (s: HttpServer) => Promise<void>, errors?: unknown[]): Promise<void> {
-  const s = await serve({ port: 0, fetch: fetchFn, onError: (e) => errors?.push(e) });
-  try {
-    await fn(s);
-  } finally {
-    await s.stop({ timeout: 2000 });
-  }
-}
 
 test('fetch handler: method, URL, headers and body of the Request; status and headers of the Response', async () => {
   await withFetch(

@@ -6,8 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { serve, toWebRequest, type FetchHandler, type HttpRequest, type HttpServer } from '../../src/http/index.js';
+import { serve, toWebRequest, type HttpRequest } from '../../src/http/index.js';
 import { lazyRequests, webUrl } from '../../src/http/web-request.js';
+import { withFetch } from './fetch-server.js';
 
 /** Enough of an HttpRequest for toWebRequest; counts the body streams made. */
 function stub(method: string, target: string, headers: [string, string][], body?: string) {
@@ -137,15 +138,6 @@ test('webUrl: the URL parser serialization, fast path or not', () => {
   }
   assert.throws(() => webUrl({ url: '/', host: 'a b' } as unknown as HttpRequest));
 });
-
-async function withFetch(fetchFn: FetchHandler, fn: (s: HttpServer) => Promise<void>): Promise<void> {
-  const s = await serve({ port: 0, fetch: fetchFn });
-  try {
-    await fn(s);
-  } finally {
-    await s.stop({ timeout: 2000 });
-  }
-}
 
 test('lazy request over a server: copy, clone and proxying by RequestInit, with a POST body', async () => {
   const upstream = await serve({
