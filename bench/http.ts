@@ -21,30 +21,39 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { flag, parseFlags, UsageError, type FlagValues } from '../src/cli/args.js';
+import { int as fmt } from '../src/cli/format.js';
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '2' },
-    idle: { type: 'string', default: '5000' },
-    depth: { type: 'string', default: '16' },
-    'no-nginx': { type: 'boolean', default: false },
-    'no-memory': { type: 'boolean', default: false },
-    'no-fetch': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const FLAGS = {
+  seconds: flag.int({ min: 1, max: 3600 }),
+  connections: flag.int({ min: 1, max: 100_000 }),
+  rounds: flag.int({ min: 1, max: 100 }),
+  idle: flag.int({ min: 1, max: 1_000_000 }),
+  depth: flag.int({ min: 1, max: 1024 }),
+  'no-nginx': flag.bool(),
+  'no-memory': flag.bool(),
+  'no-fetch': flag.bool(),
+  help: flag.bool({ short: 'h' }),
+};
+function commandLine(): FlagValues<typeof FLAGS> {
+  try {
+    return parseFlags(process.argv.slice(2), FLAGS).values;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`bench:http: ${err.message}`);
+    process.exit(2);
+  }
+}
+const values = commandLine();
 if (values.help) {
   console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch]');
   process.exit(0);
 }
-const seconds = Number(values.seconds);
-const connections = Number(values.connections);
-const rounds = Number(values.rounds);
-const idleConnections = Number(values.idle);
-const depth = Number(values.depth);
+const seconds = values.seconds ?? 5;
+const connections = values.connections ?? 64;
+const rounds = values.rounds ?? 2;
+const idleConnections = values.idle ?? 5000;
+const depth = values.depth ?? 16;
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-http-'));
 
@@ -284,8 +293,139 @@ async function idleMemory(srv: Server): Promise<number> {
   return ((after - before) * 1024) / idleConnections;
 }
 
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+const SCENARIOS = ['keep-alive', 'pipelined', 'close'] as const;
+const SERVERS = ['edgeloop', 'node http', 'nginx'] as const;
+type Factory = [string, () => Promise<Server>];
+
+/** The best round of each scenario and server, keyed `scenario|server`. */
+interface Measured {
+  rps: Map<string, number>;
+  /** Least server CPU per request over the rounds. */
+  cpuUs: Map<string, number>;
+  /** Server busy share in the round that gave the best requests/s. */
+  busy: Map<string, number>;
+  notes: string[];
+}
+
+const key = (scenario: string, server: string): string => `${scenario}|${server}`;
+const ratio = (a?: number, b?: number): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+const us = (v?: number): string => (v === undefined ? '-' : v.toFixed(2));
+const pct = (v?: number): string => (v === undefined ? '-' : `${Math.round(v * 100)}%`);
+
+function factories(useNginx: boolean): Factory[] {
+  const out: Factory[] = [
+    ['edgeloop', () => spawnServer('edgeloop', [process.execPath, cli, 'serve', '--port', '0', '--loops', '1', '--keep-alive-timeout', '120000'], /listening on http:\/\/[^:]+:(\d+)/)],
+    ['node http', () => spawnServer('node http', [process.execPath, '-e', NODE_HTTP], /listening on http:\/\/[^:]+:(\d+)/)],
+  ];
+  if (useNginx) out.push(['nginx', startNginx]);
+  return out;
+}
+
+/** Every scenario, `rounds` times, alternating the servers' order so a noisy neighbour hurts them alike. */
+async function measure(make: Factory[]): Promise<Measured> {
+  const m: Measured = { rps: new Map(), cpuUs: new Map(), busy: new Map(), notes: [] };
+  const servers: Server[] = [];
+  try {
+    for (const [, f] of make) servers.push(await f());
+    for (const scenario of SCENARIOS) {
+      for (let r = 0; r < rounds; r++) {
+        for (const srv of r % 2 === 0 ? servers : [...servers].reverse()) {
+          const res = await wrk(srv, scenario);
+          const k = key(scenario, srv.name);
+          if (res.rps > (m.rps.get(k) ?? 0)) {
+            m.rps.set(k, res.rps);
+            m.busy.set(k, res.busy);
+          }
+          if (Number.isFinite(res.cpuUs)) m.cpuUs.set(k, Math.min(m.cpuUs.get(k) ?? Infinity, res.cpuUs));
+          if (res.errors) m.notes.push(`${scenario} ${srv.name} round ${r + 1}: ${res.errors}`);
+          // Short connections leave TIME_WAIT sockets behind; let them settle between runs.
+          if (scenario === 'close') await new Promise((t) => setTimeout(t, 500));
+        }
+      }
+    }
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+  return m;
+}
+
+/** One table: a row per scenario, a column per server, then edgeloop's ratios to node and nginx. */
+function table(title: string, cell: (sc: string, server: string) => string, ratios?: (sc: string, server: string) => string): void {
+  const head = SERVERS.map((n) => n.padStart(12)).join('');
+  console.log('');
+  console.log(`${'scenario'.padEnd(12)}${head}${ratios ? `${'vs node'.padStart(10)}${'vs nginx'.padStart(10)}` : ''}   (${title})`);
+  for (const sc of SCENARIOS) {
+    const cells = SERVERS.map((n) => cell(sc, n).padStart(12)).join('');
+    console.log(`${sc.padEnd(12)}${cells}${ratios ? `${ratios(sc, 'node http').padStart(10)}${ratios(sc, 'nginx').padStart(10)}` : ''}`);
+  }
+}
+
+function printTables(m: Measured): void {
+  const rps = (sc: string, n: string) => m.rps.get(key(sc, n));
+  const cpu = (sc: string, n: string) => m.cpuUs.get(key(sc, n));
+  table('requests/s', (sc, n) => (rps(sc, n) ? fmt(rps(sc, n) ?? 0) : '-'), (sc, n) => ratio(rps(sc, 'edgeloop'), rps(sc, n)));
+  for (const n of m.notes) console.log(`  note: ${n}`);
+  // Requests/s depends on how much CPU wrk gets; the server's own CPU per request does not.
+  table('server CPU us/request; ratio = their CPU / ours', (sc, n) => us(cpu(sc, n)), (sc, n) => ratio(cpu(sc, n), cpu(sc, 'edgeloop')));
+  table('server busy: its CPU over the run, best round; well under 100% = wrk set the pace', (sc, n) => pct(m.busy.get(key(sc, n))));
+}
+
+/** The keep-alive scenario through the fetch adapter, against the figures measured before. */
+async function fetchAdapter(m: Measured): Promise<void> {
+  const srv = await spawnServer('edgeloop fetch', [process.execPath, '--input-type=module', '-e', EDGELOOP_FETCH], /listening on http:\/\/[^:]+:(\d+)/);
+  let best = 0;
+  try {
+    for (let r = 0; r < rounds; r++) best = Math.max(best, (await wrk(srv, 'keep-alive')).rps);
+  } finally {
+    await srv.stop();
+  }
+  console.log('');
+  console.log(
+    `fetch adapter (Web Request/Response), keep-alive: ${fmt(best)} requests/s; ` +
+      `vs node http ${ratio(best, m.rps.get(key('keep-alive', 'node http')))}, vs the native API ${ratio(best, m.rps.get(key('keep-alive', 'edgeloop')))}`,
+  );
+}
+
+/** RSS added per idle keep-alive connection: edgeloop, then node http. */
+async function memory(make: Factory[]): Promise<{ edgeloop: number; node: number }> {
+  const perConn: number[] = [];
+  for (const [, f] of make.slice(0, 2)) {
+    const srv = await f();
+    try {
+      perConn.push(await idleMemory(srv));
+    } finally {
+      await srv.stop();
+    }
+  }
+  const [edgeloop = NaN, node = NaN] = perConn;
+  console.log('');
+  console.log(`idle keep-alive memory, ${fmt(idleConnections)} connections (RSS added per connection):`);
+  console.log(`  edgeloop ${fmt(edgeloop)} B   node http ${fmt(node)} B   ratio ${(edgeloop / node).toFixed(2)}`);
+  return { edgeloop, node };
+}
+
+function printGoals(m: Measured, mem: { edgeloop: number; node: number } | undefined): void {
+  const get = (sc: string, n: string) => m.rps.get(key(sc, n));
+  const goals: [string, boolean | undefined][] = [
+    ['keep-alive >= 1.5x node http', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'node http'), 1.5)],
+    ['keep-alive >= 0.9x nginx', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'nginx'), 0.9)],
+    ['pipelined >= 1.8x node http', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'node http'), 1.8)],
+    ['pipelined >= 1.0x nginx', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'nginx'), 1.0)],
+    ['close >= 1.0x node http', cmp(get('close', 'edgeloop'), get('close', 'node http'), 1.0)],
+    ['idle memory <= 0.25x node http', mem ? mem.edgeloop <= mem.node * 0.25 : undefined],
+  ];
+  console.log('');
+  console.log('goals (one loop, on requests/s as measured above):');
+  for (const [g, ok] of goals) console.log(`  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${g}${ok === false ? clientBound(m, g.split(' ')[0] ?? '') : ''}`);
+}
+
+/** For a missed goal: says so when edgeloop had CPU to spare, i.e. the client was the limit. */
+function clientBound(m: Measured, scenario: string): string {
+  const busy = m.busy.get(key(scenario, 'edgeloop'));
+  if (busy === undefined || busy >= 0.9) return '';
+  const cpu = (n: string) => us(m.cpuUs.get(key(scenario, n)));
+  return ` (client-bound: edgeloop busy ${pct(busy)}, node http ${pct(m.busy.get(key(scenario, 'node http')))}; ` +
+    `server CPU per request edgeloop ${cpu('edgeloop')} us vs node ${cpu('node http')} us)`;
 }
 
 async function main(): Promise<void> {
@@ -299,131 +439,13 @@ async function main(): Promise<void> {
       `${canPin ? 'servers on CPU 1, wrk on CPU 0' : 'no pinning'}; node ${process.version}; ${os.cpus()[0]?.model ?? ''}`,
   );
   if (!useNginx) console.log(values['no-nginx'] ? 'nginx: skipped (--no-nginx)' : 'nginx: not installed, skipped');
-
-  const factories: [string, () => Promise<Server>][] = [
-    ['edgeloop', () => spawnServer('edgeloop', [process.execPath, cli, 'serve', '--port', '0', '--loops', '1', '--keep-alive-timeout', '120000'], /listening on http:\/\/[^:]+:(\d+)/)],
-    ['node http', () => spawnServer('node http', [process.execPath, '-e', NODE_HTTP], /listening on http:\/\/[^:]+:(\d+)/)],
-  ];
-  if (useNginx) factories.push(['nginx', startNginx]);
-
-  const scenarios = ['keep-alive', 'pipelined', 'close'] as const;
-  const best = new Map<string, number>();
-  const cpuBest = new Map<string, number>();
-  /** Server busy share in the round that gave the best requests/s. */
-  const busyAtBest = new Map<string, number>();
-  const notes: string[] = [];
-  const servers = new Map<string, Server>();
-  try {
-    for (const [name, make] of factories) servers.set(name, await make());
-    for (const scenario of scenarios) {
-      for (let r = 0; r < rounds; r++) {
-        const order = r % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse();
-        for (const name of order) {
-          const srv = servers.get(name)!;
-          const res = await wrk(srv, scenario);
-          const key = `${scenario}|${name}`;
-          if (res.rps > (best.get(key) ?? 0)) {
-            best.set(key, res.rps);
-            busyAtBest.set(key, res.busy);
-          }
-          if (Number.isFinite(res.cpuUs)) cpuBest.set(key, Math.min(cpuBest.get(key) ?? Infinity, res.cpuUs));
-          if (res.errors) notes.push(`${scenario} ${name} round ${r + 1}: ${res.errors}`);
-          // Short connections leave TIME_WAIT sockets behind; let them settle between runs.
-          if (scenario === 'close') await new Promise((t) => setTimeout(t, 500));
-        }
-      }
-    }
-  } finally {
-    for (const s of servers.values()) await s.stop();
-  }
-
-  const get = (s: string, n: string): number | undefined => best.get(`${s}|${n}`);
-  const ratio = (a?: number, b?: number): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
-  console.log('');
-  console.log(`${'scenario'.padEnd(12)}${'edgeloop'.padStart(12)}${'node http'.padStart(12)}${'nginx'.padStart(12)}${'vs node'.padStart(10)}${'vs nginx'.padStart(10)}   (requests/s)`);
-  for (const s of scenarios) {
-    const e = get(s, 'edgeloop');
-    const n = get(s, 'node http');
-    const x = get(s, 'nginx');
-    console.log(
-      `${s.padEnd(12)}${fmt(e ?? 0).padStart(12)}${fmt(n ?? 0).padStart(12)}${(x ? fmt(x) : '-').padStart(12)}${ratio(e, n).padStart(10)}${ratio(e, x).padStart(10)}`,
-    );
-  }
-  for (const n of notes) console.log(`  note: ${n}`);
-
-  // Requests/s depends on how much CPU wrk gets; the server's own CPU per request does not.
-  const cpu = (sc: string, n: string): number | undefined => cpuBest.get(`${sc}|${n}`);
-  const eff = (a?: number, b?: number): string => (a && b ? `${(b / a).toFixed(2)}x` : '-');
-  const us = (v?: number): string => (v === undefined ? '-' : v.toFixed(2));
-  console.log('');
-  console.log(`${'scenario'.padEnd(12)}${'edgeloop'.padStart(12)}${'node http'.padStart(12)}${'nginx'.padStart(12)}${'vs node'.padStart(10)}${'vs nginx'.padStart(10)}   (server CPU us/request; ratio = their CPU / ours)`);
-  for (const sc of scenarios) {
-    const e = cpu(sc, 'edgeloop');
-    const n = cpu(sc, 'node http');
-    const x = cpu(sc, 'nginx');
-    console.log(`${sc.padEnd(12)}${us(e).padStart(12)}${us(n).padStart(12)}${us(x).padStart(12)}${eff(e, n).padStart(10)}${eff(e, x).padStart(10)}`);
-  }
-  const pct = (v?: number): string => (v === undefined ? '-' : `${Math.round(v * 100)}%`);
-  console.log('');
-  console.log(`${'scenario'.padEnd(12)}${'edgeloop'.padStart(12)}${'node http'.padStart(12)}${'nginx'.padStart(12)}   (server busy: its CPU over the run, best round; well under 100% = wrk set the pace)`);
-  for (const sc of scenarios) {
-    const b = (n: string): string => pct(busyAtBest.get(`${sc}|${n}`));
-    console.log(`${sc.padEnd(12)}${b('edgeloop').padStart(12)}${b('node http').padStart(12)}${b('nginx').padStart(12)}`);
-  }
-
-  if (!values['no-fetch']) {
-    const srv = await spawnServer('edgeloop fetch', [process.execPath, '--input-type=module', '-e', EDGELOOP_FETCH], /listening on http:\/\/[^:]+:(\d+)/);
-    let bestFetch = 0;
-    try {
-      for (let r = 0; r < rounds; r++) bestFetch = Math.max(bestFetch, (await wrk(srv, 'keep-alive')).rps);
-    } finally {
-      await srv.stop();
-    }
-    console.log('');
-    console.log(
-      `fetch adapter (Web Request/Response), keep-alive: ${fmt(bestFetch)} requests/s; ` +
-        `vs node http ${ratio(bestFetch, get('keep-alive', 'node http'))}, vs the native API ${ratio(bestFetch, get('keep-alive', 'edgeloop'))}`,
-    );
-  }
-
-  let memE: number | undefined;
-  let memN: number | undefined;
-  if (!values['no-memory']) {
-    for (const [name, make] of factories.slice(0, 2)) {
-      const srv = await make();
-      try {
-        const perConn = await idleMemory(srv);
-        if (name === 'edgeloop') memE = perConn;
-        else memN = perConn;
-      } finally {
-        await srv.stop();
-      }
-    }
-    console.log('');
-    console.log(`idle keep-alive memory, ${fmt(idleConnections)} connections (RSS added per connection):`);
-    console.log(`  edgeloop ${fmt(memE!)} B   node http ${fmt(memN!)} B   ratio ${(memE! / memN!).toFixed(2)}`);
-  }
-
-  const goals: [string, boolean | undefined][] = [
-    ['keep-alive >= 1.5x node http', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'node http'), 1.5)],
-    ['keep-alive >= 0.9x nginx', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'nginx'), 0.9)],
-    ['pipelined >= 1.8x node http', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'node http'), 1.8)],
-    ['pipelined >= 1.0x nginx', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'nginx'), 1.0)],
-    ['close >= 1.0x node http', cmp(get('close', 'edgeloop'), get('close', 'node http'), 1.0)],
-    ['idle memory <= 0.25x node http', memE !== undefined && memN !== undefined ? memE <= memN * 0.25 : undefined],
-  ];
-  console.log('');
-  console.log('goals (one loop, on requests/s as measured above):');
-  for (const [g, ok] of goals) console.log(`  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${g}${ok === false ? clientBound(g.split(' ')[0]!) : ''}`);
+  const make = factories(useNginx);
+  const m = await measure(make);
+  printTables(m);
+  if (!values['no-fetch']) await fetchAdapter(m);
+  const mem = values['no-memory'] ? undefined : await memory(make);
+  printGoals(m, mem);
   fs.rmSync(tmp, { recursive: true, force: true });
-
-  /** For a missed goal: says so when edgeloop had CPU to spare, i.e. the client was the limit. */
-  function clientBound(scenario: string): string {
-    const busy = busyAtBest.get(`${scenario}|edgeloop`);
-    if (busy === undefined || busy >= 0.9) return '';
-    return ` (client-bound: edgeloop busy ${pct(busy)}, node http ${pct(busyAtBest.get(`${scenario}|node http`))}; ` +
-      `server CPU per request edgeloop ${us(cpu(scenario, 'edgeloop'))} us vs node ${us(cpu(scenario, 'node http'))} us)`;
-  }
 }
 
 function cmp(a: number | undefined, b: number | undefined, factor: number): boolean | undefined {

@@ -4,19 +4,9 @@
  * when the addon is not built (it then says what it could not check).
  */
 import type { InetDiagSocket, NativeBinding } from '../native/binding.js';
-import os from 'node:os';
-
-// Not errors.ts: it loads the addon at import time, and doctor must run without it.
-const errnoNames = new Map<number, string>();
-for (const [name, num] of Object.entries(os.constants.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
-errnoNames.set(os.constants.errno.EAGAIN, 'EAGAIN');
-export function errnoName(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
-}
-
-const AF_INET = 2;
-const AF_INET6 = 10;
-const LISTEN_MASK = 1 << 10;
+// errno.ts and inetDiag.ts do not load the addon: doctor must run (and say what it missed) without it.
+import { errnoName } from '../native/errno.js';
+import { states, tcpSockets, TcpState } from '../native/inetDiag.js';
 
 export interface Kernel {
   /** null when the addon could not be loaded, with the reason. */
@@ -37,29 +27,10 @@ export async function loadKernel(): Promise<Kernel> {
   }
 }
 
-export class KernelError extends Error {
-  readonly code: string;
-  constructor(what: string, errno: number) {
-    super(`${what} failed: ${errnoName(errno)}`);
-    this.name = 'KernelError';
-    this.code = errnoName(errno);
-  }
-}
-
 /** All LISTEN sockets of the caller's network namespace, by inode. */
 export function listenSockets(k: Kernel): Map<number, InetDiagSocket> {
-  const out = new Map<number, InetDiagSocket>();
   if (!k.native) throw new Error(k.unavailableReason ?? 'native addon unavailable');
-  for (const family of [AF_INET, AF_INET6]) {
-    const r = k.native.inetDiag(family, LISTEN_MASK);
-    if (typeof r === 'number') {
-      // A kernel without IPv6 answers the AF_INET6 dump with an error; IPv4 alone still counts.
-      if (family === AF_INET6 && r < 0) continue;
-      throw new KernelError(`inet_diag dump (${family === AF_INET ? 'AF_INET' : 'AF_INET6'})`, r);
-    }
-    for (const s of r) out.set(s.inode, s);
-  }
-  return out;
+  return new Map(tcpSockets(k.native, states(TcpState.LISTEN)).map((s) => [s.inode, s]));
 }
 
 export type KcmpResult = 'same' | 'different' | { error: string };

@@ -4,12 +4,9 @@
  * of this process are TCP sockets on a port. Thread: any. Owns nothing.
  */
 import fs from 'node:fs';
-import { native, C } from '../native/binding.js';
+import { native } from '../native/binding.js';
+import { ALL_STATES, states, tcpSockets, TcpState } from '../native/inetDiag.js';
 import { parseNetstat } from '../doctor/proc/netstat.js';
-
-const TCP_LISTEN = 10;
-const TCP_TIME_WAIT = 6;
-const ALL_STATES = 0xfff;
 
 export interface ListenOverflowCounters {
   /** TcpExt ListenOverflows: SYNs or handshake ACKs dropped because an accept queue was full. */
@@ -31,12 +28,6 @@ export function delta(a: ListenOverflowCounters, b: ListenOverflowCounters): Lis
   return { overflows: b.overflows - a.overflows, drops: b.drops - a.drops };
 }
 
-function diag(states: number) {
-  const r = native.inetDiag(C.AF_INET, states);
-  if (typeof r === 'number') throw new Error(`inet_diag: ${native.strerror(r)}`);
-  return r;
-}
-
 export interface ListenerQueue {
   inode: number;
   /** Connections waiting in the accept queue. */
@@ -45,16 +36,16 @@ export interface ListenerQueue {
   backlog: number;
 }
 
-/** Every IPv4 listener on the port (several with SO_REUSEPORT). */
+/** Every listener on the port, IPv4 and IPv6 (several with SO_REUSEPORT). */
 export function listenersOn(port: number): ListenerQueue[] {
-  return diag(1 << TCP_LISTEN)
+  return tcpSockets(native, states(TcpState.LISTEN))
     .filter((s) => s.localPort === port)
     .map((s) => ({ inode: s.inode, queued: s.rqueue, backlog: s.wqueue }));
 }
 
 /** Sockets on the port in any state but TIME_WAIT (which the kernel owns, not a process). */
 export function liveSocketsOn(port: number): { state: number; inode: number }[] {
-  return diag(ALL_STATES & ~(1 << TCP_TIME_WAIT))
+  return tcpSockets(native, ALL_STATES & ~states(TcpState.TIME_WAIT))
     .filter((s) => s.localPort === port || s.remotePort === port)
     .map((s) => ({ state: s.state, inode: s.inode }));
 }
@@ -78,7 +69,7 @@ export function socketFds(): Map<number, number> {
 /** The fds of this process that are TCP sockets with the given local port. */
 export function fdsOnPort(port: number): number[] {
   const inodes = new Set(
-    diag(ALL_STATES)
+    tcpSockets(native, ALL_STATES)
       .filter((s) => s.localPort === port)
       .map((s) => s.inode),
   );

@@ -2,21 +2,10 @@
  * Named errors for negative errno results. Thread: any. Owns nothing.
  * Messages say what failed, the kernel's word for it, and what to do.
  */
-import os from 'node:os';
 import { native } from './binding.js';
+import { errnoName } from './errno.js';
 
-const names = new Map<number, string>();
-for (const [name, num] of Object.entries(os.constants.errno)) {
-  if (!names.has(num)) names.set(num, name);
-}
-// Prefer the common spelling where two names share a number.
-names.set(os.constants.errno.EAGAIN, 'EAGAIN');
-
-export const Errno = os.constants.errno;
-
-export function errnoName(errno: number): string {
-  return names.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
-}
+export { Errno, errnoName } from './errno.js';
 
 const hints: Record<string, string> = {
   EADDRINUSE: 'another process (or another edgeloop server) is listening on that address; pick another port or stop it',

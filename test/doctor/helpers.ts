@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { native, type InetDiagSocket } from '../../src/native/binding.js';
+import { states, tcpSockets, TcpState } from '../../src/native/inetDiag.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/doctor -> repo root (also works from test/doctor unbuilt). */
@@ -118,12 +119,10 @@ export function codes(findings: { code: string; severity: string }[]): string[] 
 }
 
 const AF_INET = 2;
-const LISTEN_STATE = 1 << 10;
 
-/** The IPv4 listener on `port` as inet_diag reports it; undefined when the dump fails or has none. */
+/** The listener on `port` as inet_diag reports it; undefined when it has none. */
 export function diagListener(port: number): InetDiagSocket | undefined {
-  const r = native.inetDiag(AF_INET, LISTEN_STATE);
-  return Array.isArray(r) ? r.find((s) => s.localPort === port) : undefined;
+  return tcpSockets(native, states(TcpState.LISTEN)).find((s) => s.localPort === port);
 }
 
 /**

@@ -6,6 +6,7 @@
  * u32), so on little-endian machines every word's bytes are reversed; ports
  * are printed already converted to host order.
  */
+import { TcpState } from '../../native/inetDiag.js';
 import os from 'node:os';
 
 export const TCP_STATES: Record<number, string> = {
@@ -22,8 +23,8 @@ export const TCP_STATES: Record<number, string> = {
   11: 'CLOSING',
   12: 'NEW_SYN_RECV',
 };
-export const TCP_LISTEN = 10;
-export const TCP_CLOSE_WAIT = 8;
+export const TCP_LISTEN = TcpState.LISTEN;
+export const TCP_CLOSE_WAIT = TcpState.CLOSE_WAIT;
 
 export type Family = 'IPv4' | 'IPv6';
 

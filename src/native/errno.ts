@@ -1,0 +1,21 @@
+/**
+ * The one errno table: names for the numbers the kernel returns. Thread: any.
+ * Owns nothing. Kept apart from errors.ts (which loads the addon for
+ * strerror) so that tools that must run without the addon, like doctor, can
+ * name errnos too.
+ */
+import os from 'node:os';
+
+const names = new Map<number, string>();
+for (const [name, num] of Object.entries(os.constants.errno)) {
+  if (!names.has(num)) names.set(num, name);
+}
+// Prefer the common spelling where two names share a number.
+names.set(os.constants.errno.EAGAIN, 'EAGAIN');
+
+export const Errno = os.constants.errno;
+
+/** 'EAGAIN' for 11 or -11; 'E<n>' for a number this table does not know. */
+export function errnoName(errno: number): string {
+  return names.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+}
