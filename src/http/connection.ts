@@ -33,6 +33,7 @@ const T_NONE = 0;
 const T_IDLE = 1;
 const T_HEAD = 2;
 const T_BODY = 3;
+const T_REQUEST = 4;
 
 type DrainWaiter = { resolve: () => void; reject: (e: unknown) => void };
 
@@ -50,6 +51,8 @@ export class HttpConnection implements BodySource, ResponseSink {
   private responded = false;
   private keepAliveAfter = true;
   private continueSent = false;
+  /** Input bytes that followed the current request's head when it was parsed. */
+  private bytesAfterHead = 0;
   private pending: Uint8Array | null = null;
   private pendStart = 0;
   private pendEnd = 0;
@@ -63,7 +66,12 @@ export class HttpConnection implements BodySource, ResponseSink {
   /** Loop time (ms) at which the current timeout fires; 0 = none. Read by the sweeper. */
   deadline = 0;
   private timeoutKind = T_NONE;
-  private headStart = 0;
+  /**
+   * Loop time at which the current exchange began (0: none): accept for the first request, so
+   * a connection idle before trickling a head is timed from its start; the first byte for later
+   * ones. headersTimeout and requestTimeout count from here.
+   */
+  private requestStart: number;
   private lastBodyAt = 0;
   /** Queued output at the last sweep, and when it last changed: a send that stalls is cut. */
   private sendMark = -1;
@@ -77,6 +85,7 @@ export class HttpConnection implements BodySource, ResponseSink {
     conn.highWaterMark = hl.options.writeHighWaterMark;
     conn.lowWaterMark = hl.options.writeHighWaterMark >> 2;
     hl.add(this);
+    this.requestStart = hl.loop.now();
     this.updateTimer();
   }
 
@@ -175,6 +184,7 @@ export class HttpConnection implements BodySource, ResponseSink {
         const ev = parser.execute(data, pos, end);
         pos = parser.pos;
         if (ev === EV_NEED_MORE) break;
+        this.bytesAfterHead = end - pos;
         if (ev === EV_BODY) this.onBody(data, parser.bodyStart, parser.bodyEnd);
         else if (ev === EV_HEAD_ONLY) this.onHead(parser.head!, true);
         else if (ev === EV_HEAD) this.onHead(parser.head!, false);
@@ -207,7 +217,7 @@ export class HttpConnection implements BodySource, ResponseSink {
     this.messageDone = complete;
     this.responded = false;
     this.continueSent = false;
-    this.headStart = 0;
+    if (this.requestStart === 0) this.requestStart = this.hl.loop.now(); // pipelined: waiting is not its fault
     let body: RequestBody | null = null;
     if (head.hasBody) {
       body = new RequestBody(this, head.chunked ? -1 : head.contentLength);
@@ -256,7 +266,24 @@ export class HttpConnection implements BodySource, ResponseSink {
       !this.hl.stopping &&
       this.head !== null &&
       this.head.keepAlive &&
-      (max === 0 || this.served + 1 < max)
+      (max === 0 || this.served + 1 < max) &&
+      !this.bodyWithheld()
+    );
+  }
+
+  /**
+   * The client sent `Expect: 100-continue`, got no 100 and has sent nothing of the body: it may
+   * never send it, so a response now closes the connection (and says so). A client that sends
+   * the body anyway keeps the connection: the rest is discarded.
+   */
+  private bodyWithheld(): boolean {
+    return (
+      !this.messageDone &&
+      this.head !== null &&
+      this.head.expectContinue &&
+      !this.continueSent &&
+      this.bytesAfterHead === 0 &&
+      (this.body === null || this.body.received === 0)
     );
   }
 
@@ -276,8 +303,8 @@ export class HttpConnection implements BodySource, ResponseSink {
     this.responded = true;
     this.keepAliveAfter = keepAlive;
     if (!this.messageDone) {
-      // Answered before the body was read. Without `100 Continue` the client may never send it: close.
-      if (this.head!.expectContinue && !this.continueSent) this.keepAliveAfter = false;
+      // Answered before the body was read: if the head kept the connection, the rest of the body
+      // is read and discarded (RFC 9110 §10.1.1: the head told the client which).
       const body = this.body;
       this.body = null; // the rest of the body is read and discarded
       body?.fail(new Error('request body discarded: the response was sent first'));
@@ -290,6 +317,7 @@ export class HttpConnection implements BodySource, ResponseSink {
 
   private exchangeDone(): void {
     this.served++;
+    this.requestStart = 0;
     const clientSaidClose = this.head !== null && !this.head.keepAlive;
     this.req = this.res = this.head = null;
     this.responded = false;
@@ -475,29 +503,34 @@ export class HttpConnection implements BodySource, ResponseSink {
     const o = this.hl.options;
     const now = this.hl.loop.now();
     if (this.closing) {
-      this.deadline = 0;
-      this.timeoutKind = T_NONE;
+      this.setTimer(T_NONE, 0);
     } else if (this.req !== null) {
-      // A request in flight is never cut by the idle timer; only a stalled body upload is.
-      if (!this.messageDone && this.body !== null && !this.body.full && !this.outputBlocked) {
-        this.deadline = this.lastBodyAt + o.bodyTimeout;
-        this.timeoutKind = T_BODY;
-      } else if (!this.messageDone && this.body === null && !this.outputBlocked) {
-        this.deadline = this.lastBodyAt + o.bodyTimeout; // discarding the rest of a body
-        this.timeoutKind = T_BODY;
-      } else {
-        this.deadline = 0;
-        this.timeoutKind = T_NONE;
+      // A request in flight is cut only by requestTimeout (the whole exchange, until the
+      // response ends), or by a stalled body upload.
+      this.setTimer(T_NONE, 0);
+      if (o.requestTimeout > 0) this.setTimer(T_REQUEST, this.requestStart + o.requestTimeout);
+      if (!this.messageDone && !this.outputBlocked && (this.body === null || !this.body.full)) {
+        this.earlier(T_BODY, this.lastBodyAt + o.bodyTimeout); // receiving, or discarding, a body
       }
     } else if ((this.parser !== null && this.parser.inHead) || this.pendingBytes > 0) {
-      if (this.headStart === 0) this.headStart = now;
-      this.deadline = this.headStart + o.headersTimeout;
-      this.timeoutKind = T_HEAD;
+      if (this.requestStart === 0) this.requestStart = now;
+      this.setTimer(T_HEAD, this.requestStart + o.headersTimeout);
+      if (o.requestTimeout > 0) this.earlier(T_REQUEST, this.requestStart + o.requestTimeout);
+    } else if (this.served === 0) {
+      this.setTimer(T_IDLE, this.requestStart + o.headersTimeout);
     } else {
-      this.headStart = 0;
-      this.deadline = now + (this.served === 0 ? o.headersTimeout : o.keepAliveTimeout);
-      this.timeoutKind = T_IDLE;
+      this.setTimer(T_IDLE, now + o.keepAliveTimeout);
     }
+  }
+
+  private setTimer(kind: number, at: number): void {
+    this.timeoutKind = kind;
+    this.deadline = at;
+  }
+
+  /** Makes `kind` the pending timeout if it fires before the current one. */
+  private earlier(kind: number, at: number): void {
+    if (this.deadline === 0 || at < this.deadline) this.setTimer(kind, at);
   }
 
   /** Called by the sweeper while output is queued: closes when the client took nothing for sendTimeout. */
@@ -530,10 +563,10 @@ export class HttpConnection implements BodySource, ResponseSink {
       this.conn.forceClose('timeout');
       return;
     }
-    if (kind === T_HEAD || kind === T_BODY) {
-      this.protocolError(
-        httpError(408, kind === T_HEAD ? 'HPE_HEADERS_TIMEOUT' : 'HPE_BODY_TIMEOUT', 'request timed out'),
-      );
+    if (kind === T_HEAD || kind === T_BODY || kind === T_REQUEST) {
+      // 408 if nothing of the response was sent yet, else a plain close (protocolError decides).
+      const code = kind === T_HEAD ? 'HPE_HEADERS_TIMEOUT' : kind === T_BODY ? 'HPE_BODY_TIMEOUT' : 'HPE_REQUEST_TIMEOUT';
+      this.protocolError(httpError(408, code, 'request timed out'));
     }
   }
 }

@@ -30,7 +30,7 @@ export class HttpLoop {
     readonly app: Handler,
     readonly ctx: HandlerContext,
   ) {
-    const shortest = Math.min(options.headersTimeout, options.bodyTimeout, options.keepAliveTimeout, options.sendTimeout);
+    const shortest = Math.min(options.headersTimeout, options.requestTimeout || Infinity, options.bodyTimeout, options.keepAliveTimeout, options.sendTimeout);
     // Deadlines are honoured within a quarter of the shortest timeout (at most 1 s late).
     this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
   }

@@ -43,8 +43,14 @@ export interface AppModule {
 export interface HttpOptions {
   /** Parser limits; each rejected with its own status (414, 431, 413, 400). */
   limits?: Partial<ParserLimits>;
-  /** Milliseconds from the first byte of a request to the end of its head (slowloris): 408. Default 30 s. */
+  /** Milliseconds from the start of a request (accept, for a connection's first) to the end of its head (slowloris): 408. Default 30 s. */
   headersTimeout?: number;
+  /**
+   * Milliseconds from the start of a request to the end of its response: the whole exchange
+   * (a trickled body, a handler that never ends). 408 if nothing was sent yet, else a close.
+   * Default 300 s; 0 = no limit (long-lived responses such as server-sent events).
+   */
+  requestTimeout?: number;
   /** Milliseconds without progress while a body is received (not while the handler holds it back): 408. Default 30 s. */
   bodyTimeout?: number;
   /** Milliseconds an idle keep-alive connection is kept. Default 5 s. */
@@ -68,6 +74,7 @@ export interface HttpOptions {
 export interface ResolvedHttpOptions {
   limits: ParserLimits;
   headersTimeout: number;
+  requestTimeout: number;
   bodyTimeout: number;
   keepAliveTimeout: number;
   sendTimeout: number;
@@ -90,6 +97,7 @@ export function resolveHttpOptions(o: HttpOptions = {}): ResolvedHttpOptions {
   return {
     limits: resolveLimits(o.limits),
     headersTimeout: ms('headersTimeout', o.headersTimeout, 30_000),
+    requestTimeout: o.requestTimeout === 0 ? 0 : ms('requestTimeout', o.requestTimeout, 300_000),
     bodyTimeout: ms('bodyTimeout', o.bodyTimeout, 30_000),
     keepAliveTimeout: ms('keepAliveTimeout', o.keepAliveTimeout, 5_000),
     sendTimeout: ms('sendTimeout', o.sendTimeout, 60_000),

@@ -39,7 +39,10 @@ export class HttpRequest {
     return (this._body ??= RequestBody.empty());
   }
 
-  /** The path, not decoded ("/a%20b" stays as sent). */
+  /**
+   * The path, not decoded ("/a%20b" stays as sent), with dot-segments removed ("/a/../b" is
+   * "/b", also spelled "%2e"), as a fetch handler's URL has it.
+   */
   get path(): string {
     if (this._path === undefined) this.split();
     return this._path!;
@@ -133,7 +136,7 @@ export class HttpRequest {
   }
 
   private split(): void {
-    let t = this.url;
+    let t = this.head.resolved ?? this.url;
     if (t.charCodeAt(0) !== 0x2f) {
       // absolute-form: the path starts after the authority; authority-form and '*' have none.
       const s = t.indexOf('//');

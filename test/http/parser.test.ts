@@ -78,6 +78,35 @@ test('request line: target forms (origin, absolute, asterisk for OPTIONS, author
   rejects(`GET http:// HTTP/1.1\r\n${H}\r\n`, 400);
 });
 
+test('request line: absolute-form needs a non-empty authority without userinfo, and Host naming the same', () => {
+  rejects(`GET http:///x HTTP/1.1\r\n${H}\r\n`, 400, 'HPE_INVALID_TARGET');
+  rejects(`GET http://?x HTTP/1.1\r\n${H}\r\n`, 400, 'HPE_INVALID_TARGET');
+  rejects(`GET http://u:p@example.com/ HTTP/1.1\r\n${H}\r\n`, 400, 'HPE_INVALID_TARGET');
+  rejects(`GET http://other.example/ HTTP/1.1\r\n${H}\r\n`, 400, 'HPE_HOST_MISMATCH');
+  rejects(`GET https://example.com:80/ HTTP/1.1\r\n${H}\r\n`, 400, 'HPE_HOST_MISMATCH');
+  ok(`GET http://EXAMPLE.com:80/ HTTP/1.1\r\n${H}\r\n`);
+  ok(`GET https://example.com:443?q HTTP/1.1\r\n${H}\r\n`);
+  ok(`GET http://example.com:8080/ HTTP/1.1\r\nHost: example.com:8080\r\n\r\n`);
+  ok('GET http://example.com/ HTTP/1.0\r\n\r\n');
+});
+
+test('request line: dot-segments of the path are resolved (RFC 3986 §5.2.4, as the URL parser does); above the root is 400', () => {
+  const resolved = (t: string): string | null => ok(`GET ${t} HTTP/1.1\r\n${H}\r\n`).messages[0]!.head.resolved;
+  assert.equal(resolved('/a/b?c=/../d'), null);
+  assert.equal(resolved('/.well-known/x'), null);
+  assert.equal(resolved('/a/../b'), '/b');
+  assert.equal(resolved('/a/%2E%2e/b?q=1'), '/b?q=1');
+  assert.equal(resolved('/a/./b/.'), '/a/b/');
+  assert.equal(resolved('http://example.com/a/b/..?x'), 'http://example.com/a/?x');
+  for (const t of ['/a/../b/./c/', '/a/b/.%2e/../x', '/x/%2e/y', '//..', '/a//../b', '/a/b/c/../../d/.']) {
+    const r = resolved(t) ?? t;
+    assert.equal(r, new URL(`http://h${t}`).pathname, t);
+  }
+  for (const t of ['/..', '/a/../..', '/%2e%2e/x', '/.%2E', 'http://example.com/../x']) rejects(`GET ${t} HTTP/1.1\r\n${H}\r\n`, 400, 'HPE_PATH_ABOVE_ROOT');
+  rejects(`GET /a\\b HTTP/1.1\r\n${H}\r\n`, 400, 'HPE_INVALID_PATH');
+  ok(`GET /a?b=\\ HTTP/1.1\r\n${H}\r\n`);
+});
+
 test('version: HTTP/1.0 and 1.1 accepted, 1.x as 1.1, other majors 505, malformed 400', () => {
   assert.equal(ok('GET / HTTP/1.0\r\n\r\n').messages[0]!.head.versionMinor, 0);
   assert.equal(ok(`GET / HTTP/1.9\r\n${H}\r\n`).messages[0]!.head.versionMinor, 1);
@@ -184,6 +213,8 @@ test('Transfer-Encoding: chunked last; both CL and TE is 400 (no smuggling); oth
   rejects(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: chu nked\r\n\r\n`, 400);
   rejects(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: "chunked"\r\n\r\n`, 400);
   rejects('POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'HPE_TE_HTTP10');
+  rejects(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked;x=1\r\n\r\n0\r\n\r\n`, 400, 'HPE_TE_CHUNKED_PARAMS');
+  rejects(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked ;q=1\r\n\r\n0\r\n\r\n`, 400, 'HPE_TE_CHUNKED_PARAMS');
 });
 
 test('chunked: sizes hex and overflow-checked, data followed by CRLF, extensions validated and bounded', () => {

@@ -59,7 +59,7 @@ test('request fields: method, path, query, headers (case-insensitive, null proto
   assert.equal(j.record['__proto__'], 'polluted');
   assert.equal(j.protoClean, true);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
-  const abs = JSON.parse((await request1(port, `GET http://other.example:81/info?z=1 HTTP/1.1\r\n${H}\r\n`)).body.toString());
+  const abs = JSON.parse((await request1(port, `GET http://other.example:81/info?z=1 HTTP/1.1\r\nHost: other.example:81\r\n\r\n`)).body.toString());
   assert.equal(abs.path, '/info');
   assert.equal(abs.host, 'other.example:81');
   assert.equal(abs.search, 'z=1');
@@ -239,10 +239,11 @@ test('Expect: 100-continue: 100 sent when the handler reads the body; not sent w
   } finally {
     s.sock.destroy();
   }
-  // The handler answers without reading: no 100, and the connection closes (the body may never come).
+  // The handler answers without reading: no 100, and the connection closes, as the response says (the body may never come).
   const ex = await exchange(port, `POST /ignore-body HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
   assert.equal(ex.raw.includes('100 Continue'), false);
   assert.equal(ex.responses[0]!.status, 200);
+  assert.equal(ex.responses[0]!.get('connection'), 'close');
   assert.equal(ex.closed, true);
 });
 

@@ -15,6 +15,7 @@ import { COLON, CR, FIELD_VALUE, HEX, HOST, HTAB, LF, QDTEXT, SP, TARGET, TCHAR 
 import { type HttpError, badRequest, httpError } from './errors.js';
 import { MAX_INTERNED_VALUE, internName, internTarget, internValue } from './intern.js';
 import type { ParserLimits } from './limits.js';
+import { checkTargetForm, pathHasDotSegments, resolveDotSegments, sameAuthority, targetAuthority } from './target.js';
 
 /** Nothing more can be done with these bytes; `pos` says how far they were consumed. */
 export const EV_NEED_MORE = 0;
@@ -61,6 +62,8 @@ export class RequestHead {
   keepAlive = true;
   /** `Expect: 100-continue` on an HTTP/1.1 request. */
   expectContinue = false;
+  /** The target with its path's dot-segments removed, when it had any (null: `target` as it is). */
+  resolved: string | null = null;
   constructor(
     readonly method: string,
     /** The request-target exactly as sent. */
@@ -97,6 +100,8 @@ export class RequestParser {
   private extensionBytes = 0;
   private teSeen = false;
   private teValue = '';
+  /** The authority of an absolute-form target ('' for other forms): Host must name the same. */
+  private authority = '';
 
   constructor(readonly limits: ParserLimits) {}
 
@@ -211,8 +216,15 @@ export class RequestParser {
     const major = data[i + 5]! - 0x30;
     const minor = data[i + 7]! - 0x30;
     if (major !== 1) throw httpError(505, 'HPE_VERSION', `HTTP/${major}.${minor} is not supported`);
-    checkTargetForm(method, data, ts, te);
-    this.head = new RequestHead(method, internTarget(data, ts, te), minor === 0 ? 0 : 1);
+    const ps = checkTargetForm(method, data, ts, te);
+    const target = internTarget(data, ts, te);
+    const head = new RequestHead(method, target, minor === 0 ? 0 : 1);
+    this.authority = ps > ts ? targetAuthority(target, ps - ts) : '';
+    if (ps >= 0 && pathHasDotSegments(data, ps, te)) {
+      const resolved = resolveDotSegments(target, ps - ts);
+      if (resolved !== target) head.resolved = resolved;
+    }
+    this.head = head;
   }
 
   /** Header lines (or trailer lines) up to the empty line that ends the section. */
@@ -351,6 +363,9 @@ export class RequestParser {
     if (head.versionMinor === 1 && !this.hostSeen) {
       throw badRequest('HPE_MISSING_HOST', 'HTTP/1.1 request without a Host header field');
     }
+    if (this.authority !== '' && this.hostSeen && !sameAuthority(head.target, this.authority, head.host)) {
+      throw badRequest('HPE_HOST_MISMATCH', 'the Host header names another authority than the absolute-form target');
+    }
     this.bodyBytes = 0;
     this.extensionBytes = 0;
     if (this.teSeen) {
@@ -485,34 +500,6 @@ function methodName(data: Uint8Array, s: number, e: number): string {
   return internTarget(data, s, e);
 }
 
-/**
- * Request-target forms (RFC 9112 §3.2): origin-form for everything, "*" only
- * for OPTIONS, authority-form only (and always) for CONNECT, absolute-form
- * http(s)://... as proxies send it.
- */
-function checkTargetForm(method: string, data: Uint8Array, s: number, e: number): void {
-  const c = data[s];
-  if (method === 'CONNECT') {
-    if (c === 0x2f) throw badRequest('HPE_INVALID_TARGET', 'CONNECT needs an authority-form target (host:port)');
-    for (let i = s; i < e; i++) if (!HOST[data[i]!]) throw badRequest('HPE_INVALID_TARGET', 'invalid authority-form target');
-    return;
-  }
-  if (c === 0x2f) return;
-  if (c === 0x2a) {
-    if (e - s === 1 && method === 'OPTIONS') return;
-    throw badRequest('HPE_INVALID_TARGET', "asterisk-form target '*' is only valid for OPTIONS");
-  }
-  // absolute-form: "http://" or "https://", case-insensitive scheme.
-  let i = s;
-  const lower = (k: number): number => data[k]! | 0x20;
-  if (e - s > 7 && lower(i) === 0x68 && lower(i + 1) === 0x74 && lower(i + 2) === 0x74 && lower(i + 3) === 0x70) {
-    i += 4;
-    if (lower(i) === 0x73) i++;
-    if (data[i] === COLON && data[i + 1] === 0x2f && data[i + 2] === 0x2f && i + 3 < e) return;
-  }
-  throw badRequest('HPE_INVALID_TARGET', 'request-target must start with "/" (or be absolute http(s)://)');
-}
-
 /** Content-Length = 1*DIGIT, also as a list of identical values ("5, 5"), overflow-checked. */
 export function parseContentLength(value: string): number {
   let result = -1;
@@ -546,23 +533,29 @@ export function parseContentLength(value: string): number {
 
 /**
  * Transfer-Encoding: a list of transfer-codings whose last is chunked (else
- * the body length is unknowable: 400, RFC 9112 §6.3). chunked twice: 400. Any
+ * the body length is unknowable: 400, RFC 9112 §6.3). chunked twice, or with
+ * parameters: 400. Any
  * other coding before it (gzip, deflate, ...) is not implemented: 501.
  */
 function checkTransferEncoding(value: string): void {
   const parts = value.split(',');
   const codings: string[] = [];
+  let lastHasParams = false;
   for (const raw of parts) {
     const p = raw.trim();
     if (p === '') continue; // RFC 9110 §5.6.1: empty list elements are ignored
-    const name = asciiLower((p.split(';', 1)[0] ?? '').trim());
+    const semi = p.indexOf(';');
+    const name = asciiLower((semi < 0 ? p : p.slice(0, semi)).trim());
     if (name === '' || !isTokenString(name)) throw badRequest('HPE_INVALID_TRANSFER_ENCODING', 'invalid transfer-coding');
     codings.push(name);
+    lastHasParams = semi >= 0;
   }
   if (codings.length === 0) throw badRequest('HPE_INVALID_TRANSFER_ENCODING', 'empty Transfer-Encoding');
   if (codings[codings.length - 1] !== 'chunked') {
     throw badRequest('HPE_TE_CHUNKED_NOT_LAST', 'Transfer-Encoding without chunked as the final coding');
   }
+  // RFC 9112 §7.1: chunked has no parameters; a parser that ignores one may frame differently.
+  if (lastHasParams) throw badRequest('HPE_TE_CHUNKED_PARAMS', 'the chunked transfer-coding takes no parameters');
   for (let i = 0; i < codings.length - 1; i++) {
     if (codings[i] === 'chunked') throw badRequest('HPE_TE_CHUNKED_TWICE', 'chunked applied more than once');
   }
