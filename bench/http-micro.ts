@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { HttpConnection } from '../src/http/connection.js';
 import { HttpLoop } from '../src/http/loop.js';
+import { handlerContext } from '../src/http/handlers.js';
 import { resolveHttpOptions, type Handler } from '../src/http/options.js';
 import { RequestParser, EV_NEED_MORE } from '../src/http/parser/request-parser.js';
 import { resolveLimits } from '../src/http/parser/limits.js';
@@ -67,7 +68,7 @@ const browserGet =
   'Connection: keep-alive\r\nCookie: session=abcdef0123456789; theme=dark\r\nCache-Control: max-age=0\r\n\r\n';
 
 function measure(name: string, raw: string, perBatch: number): void {
-  const hl = new HttpLoop(fakeLoop, resolveHttpOptions({}), hello, { loop: 0, loops: 1, stats: () => [] });
+  const hl = new HttpLoop(fakeLoop, resolveHttpOptions({}), hello, handlerContext({ loop: 0, loops: 1, stats: () => [] }));
   const hc = new HttpConnection(hl, fakeConn);
   const buf = new FakeBuffer(Buffer.from(raw, 'latin1')) as unknown as ReactorBuffer;
   // warm up

@@ -10,6 +10,7 @@
  */
 import { fromFetch } from './fetch.js';
 import type { AppModule, FetchHandler, Handler } from './options.js';
+import type { WebSocketBehavior } from '../ws/options.js';
 
 export function handlerFromModule(mod: AppModule, where: string): Handler {
   if (typeof mod.handler === 'function') return mod.handler;
@@ -24,4 +25,14 @@ export function handlerFromModule(mod: AppModule, where: string): Handler {
     `${where}: export a native handler (export function handler(req, res) {...}), ` +
       'a fetch handler (export function fetch(request) {...}), or an app with a fetch method (export default app)',
   );
+}
+
+/** The module's WebSocket handlers: `export const websocket = {...}`, or `websocket` beside `fetch` on the default export (Bun). */
+export function websocketFromModule(mod: AppModule): WebSocketBehavior | undefined {
+  if (mod.websocket !== undefined) return mod.websocket;
+  const d = mod.default as unknown;
+  if (d !== null && typeof d === 'object' && (d as { websocket?: unknown }).websocket !== undefined) {
+    return (d as { websocket: WebSocketBehavior }).websocket;
+  }
+  return undefined;
 }

@@ -25,6 +25,8 @@ import { HttpRequest } from './request.js';
 import { HttpResponse, type ResponseSink } from './response.js';
 import { dateLine } from './date.js';
 import { STATUS_TEXT, statusLine } from './status.js';
+import { checkHandshake, switchingProtocols } from '../ws/handshake.js';
+import type { ServerWebSocket } from '../ws/websocket.js';
 
 /** Pending input above this, while blocked, pauses reading. */
 const PENDING_PAUSE_BYTES = 64 * 1024;
@@ -76,6 +78,8 @@ export class HttpConnection implements BodySource, ResponseSink {
   /** Queued output at the last sweep, and when it last changed: a send that stalls is cut. */
   private sendMark = -1;
   private sendSince = 0;
+  /** Set by a successful upgrade made while input is parsed: the hand-over waits for the batch end. */
+  private upgrading: ServerWebSocket | null = null;
 
   constructor(
     private readonly hl: HttpLoop,
@@ -364,6 +368,51 @@ export class HttpConnection implements BodySource, ResponseSink {
     if (answering) this.req?.abort();
   }
 
+  // ---- WebSocket upgrade ------------------------------------------------------
+
+  upgrade(res: HttpResponse, data: unknown): boolean {
+    const wsl = this.hl.ws;
+    if (wsl === null) {
+      throw new Error('upgrade(): this server has no WebSocket handlers: pass serve({ websocket: { message(ws, msg) {...} } }), or export websocket from the app module');
+    }
+    if (res !== this.res || this.closing || this.conn.isClosed || this.head === null) return false;
+    const h = checkHandshake(this.head, wsl.options);
+    if (!h.ok) {
+      if (h.status === 0) return false; // a plain request: the app answers it
+      res.status(h.status);
+      for (const [k, v] of h.headers) res.setHeader(k, v);
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end(`${h.status} ${STATUS_TEXT[h.status] ?? ''}: ${h.message}\n`);
+      return false;
+    }
+    if (!this.beginWrite()) return false;
+    this.output.latin1(switchingProtocols(h, res.fieldLines()));
+    res.markUpgraded();
+    this.upgrading = wsl.open(this.conn, h, data);
+    if (!this.processing) this.handOver();
+    return true;
+  }
+
+  /** The 101 is written: the connection (and the bytes behind the handshake) go to the WebSocket. */
+  private handOver(): void {
+    const ws = this.upgrading!;
+    this.upgrading = null;
+    const rest = this.pending !== null && this.pendEnd > this.pendStart ? this.pending.subarray(this.pendStart, this.pendEnd) : null;
+    this.pending = null;
+    this.pendStart = this.pendEnd = 0;
+    this.closing = true;
+    this.deadline = 0;
+    if (this.parser !== null && this.parser.idle) this.hl.releaseParser(this.parser);
+    this.parser = null;
+    this.req = this.res = this.head = null;
+    this.body = null;
+    this.hl.remove(this);
+    if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
+    this.conn.context = ws;
+    if (this.conn.isReadingPaused) this.conn.resumeReading();
+    ws.start(rest);
+  }
+
   // ---- BodySource -----------------------------------------------------------
 
   bodyWanted(): void {
@@ -431,6 +480,10 @@ export class HttpConnection implements BodySource, ResponseSink {
   }
 
   private afterBatch(): void {
+    if (this.upgrading !== null) {
+      this.handOver();
+      return;
+    }
     if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
     if (this.closing || this.conn.isClosed) return;
     if (this.parser !== null && this.req === null && this.pending === null && this.parser.idle) {

@@ -14,6 +14,7 @@ import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
 import { FastResponse, RealResponse } from './web-response.js';
 import { FORBIDDEN_METHODS, lazyRequests, lazyWebRequest, realWebRequest, webMethod, webUrl } from './web-request.js';
+import { rememberForUpgrade } from './upgrade.js';
 
 export function fromFetch(fetchFn: FetchHandler): Handler {
   if (typeof fetchFn !== 'function') throw new TypeError('fetch handler must be a function (request) => Response');
@@ -30,10 +31,12 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
       res.status(400).setHeader('Content-Type', 'text/plain').end('400 Bad Request\n');
       return;
     }
+    if (ctx.websocket) rememberForUpgrade(request, res);
     const out: unknown = fetchFn(request, ctx);
     if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
-      return Promise.resolve(out).then((r) => respond(r, res, req));
+      return Promise.resolve(out).then((r) => (res.finished ? discard(r) : respond(r, res, req)));
     }
+    if (res.finished) return discard(out); // server.upgrade() answered: 101, or 400/426
     return respond(out, res, req);
   };
 }
@@ -79,6 +82,11 @@ function copyHeaders(headers: Headers, res: HttpResponse): void {
     if (name !== 'set-cookie') res.appendHeader(name, value);
   }
   for (const cookie of headers.getSetCookie()) res.appendHeader('set-cookie', cookie);
+}
+
+/** A Response returned for a request that upgrade() already answered: its body is not read. */
+function discard(r: unknown): void {
+  if (r instanceof RealResponse && r.body !== null) void r.body.cancel().catch(() => undefined);
 }
 
 /** What a read looked like when it was not ready by the end of the current turn. */

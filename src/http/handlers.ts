@@ -1,18 +1,46 @@
 /**
  * Plugs HTTP into the reactor: the ServerHandlers of one loop, each
- * TcpConnection carrying its HttpConnection in `conn.context`.
- * Thread: the loop thread that calls it. Owns the loop's HttpLoop.
+ * TcpConnection carrying the protocol it speaks in `conn.context` (an
+ * HttpConnection, or a ServerWebSocket after an upgrade).
+ * Thread: the loop thread that calls it. Owns the loop's HttpLoop (and WsLoop).
  */
+import type { Buffer as ReactorBuffer } from '../reactor/Buffer.js';
 import type { ServerContext, ServerHandlers } from '../reactor/ServerLoop.js';
 import type { TcpConnection } from '../reactor/TcpConnection.js';
+import { WsLoop } from '../ws/loop.js';
+import type { WebSocketBehavior } from '../ws/options.js';
+import { Bus, type BusHandles } from '../ws/pubsub.js';
 import { HttpConnection } from './connection.js';
 import { HttpLoop } from './loop.js';
-import type { Handler, ResolvedHttpOptions } from './options.js';
+import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
+import { responseToUpgrade } from './upgrade.js';
 
-export function httpHandlers(ctx: ServerContext, app: Handler, options: ResolvedHttpOptions): ServerHandlers {
-  const hl = new HttpLoop(ctx.loop, options, app, { loop: ctx.index, loops: ctx.loops, stats: ctx.stats });
-  const of = (conn: TcpConnection): HttpConnection => conn.context as HttpConnection;
+/** What a connection's protocol layer handles (HTTP/1.1, then maybe WebSocket). */
+export interface ConnectionProtocol {
+  onMessage(buf: ReactorBuffer): void;
+  onPeerHalfClose(): void;
+  onDrain(): void;
+  onClose(): void;
+  onStop(): void;
+}
+
+export function httpHandlers(
+  ctx: ServerContext,
+  app: Handler,
+  options: ResolvedHttpOptions,
+  websocket?: WebSocketBehavior,
+  bus?: BusHandles,
+): ServerHandlers & { ws: WsLoop | null } {
+  let wsl: WsLoop | null = null;
+  const hctx = handlerContext({ loop: ctx.index, loops: ctx.loops, stats: ctx.stats }, websocket !== undefined, () => wsl);
+  const hl = new HttpLoop(ctx.loop, options, app, hctx);
+  if (websocket !== undefined) {
+    wsl = new WsLoop(ctx.loop, hl.output, websocket, (err) => hl.reportError(err), bus ? new Bus(bus, ctx.index) : null);
+    hl.ws = wsl;
+  }
+  const of = (conn: TcpConnection): ConnectionProtocol => conn.context as ConnectionProtocol;
   return {
+    ws: wsl,
     onConnection(conn) {
       conn.context = new HttpConnection(hl, conn);
     },
@@ -26,15 +54,42 @@ export function httpHandlers(ctx: ServerContext, app: Handler, options: Resolved
       of(conn).onDrain();
     },
     onClose(conn) {
-      const hc = conn.context as HttpConnection | undefined;
-      if (hc) hc.onClose();
+      const p = conn.context as ConnectionProtocol | undefined;
+      if (p) p.onClose();
       conn.context = undefined;
     },
     onStop(conn) {
       hl.stopping = true;
-      const hc = conn.context as HttpConnection | undefined;
-      if (hc) hc.onStop();
+      const p = conn.context as ConnectionProtocol | undefined;
+      if (p) p.onStop();
       else conn.close();
+    },
+  };
+}
+
+/** The context handlers get (the `server` of a fetch handler): where they run, and the WebSocket calls. */
+export function handlerContext(
+  base: Pick<HandlerContext, 'loop' | 'loops' | 'stats'>,
+  websocket = false,
+  ws: () => WsLoop | null = () => null,
+): HandlerContext {
+  const need = (what: string): WsLoop => {
+    const w = ws();
+    if (w === null) throw new Error(`${what}: this server has no WebSocket handlers (websocket)`);
+    return w;
+  };
+  return {
+    ...base,
+    websocket,
+    upgrade(request, opts) {
+      return responseToUpgrade(request).upgrade(opts?.data, opts?.headers);
+    },
+    publish(topic, data, opts) {
+      return need('publish()').publish(topic, data, opts?.binary ?? typeof data !== 'string', null);
+    },
+    subscriberCount(topic) {
+      const w = ws();
+      return w === null ? 0 : w.subscriberCount(topic);
     },
   };
 }

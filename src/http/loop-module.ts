@@ -5,7 +5,8 @@
  * Thread: one loop thread per call. Owns nothing beyond what it builds.
  */
 import type { ServerContext, ServerHandlers } from '../reactor/ServerLoop.js';
-import { handlerFromModule } from './app-module.js';
+import { handlerFromModule, websocketFromModule } from './app-module.js';
+import type { BusHandles } from '../ws/pubsub.js';
 import { httpHandlers } from './handlers.js';
 import { resolveHttpOptions, type AppModule, type HttpOptions } from './options.js';
 import { installFastResponse } from './web-response.js';
@@ -14,6 +15,8 @@ export interface LoopModuleOptions {
   /** href of the app module. */
   app: string;
   http: HttpOptions;
+  /** The server's pub/sub bus (shared memory and eventfds). */
+  bus: BusHandles;
 }
 
 export default async function setup(ctx: ServerContext): Promise<ServerHandlers> {
@@ -23,5 +26,5 @@ export default async function setup(ctx: ServerContext): Promise<ServerHandlers>
   if (o.http.fastResponse !== false) installFastResponse();
   const mod = (await import(o.app)) as AppModule;
   const onError = typeof mod.onError === 'function' ? mod.onError : undefined;
-  return httpHandlers(ctx, handlerFromModule(mod, o.app), resolveHttpOptions({ ...o.http, onError }));
+  return httpHandlers(ctx, handlerFromModule(mod, o.app), resolveHttpOptions({ ...o.http, onError }), websocketFromModule(mod), o.bus);
 }

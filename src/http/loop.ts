@@ -10,6 +10,7 @@
 import type { EventLoop } from '../reactor/EventLoop.js';
 import type { Timer } from '../reactor/TimerQueue.js';
 import type { HttpConnection } from './connection.js';
+import type { WsLoop } from '../ws/loop.js';
 import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
 import { Output } from './output.js';
 import { RequestParser } from './parser/request-parser.js';
@@ -23,6 +24,8 @@ export class HttpLoop {
   private readonly parsers: RequestParser[] = [];
   private sweeper: Timer | null = null;
   private readonly tick: number;
+  /** The loop's WebSocket side, when the server has `websocket` handlers. */
+  ws: WsLoop | null = null;
 
   constructor(
     readonly loop: EventLoop,

@@ -8,6 +8,10 @@ import type { ParserLimits } from './parser/limits.js';
 import { resolveLimits } from './parser/limits.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
+import type { WebSocketBehavior, WsData, SendOptions } from '../ws/options.js';
+
+/** What `new Headers()` takes. */
+export type HeadersLike = ConstructorParameters<typeof Headers>[0];
 
 /** What a handler knows about where it runs. */
 export interface HandlerContext {
@@ -17,6 +21,19 @@ export interface HandlerContext {
   readonly loops: number;
   /** Counters of every loop, read from shared memory. */
   stats(): LoopStatsSnapshot[];
+  /** True when the server has WebSocket handlers (`websocket`). */
+  readonly websocket: boolean;
+  /**
+   * Web style (Bun.serve): turns this request into a WebSocket; the fetch handler then returns
+   * nothing. `data` becomes `ws.data`; `headers` go into the 101. False when it cannot: a
+   * malformed handshake is answered with 400 or 426 (whatever Response the handler returns then
+   * is dropped); a request that asked for no WebSocket is left to the handler's Response.
+   */
+  upgrade(request: Request, opts?: { data?: unknown; headers?: HeadersLike }): boolean;
+  /** Sends to every subscriber of `topic` on every loop; the frame's size, or 0 when nobody is subscribed. */
+  publish(topic: string, data: WsData, opts?: SendOptions): number;
+  /** Subscribers of `topic` on every loop of the server. */
+  subscriberCount(topic: string): number;
 }
 
 /** The fast native API: write the response through `res`. A rejected promise or a throw gives 500. */
@@ -29,13 +46,16 @@ export type Handler = (req: HttpRequest, res: HttpResponse, ctx: HandlerContext)
 export interface FetchServer extends HandlerContext {}
 
 /** The Web-standard API (Bun.serve, Deno.serve, Hono's `app.fetch`). */
-export type FetchHandler = (request: Request, server: FetchServer) => Response | Promise<Response>;
+/** Returns nothing only after `server.upgrade(request)` (the exchange became a WebSocket). */
+export type FetchHandler = (request: Request, server: FetchServer) => Response | undefined | Promise<Response | undefined>;
 
 /** A module loaded in every loop thread: its `default`, `handler` or `fetch` export serves requests. */
 export interface AppModule {
-  default?: Handler | { fetch: FetchHandler } | FetchHandler;
+  default?: Handler | { fetch: FetchHandler; websocket?: WebSocketBehavior } | FetchHandler;
   handler?: Handler;
   fetch?: FetchHandler;
+  /** WebSocket handlers and options (or `websocket` on the default export, as in Bun). */
+  websocket?: WebSocketBehavior;
   /** Errors thrown by this module's handlers, in the loop thread that ran them (serve()'s onError cannot cross threads). */
   onError?: (err: unknown) => void;
 }

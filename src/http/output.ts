@@ -74,6 +74,12 @@ export class Output {
     this.len += (this.buf as unknown as NodeBufferWrites).utf8Write(s, this.len, byteLength);
   }
 
+  /** One byte (a WebSocket frame header is written byte by byte). */
+  byte(b: number): void {
+    if (this.len >= this.buf.length) this.makeRoom(1);
+    this.buf[this.len++] = b;
+  }
+
   bytes(b: Uint8Array): void {
     const n = b.length;
     if (n >= DIRECT_SEND_BYTES) {

@@ -10,6 +10,7 @@
 import { dateLine } from './date.js';
 import { checkHeaderValue, headerKey, lowerAscii } from './headers.js';
 import type { Output } from './output.js';
+import type { HeadersLike } from './options.js';
 import { checkStatus, statusHasNoBody, statusLine } from './status.js';
 
 /** What a response needs from the connection it answers on. */
@@ -25,6 +26,8 @@ export interface ResponseSink {
   drained(): Promise<void>;
   /** The response is complete on the wire (or broken, which closes the connection). */
   responseDone(res: HttpResponse, keepAlive: boolean): void;
+  /** Switches the connection to WebSocket (see HttpResponse.upgrade). */
+  upgrade(res: HttpResponse, data: unknown): boolean;
 }
 
 const FRAMING_NONE = 0;
@@ -67,6 +70,7 @@ export class HttpResponse {
   finished = false;
   /** Set by the connection when this response can no longer reach the client. */
   private dead = false;
+  private switched = false;
   /** key0, name0, value0, key1, ... (key = lowercased name) */
   private fields: string[] = [];
   private framing = FRAMING_NONE;
@@ -179,6 +183,40 @@ export class HttpResponse {
       keepAlive = false;
     }
     this.sink.responseDone(this, keepAlive);
+  }
+
+  /**
+   * Answers a WebSocket handshake with 101 and hands the connection to the server's
+   * `websocket` handlers; `data` becomes `ws.data`, and headers set on this response go
+   * into the 101. False when it cannot: a malformed handshake was answered already (400, or
+   * 426 for another protocol version; `finished` is then true), and a request that did not
+   * ask for a WebSocket at all is left for the handler to answer (426 on a WebSocket-only route).
+   */
+  upgrade(data?: unknown, headers?: HeadersLike): boolean {
+    if (this.headersSent || this.finished) throw new Error('upgrade: the response was already started');
+    if (this.dead) return false;
+    if (headers !== undefined) for (const [k, v] of new Headers(headers)) this.appendHeader(k, v);
+    return this.sink.upgrade(this, data);
+  }
+
+  /** True once upgrade() succeeded: the connection speaks WebSocket now. */
+  get upgraded(): boolean {
+    return this.switched;
+  }
+
+  /** @internal The header lines set so far ("Name: value\r\n" each), for a 101. */
+  fieldLines(): string {
+    let s = '';
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 3) s += `${f[i + 1]!}: ${f[i + 2]!}\r\n`;
+    return s;
+  }
+
+  /** @internal The 101 is written: nothing else may be. */
+  markUpgraded(): void {
+    this.headersSent = true;
+    this.finished = true;
+    this.switched = true;
   }
 
   /** Resolves when the client has taken enough of the queued output; rejects if the connection closed. */

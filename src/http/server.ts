@@ -4,7 +4,12 @@
  * thread imports the app module itself (functions cannot cross threads).
  * Thread: the caller's. Owns its TcpServer.
  */
+import os from 'node:os';
 import { TcpServer, type AcceptStrategy, type ServerInfo } from '../reactor/TcpServer.js';
+import type { WsLoop } from '../ws/loop.js';
+import { resolveWsOptions, type SendOptions, type WebSocketBehavior, type WsData } from '../ws/options.js';
+import { Bus, closeBus, createBus } from '../ws/pubsub.js';
+import { dataBytes } from '../ws/websocket.js';
 import type { LoopStatsSnapshot } from '../reactor/LoopStats.js';
 import { moduleHref } from '../reactor/loadModule.js';
 import { fromFetch } from './fetch.js';
@@ -29,6 +34,8 @@ export interface ServeOptions extends HttpOptions {
   fetch?: FetchHandler;
   /** An app module loaded by every loop thread (its `handler`, `fetch` or `default` export). */
   module?: string | URL;
+  /** WebSocket handlers and options (loops: 1; with module, the module exports `websocket`). See docs/websocket.md. */
+  websocket?: WebSocketBehavior<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- each app types its own ws.data
 }
 
 export interface HttpServer {
@@ -40,11 +47,19 @@ export interface HttpServer {
   stats(): LoopStatsSnapshot[];
   /** Stops accepting, answers what is in flight with `Connection: close`, closes idle connections; force-closes after `timeout` ms. */
   stop(opts?: { timeout?: number }): Promise<void>;
+  /** Sends to every WebSocket subscribed to `topic`, on every loop. The frame's size, or 0 when nobody is subscribed. */
+  publish(topic: string, data: WsData, opts?: SendOptions): number;
+  /** WebSockets subscribed to `topic`, on every loop. */
+  subscriberCount(topic: string): number;
 }
 
 export async function serve(options: ServeOptions): Promise<HttpServer> {
   const sources = [options.handler, options.fetch, options.module].filter((x) => x !== undefined).length;
   if (sources !== 1) throw new TypeError('serve() needs exactly one of handler, fetch or module');
+  if (options.module !== undefined && options.websocket !== undefined) {
+    throw new TypeError('serve(): websocket handlers cannot reach loop threads; with module, export them from the module instead (export const websocket = { message(ws, msg) {...} })');
+  }
+  if (options.websocket !== undefined) resolveWsOptions(options.websocket); // validates early, in the caller's thread
   if (options.module !== undefined && options.onError !== undefined) {
     // A function cannot be sent to loop threads; dropping it silently would hide handler errors from it.
     throw new TypeError('serve(): onError cannot reach loop threads; with module, export it from the module instead (export function onError(err) {...})');
@@ -57,8 +72,15 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     backlog: options.backlog,
   };
   let tcp: TcpServer;
+  /** loops: 1 with handler/fetch: the one WsLoop, on this thread. */
+  let local: WsLoop | null = null;
+  /** module: this thread's end of the loops' pub/sub bus. */
+  let bus: { handles: ReturnType<typeof createBus>; bus: Bus } | null = null;
   if (options.module !== undefined) {
-    const moduleOptions: LoopModuleOptions = { app: moduleHref(options.module), http: cloneableHttpOptions(options) };
+    const loops = options.loops ?? os.availableParallelism();
+    const handles = createBus(Number.isInteger(loops) && loops >= 1 && loops <= 1024 ? loops : 1);
+    bus = { handles, bus: new Bus(handles, handles.loops) };
+    const moduleOptions: LoopModuleOptions = { app: moduleHref(options.module), http: cloneableHttpOptions(options), bus: handles };
     tcp = new TcpServer({
       ...base,
       ...(options.loops !== undefined ? { loops: options.loops } : {}),
@@ -74,16 +96,46 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     }
     if (options.fetch !== undefined && options.fastResponse !== false) installFastResponse();
     const app = options.handler ?? fromFetch(options.fetch!);
-    tcp = new TcpServer({ ...base, loops: 1, setup: (ctx) => httpHandlers(ctx, app, http) });
+    tcp = new TcpServer({
+      ...base,
+      loops: 1,
+      setup: (ctx) => {
+        const h = httpHandlers(ctx, app, http, options.websocket);
+        local = h.ws;
+        return h;
+      },
+    });
   }
-  const info = await tcp.listen();
+  let info: ServerInfo;
+  try {
+    info = await tcp.listen();
+  } catch (err) {
+    if (bus !== null) closeBus(bus.handles);
+    throw err;
+  }
   const host = info.host.includes(':') ? `[${info.host}]` : info.host;
   return {
     info,
     url: `http://${host}:${info.port}`,
     port: info.port,
     stats: () => tcp.stats(),
-    stop: (opts) => tcp.stop(opts),
+    stop: async (opts) => {
+      await tcp.stop(opts);
+      if (bus !== null) closeBus(bus.handles);
+      bus = null;
+    },
+    publish(topic, data, opts) {
+      const binary = opts?.binary ?? typeof data !== 'string';
+      if (local !== null) return local.publish(topic, data, binary, null);
+      if (bus === null) return 0;
+      if (typeof topic !== 'string') throw new TypeError('topic must be a string');
+      const payload = dataBytes(data);
+      return bus.bus.publish(topic, payload, binary) > 0 ? payload.length + 2 : 0;
+    },
+    subscriberCount(topic) {
+      if (local !== null) return local.subscriberCount(topic);
+      return bus === null ? 0 : bus.bus.subscriberCount(topic);
+    },
   };
 }
 

@@ -1,0 +1,189 @@
+/**
+ * The WebSocket side of one event loop: its open sockets, the sweeper that
+ * pings quiet clients and closes dead ones (one periodic timer per loop, not
+ * one per socket), the loop's topics, and the shared compressor.
+ * Thread: its loop's. Owns the set of open sockets, the topic table of this
+ * loop and the shared deflate codecs.
+ */
+import type { EventLoop } from '../reactor/EventLoop.js';
+import type { Timer } from '../reactor/TimerQueue.js';
+import type { TcpConnection } from '../reactor/TcpConnection.js';
+import type { Output } from '../http/output.js';
+import { codecFor, type DeflateCodec } from './deflate.js';
+import { encodeFrame, FIN, OP_BINARY, OP_TEXT } from './frame.js';
+import type { Handshake } from './handshake.js';
+import { resolveWsOptions, type ResolvedWsOptions, type WebSocketBehavior, type WebSocketHandlers, type WsData } from './options.js';
+import type { Bus } from './pubsub.js';
+import { dataBytes, ServerWebSocket } from './websocket.js';
+
+/** The sockets of this loop subscribed to each topic; the server-wide counts live in the Bus. */
+export class LocalTopics {
+  private readonly map = new Map<string, Set<ServerWebSocket>>();
+
+  constructor(
+    private readonly bus: Bus | null,
+  ) {}
+
+  add(topic: string, ws: ServerWebSocket): void {
+    let s = this.map.get(topic);
+    if (s === undefined) this.map.set(topic, (s = new Set()));
+    s.add(ws);
+    this.bus?.count(topic, +1);
+  }
+
+  remove(topic: string, ws: ServerWebSocket): void {
+    const s = this.map.get(topic);
+    if (s === undefined || !s.delete(ws)) return;
+    if (s.size === 0) this.map.delete(topic);
+    this.bus?.count(topic, -1);
+  }
+
+  get(topic: string): Set<ServerWebSocket> | undefined {
+    return this.map.get(topic);
+  }
+}
+
+export interface WsLoopStats {
+  /** Sends and publish deliveries dropped for backpressure. */
+  dropped: number;
+  /** Connections failed for a protocol violation. */
+  violations: number;
+}
+
+export class WsLoop {
+  readonly options: ResolvedWsOptions;
+  readonly handlers: WebSocketHandlers<unknown> & { dropped?(ws: ServerWebSocket, message: string | Buffer): void };
+  /** `drain` runs when a socket's queue falls to this. */
+  readonly lowMark: number;
+  readonly topics: LocalTopics;
+  readonly stats: WsLoopStats = { dropped: 0, violations: 0 };
+  private readonly live = new Set<ServerWebSocket>();
+  private sweeper: Timer | null = null;
+  private readonly tick: number;
+  private readonly sharedCodecs = new Map<number, DeflateCodec>();
+
+  constructor(
+    readonly loop: EventLoop,
+    readonly output: Output,
+    behavior: WebSocketBehavior,
+    private readonly reportError: (err: unknown) => void,
+    readonly bus: Bus | null = null,
+  ) {
+    this.options = resolveWsOptions(behavior);
+    this.handlers = behavior as WsLoop['handlers'];
+    this.lowMark = this.options.maxBackpressure >> 2;
+    this.topics = new LocalTopics(bus);
+    const o = this.options;
+    const shortest = Math.min(o.idleTimeoutMs > 0 ? o.idleTimeoutMs / 2 : Infinity, o.closeTimeoutMs);
+    // Timers are honoured within a quarter of the shortest one (at most 1 s late).
+    this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
+    bus?.attach(loop, (topic, payload, binary) => this.deliver(topic, payload, binary));
+  }
+
+  /** Makes the socket for a connection whose 101 was just written. */
+  open(conn: TcpConnection, h: Extract<Handshake, { ok: true }>, data: unknown): ServerWebSocket {
+    const mode = this.options.compression;
+    const codec = mode !== false && h.deflate !== null ? codecFor(mode, h.deflate, this.sharedCodecs) : null;
+    return new ServerWebSocket(this, conn, data, h.protocol, h.extensions, codec);
+  }
+
+  add(ws: ServerWebSocket): void {
+    this.live.add(ws);
+    if (this.sweeper === null) this.sweeper = this.loop.runEvery(this.tick, this.sweep);
+  }
+
+  remove(ws: ServerWebSocket): void {
+    this.live.delete(ws);
+    if (this.live.size === 0 && this.sweeper !== null) {
+      this.sweeper.cancel();
+      this.sweeper = null;
+    }
+  }
+
+  /** Open (and closing) sockets on this loop. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Runs a user handler; its exception is reported, and the socket lives on. */
+  call(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  /** The same for handlers that may return a promise (open, message). */
+  callAsync(fn: () => unknown): void {
+    try {
+      const r = fn();
+      if (r !== undefined && r !== null && typeof (r as Promise<unknown>).then === 'function') {
+        (r as Promise<unknown>).then(undefined, (err: unknown) => this.reportError(err));
+      }
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  /**
+   * Sends to every subscriber of `topic` on this loop (but `exclude`) and hands the message to
+   * the other loops. Returns the frame's size once on its way, 0 when nobody is subscribed.
+   */
+  publish(topic: string, data: WsData, binary: boolean, exclude: ServerWebSocket | null): number {
+    if (typeof topic !== 'string') throw new TypeError('topic must be a string');
+    const payload = dataBytes(data);
+    const local = this.sendLocal(topic, payload, binary, exclude, data);
+    const remote = this.bus !== null ? this.bus.publish(topic, payload, binary) : 0;
+    return local > 0 || remote > 0 ? payload.length + 2 : 0;
+  }
+
+  /** Subscribers of `topic` on every loop (this loop's when there is only one). */
+  subscriberCount(topic: string): number {
+    if (this.bus !== null) return this.bus.subscriberCount(topic);
+    return this.topics.get(topic)?.size ?? 0;
+  }
+
+  /** A message published on another loop. */
+  private deliver(topic: string, payload: Uint8Array, binary: boolean): void {
+    this.sendLocal(topic, payload, binary, null, payload);
+  }
+
+  /** One frame built once, sent to each local subscriber under its own backpressure rules. */
+  private sendLocal(topic: string, payload: Uint8Array, binary: boolean, exclude: ServerWebSocket | null, original: WsData): number {
+    const subs = this.topics.get(topic);
+    if (subs === undefined) return 0;
+    let frame: Uint8Array | null = null;
+    let n = 0;
+    for (const ws of subs) {
+      if (ws === exclude) continue;
+      frame ??= encodeFrame(FIN | (binary ? OP_BINARY : OP_TEXT), payload);
+      ws.sendRaw(frame, original);
+      n++;
+    }
+    return n;
+  }
+
+  private readonly sweep = (): void => {
+    const now = this.loop.now();
+    const o = this.options;
+    const idle = o.idleTimeoutMs;
+    for (const ws of this.live) {
+      try {
+        if (ws.closeDeadline !== 0) {
+          if (now >= ws.closeDeadline) ws.expire('close');
+          continue;
+        }
+        if (idle === 0) continue;
+        const quiet = now - ws.lastInput;
+        if (quiet >= idle) ws.expire('idle');
+        else if (o.sendPings && !ws.pinged && quiet >= idle / 2) {
+          ws.pinged = true;
+          ws.ping();
+        }
+      } catch (err) {
+        this.reportError(err);
+      }
+    }
+  };
+}
