@@ -27,6 +27,8 @@ Routes:
   GET  /delay?ms=N   waits N ms on a timer, then 200
   GET  /bytes?n=N    N bytes
   GET  /stats        per-loop counters as JSON (accepted, active, requests, closed by reason, ...)
+  WS   /ws           WebSocket echo: text back as text, binary as binary
+  WS   /pubsub/TOPIC  each message goes to every other subscriber of TOPIC, on any loop
 
 Options:
 ${flagHelp(FLAGS)}

@@ -484,7 +484,8 @@ export class HttpConnection implements BodySource, ResponseSink {
       this.handOver();
       return;
     }
-    if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
+    // Whoever owns the scratch now: a handler may have written to other connections (pub/sub).
+    if (this.output.pending > 0) this.output.flush();
     if (this.closing || this.conn.isClosed) return;
     if (this.parser !== null && this.req === null && this.pending === null && this.parser.idle) {
       // Between requests nothing of the parser is needed: keep-alive connections stay small.

@@ -9,10 +9,13 @@
  *   GET  /delay?ms=N   waits N ms on a timer, then 200
  *   GET  /bytes?n=N    N bytes (streamed with backpressure)
  *   GET  /stats        per-loop counters as JSON
+ *   WS   /ws           WebSocket echo: text back as text, binary as binary
+ *   WS   /pubsub/TOPIC  every message goes to every other subscriber of TOPIC, on any loop
  */
 import type { HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
+import type { WebSocketBehavior } from '../ws/options.js';
 
 const FILL = new Uint8Array(64 * 1024).fill(0x78); // 'x'
 const MAX_DELAY_MS = 600_000;
@@ -26,11 +29,47 @@ const INDEX = `<!doctype html>
 <li><a href="/delay?ms=250">GET /delay?ms=N</a>: waits N ms on a timer, then 200</li>
 <li><a href="/bytes?n=1048576">GET /bytes?n=N</a>: N bytes</li>
 <li><a href="/stats">GET /stats</a>: per-loop counters as JSON</li>
+<li>WebSocket <code>/ws</code>: echo (text back as text, binary as binary)</li>
+<li>WebSocket <code>/pubsub/&lt;topic&gt;</code>: every message goes to every other subscriber of the topic, on any loop</li>
 </ul>
 `;
 
+/** What a demo socket is for: echo (no topic) or a pub/sub topic. */
+interface DemoSocket {
+  topic: string | null;
+}
+
+const PUBSUB = '/pubsub/';
+
+export const websocket: WebSocketBehavior<DemoSocket> = {
+  open(ws) {
+    if (ws.data.topic !== null) ws.subscribe(ws.data.topic);
+  },
+  message(ws, message) {
+    if (ws.data.topic === null) ws.send(message);
+    else ws.publish(ws.data.topic, message);
+  },
+};
+
+function upgrade(req: HttpRequest, res: HttpResponse, topic: string | null): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res, 'GET');
+  if (res.upgrade({ topic } satisfies DemoSocket) || res.finished) return;
+  res.status(426).setHeader('Upgrade', 'websocket').setHeader('Content-Type', 'text/plain');
+  res.end(`${req.path} is a WebSocket endpoint: connect with ws://HOST:PORT${req.path}\n`);
+}
+
 export function handler(req: HttpRequest, res: HttpResponse, ctx: HandlerContext): void | Promise<void> {
   const path = req.path;
+  if (path.startsWith(PUBSUB)) {
+    let topic: string;
+    try {
+      topic = decodeURIComponent(path.slice(PUBSUB.length));
+    } catch {
+      return badRequest(res, 'the topic is not valid percent-encoded UTF-8');
+    }
+    if (topic === '') return badRequest(res, 'name a topic: /pubsub/<topic>');
+    return upgrade(req, res, topic);
+  }
   const method = req.method;
   const isGet = method === 'GET' || method === 'HEAD';
   switch (path) {
@@ -53,6 +92,8 @@ export function handler(req: HttpRequest, res: HttpResponse, ctx: HandlerContext
     case '/bytes':
       if (!isGet) return notAllowed(res, 'GET, HEAD');
       return bytes(req, res);
+    case '/ws':
+      return upgrade(req, res, null);
     case '/stats':
       if (!isGet) return notAllowed(res, 'GET, HEAD');
       res.setHeader('Content-Type', 'application/json');

@@ -146,7 +146,14 @@ export class WsLoop {
 
   /** A message published on another loop. */
   private deliver(topic: string, payload: Uint8Array, binary: boolean): void {
-    this.sendLocal(topic, payload, binary, null, payload);
+    const out = this.output;
+    out.batching++;
+    try {
+      this.sendLocal(topic, payload, binary, null, payload);
+    } finally {
+      out.batching--;
+    }
+    if (out.pending > 0 && out.batching === 0) out.flush();
   }
 
   /** One frame built once, sent to each local subscriber under its own backpressure rules. */

@@ -146,8 +146,9 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     try {
       return fn(this);
     } finally {
-      this.out.batching--;
-      this.flushSoon();
+      const out = this.out;
+      out.batching--;
+      if (out.pending > 0 && out.batching === 0) out.flush();
     }
   }
 
@@ -341,7 +342,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     } finally {
       out.batching--;
     }
-    this.flushSoon();
+    if (out.pending > 0 && out.batching === 0) out.flush();
     if (this.paused) this.conn.pauseReading();
   }
 
@@ -361,7 +362,8 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     } finally {
       out.batching--;
     }
-    if (out.owner === this.conn && out.pending > 0) out.flush();
+    // Whoever owns the scratch now: a handler may have sent to other sockets (publish).
+    if (out.pending > 0 && out.batching === 0) out.flush();
   }
 
   onPeerHalfClose(): void {
