@@ -4,7 +4,7 @@
  * loop, keyed by their never-reused id, and the Acceptors it listens with.
  */
 import { native, C } from '../native/binding.js';
-import { Acceptor } from './Acceptor.js';
+import { Acceptor, logFdShortage, type FdShortage } from './Acceptor.js';
 import type { EventLoop } from './EventLoop.js';
 import { EV_ET } from './Channel.js';
 import { S, type LoopStatsSnapshot } from './LoopStats.js';
@@ -40,8 +40,8 @@ export interface ConnectionOptions {
   edgeTriggered?: boolean;
   /** Accepts per wakeup before yielding to other channels (default 256). */
   maxAcceptsPerWakeup?: number;
-  /** Told how many connections were shed because the process ran out of fds. */
-  onShed?: (count: number) => void;
+  /** Told about each episode of fd shortage (accepting paused); default: one warning line. */
+  onFdShortage?: (report: FdShortage) => void;
 }
 
 export class ServerLoop {
@@ -82,10 +82,7 @@ export class ServerLoop {
       edgeTriggered: this.opts.edgeTriggered ?? false,
       maxPerWakeup: o.maxPerWakeup ?? this.opts.maxAcceptsPerWakeup,
       onNewConnection: (cfd) => this.newConnection(cfd),
-      onShed: (count, error) => {
-        this.loop.reportError(error);
-        this.opts.onShed?.(count);
-      },
+      onFdShortage: (r) => (this.opts.onFdShortage ? this.opts.onFdShortage(r) : logFdShortage(this.loop.name, r)),
     });
     this.acceptors.push(a);
     a.listen();

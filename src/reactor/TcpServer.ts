@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { native } from '../native/binding.js';
 import { EventLoop } from './EventLoop.js';
-import { Acceptor } from './Acceptor.js';
+import { Acceptor, logFdShortage, type FdShortage } from './Acceptor.js';
 import { listenTcp, resolveHost, validatePort, type Listening } from './Listener.js';
 import { LoopQueue, QueueMsg } from './LoopQueue.js';
 import { LoopStats, S, type LoopStatsSnapshot } from './LoopStats.js';
@@ -48,8 +48,12 @@ export interface TcpServerOptions {
   idleTimeout?: number;
   edgeTriggered?: boolean;
   maxAcceptsPerWakeup?: number;
-  /** Called on this thread when connections are shed for lack of fds. */
-  onShed?: (count: number) => void;
+  /**
+   * Called on this thread for each episode of fd shortage (EMFILE...: accepting paused, the
+   * connections waiting in the listen queue), when it is over and every 30 s while it lasts.
+   * Default: one warning line per report.
+   */
+  onFdShortage?: (report: FdShortage) => void;
 }
 
 export interface ServerInfo {
@@ -194,8 +198,8 @@ export class TcpServer {
     const handlers =
       this.opts.handlers ??
       (this.opts.setup ? await this.opts.setup(ctx) : await setupFromModule(moduleHref(this.opts.module!), ctx));
-    const onShed = this.opts.onShed;
-    const server = new ServerLoop(loop, handlers, { ...this.connOpts(), ...(onShed ? { onShed } : {}) });
+    const onFdShortage = this.opts.onFdShortage;
+    const server = new ServerLoop(loop, handlers, { ...this.connOpts(), ...(onFdShortage ? { onFdShortage } : {}) });
     this.local.server = server;
     const acceptor = server.addAcceptor(l.fd, { ownsFd: true });
     this.listeners = []; // the acceptor owns the fd now
@@ -239,7 +243,7 @@ export class TcpServer {
           const onMsg = (m: LoopThreadMessage): void => {
             if (m.type === 'ready') resolve();
             else if (m.type === 'error') reject(Object.assign(new Error(m.message), { code: m.code }));
-            else if (m.type === 'shed') this.opts.onShed?.(m.count);
+            else if (m.type === 'fdShortage') this.fdShortage(`edgeloop-loop-${i}`, m.report);
           };
           w.on('message', onMsg);
           w.once('error', reject);
@@ -269,10 +273,15 @@ export class TcpServer {
           loop.stats.c[S.shed]!++;
         }
       },
-      onShed: (count) => this.opts.onShed?.(count),
+      onFdShortage: (r) => this.fdShortage(loop.name, r),
     });
     acceptor.listen();
     this.local = { loop, acceptor };
+  }
+
+  private fdShortage(where: string, r: FdShortage): void {
+    if (this.opts.onFdShortage) this.opts.onFdShortage(r);
+    else logFdShortage(where, r);
   }
 
   private pickLoop(stats: LoopStats[]): number {

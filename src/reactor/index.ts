@@ -4,7 +4,7 @@ export { Poller } from './Poller.js';
 export { Buffer } from './Buffer.js';
 export { Timer, TimerQueue } from './TimerQueue.js';
 export { TcpConnection, type ConnectionHandlers, type ConnState, type CloseReason } from './TcpConnection.js';
-export { Acceptor, type AcceptorOptions } from './Acceptor.js';
+export { Acceptor, describeFdShortage, type AcceptorOptions, type FdShortage } from './Acceptor.js';
 export { LoopStats, STAT_FIELDS, type LoopStatsSnapshot } from './LoopStats.js';
 export { LoopQueue, QueueMsg } from './LoopQueue.js';
 export { listenTcp, somaxconn, resolveHost, resolveHosts, type Listening, type ListenOptions } from './Listener.js';

@@ -8,6 +8,7 @@ import { native } from '../native/binding.js';
 import { EventLoop } from './EventLoop.js';
 import { LoopStats } from './LoopStats.js';
 import { LoopQueue, QueueMsg, type QueueHandle } from './LoopQueue.js';
+import type { FdShortage } from './Acceptor.js';
 import { ServerLoop, type ConnectionOptions } from './ServerLoop.js';
 import { setupFromModule } from './loadModule.js';
 
@@ -26,7 +27,7 @@ export interface LoopThreadData {
 export type LoopThreadMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string; code?: string }
-  | { type: 'shed'; count: number }
+  | { type: 'fdShortage'; report: FdShortage }
   | { type: 'stopped' };
 
 async function main(): Promise<void> {
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     });
     const server = new ServerLoop(loop, handlers, {
       ...d.conn,
-      onShed: (count) => port.postMessage({ type: 'shed', count } satisfies LoopThreadMessage),
+      onFdShortage: (report) => port.postMessage({ type: 'fdShortage', report } satisfies LoopThreadMessage),
     });
     if (d.strategy === 'reuseport') {
       server.addAcceptor(d.listenFd, { ownsFd: true });
