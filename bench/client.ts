@@ -51,8 +51,8 @@ function haveWrk(): boolean {
 
 /** Nanoseconds the main thread of pid ran and waited runnable (/proc/PID/schedstat). */
 function schedstat(pid: number): { run: number; wait: number } {
-  const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
-  return { run: run!, wait: wait! };
+  const [run = NaN, wait = NaN] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+  return { run, wait };
 }
 
 /** CPU seconds of this process's reaped children (cutime + cstime): what a finished tool used. */
@@ -104,6 +104,7 @@ const clientPrefix = (): string[] => (pinning ? ['taskset', '-c', clientCpus()] 
 interface Server {
   name: string;
   child: ChildProcess;
+  pid: number;
   url: string;
 }
 
@@ -118,14 +119,15 @@ function startServer(name: string, args: string[], path: string): Promise<Server
     const onData = (d: string) => {
       out += d;
       const m = /listening on (http:\/\/[^\s]+?)\/?(\s|$)/.exec(out);
-      if (m) {
+      // A child that printed its ready line was spawned, so it has a pid.
+      if (m && child.pid !== undefined) {
         clearTimeout(timer);
-        pin(child.pid!, '0');
-        resolve({ name, child, url: `${m[1]}${path}` });
+        pin(child.pid, '0');
+        resolve({ name, child, pid: child.pid, url: `${m[1]}${path}` });
       }
     };
-    child.stdout!.setEncoding('utf8').on('data', onData);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited with ${code}: ${out.trim()}`));
@@ -178,7 +180,8 @@ async function edgeloop(url: string): Promise<{ rps: number; requests: number }>
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  const at = (i: number) => s[i] ?? NaN;
+  return s.length % 2 ? at(m) : (at(m - 1) + at(m)) / 2;
 };
 
 interface Comparison {
@@ -210,29 +213,33 @@ const contended = (m: Measured) => m.serverCpu < 0.85 * m.serverBusy;
 
 async function compare(server: Server): Promise<Comparison> {
   console.log(`\n${server.name}: ${server.url}`);
-  const w: Measured[] = [];
-  const e: Measured[] = [];
-  const clean: number[] = [];
-  const pid = server.child.pid!;
+  const played: { w: Measured; e: Measured; busy: boolean }[] = [];
+  const pid = server.pid;
   // Warm the server's JIT so the first tool does not pay for it.
   await wrk(server.url).catch(() => undefined);
   for (let i = 0; i < rounds; i++) {
     // Alternate the order so drift (thermal, other load) does not favour one tool.
-    const order = i % 2 === 0 ? ['wrk', 'edgeloop'] : ['edgeloop', 'wrk'];
-    for (const tool of order) {
-      if (tool === 'wrk') w.push(await measure(pid, () => wrk(server.url)));
-      else e.push(await measure(pid, () => edgeloop(server.url)));
+    const runWrk = () => measure(pid, () => wrk(server.url));
+    const runEdgeloop = () => measure(pid, () => edgeloop(server.url));
+    let w: Measured;
+    let e: Measured;
+    if (i % 2 === 0) {
+      w = await runWrk();
+      e = await runEdgeloop();
+    } else {
+      e = await runEdgeloop();
+      w = await runWrk();
     }
-    const busy = contended(w[i]!) || contended(e[i]!);
-    if (!busy) clean.push(i);
-    console.log(`  round ${i + 1}  wrk      ${line(w[i]!)}`);
+    const busy = contended(w) || contended(e);
+    played.push({ w, e, busy });
+    console.log(`  round ${i + 1}  wrk      ${line(w)}`);
     console.log(
-      `           edgeloop ${line(e[i]!)}   ratio ${(e[i]!.rps / w[i]!.rps).toFixed(3)}` +
-        (busy ? '   [contended: server runnable but not running]' : ''),
+      `           edgeloop ${line(e)}   ratio ${(e.rps / w.rps).toFixed(3)}` + (busy ? '   [contended: server runnable but not running]' : ''),
     );
   }
-  const use = clean.length >= Math.min(2, rounds) ? clean : w.map((_, i) => i);
-  const res = { wrk: medianOf(use.map((i) => w[i]!)), edgeloop: medianOf(use.map((i) => e[i]!)), ratio: 0 };
+  const clean = played.filter((r) => !r.busy);
+  const use = clean.length >= Math.min(2, rounds) ? clean : played;
+  const res = { wrk: medianOf(use.map((r) => r.w)), edgeloop: medianOf(use.map((r) => r.e)), ratio: 0 };
   res.ratio = res.edgeloop.rps / res.wrk.rps;
   const which = use === clean ? `${clean.length} uncontended round(s)` : 'all rounds (too few uncontended)';
   console.log(`  median of ${which}`);

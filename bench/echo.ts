@@ -44,14 +44,15 @@ function pin(pid: number, cpu: number): void {
   }
 }
 
-function start(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+function start(args: string[]): Promise<{ child: ChildProcess; pid: number; port: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       const m = /listening on [^:]+:(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
+      // A child that printed its ready line was spawned, so it has a pid.
+      if (m && child.pid !== undefined) resolve({ child, pid: child.pid, port: Number(m[1]) });
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
   });
@@ -75,7 +76,7 @@ async function load(port: number): Promise<number> {
   if (client) {
     return new Promise((resolve, reject) => {
       const c = spawn(client, [String(port), String(nconn), String(size), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      pin(c.pid!, 1);
+      if (c.pid !== undefined) pin(c.pid, 1);
       let out = '';
       c.stdout.on('data', (d) => (out += d));
       c.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`echo client failed (${code})`))));
@@ -124,24 +125,22 @@ interface TripCpu {
   user: number;
   sys: number;
 }
-const results: Record<string, number[]> = { 'node net': [], 'edgeloop (1 loop)': [] };
-/** Server CPU per round trip in µs, split user/system, one entry per round. */
-const cpuPerTrip: Record<string, TripCpu[]> = { 'node net': [], 'edgeloop (1 loop)': [] };
+/** Per server: round trips per second, and server CPU per round trip in µs split user/system; one entry per round. */
+const nodeNet = { name: 'node net', args: ['-e', NODE_ECHO], rates: [] as number[], cpu: [] as TripCpu[] };
+const edgeloop1 = { name: 'edgeloop (1 loop)', args: [cli, 'echo', '--port', '0', '--loops', '1'], rates: [] as number[], cpu: [] as TripCpu[] };
+const servers = [nodeNet, edgeloop1];
 for (let r = 0; r < rounds; r++) {
-  for (const [name, args] of [
-    ['node net', ['-e', NODE_ECHO]],
-    ['edgeloop (1 loop)', [cli, 'echo', '--port', '0', '--loops', '1']],
-  ] as const) {
-    const { child, port } = await start([...args]);
-    pin(child.pid!, 0);
+  for (const srv of servers) {
+    const { child, pid, port } = await start(srv.args);
+    pin(pid, 0);
     try {
-      const cpu0 = cpuSeconds(child.pid!);
+      const cpu0 = cpuSeconds(pid);
       const rate = await load(port);
-      const cpu1 = cpuSeconds(child.pid!);
+      const cpu1 = cpuSeconds(pid);
       // CPU includes the 0.5 s warm-up: the same for both servers.
       const trips = rate * (seconds + 0.5);
-      results[name]!.push(rate);
-      cpuPerTrip[name]!.push({ user: ((cpu1.user - cpu0.user) / trips) * 1e6, sys: ((cpu1.sys - cpu0.sys) / trips) * 1e6 });
+      srv.rates.push(rate);
+      srv.cpu.push({ user: ((cpu1.user - cpu0.user) / trips) * 1e6, sys: ((cpu1.sys - cpu0.sys) / trips) * 1e6 });
     } finally {
       child.kill('SIGKILL');
     }
@@ -152,18 +151,18 @@ const best = (xs: number[]): number => Math.max(...xs);
 const leanest = (xs: TripCpu[]): TripCpu => xs.reduce((a, b) => (b.user + b.sys < a.user + a.sys ? b : a));
 fs.rmSync(client ?? '/nonexistent', { force: true });
 console.log(`echo ping-pong: ${nconn} connections, ${size}-byte messages, ${seconds}s x ${rounds} rounds (best of)`);
-for (const [name, xs] of Object.entries(results)) {
-  const c = leanest(cpuPerTrip[name]!);
+for (const { name, rates: xs, cpu } of servers) {
+  const c = leanest(cpu);
   console.log(
     `  ${name.padEnd(20)} ${best(xs).toFixed(0).padStart(9)} round trips/s  ${(c.user + c.sys).toFixed(2).padStart(6)} µs server CPU per round trip ` +
       `(user ${c.user.toFixed(2)}, kernel ${c.sys.toFixed(2)})   (${xs.map((x) => x.toFixed(0)).join(', ')})`,
   );
 }
-const e = leanest(cpuPerTrip['edgeloop (1 loop)']!);
-const n = leanest(cpuPerTrip['node net']!);
+const e = leanest(edgeloop1.cpu);
+const n = leanest(nodeNet.cpu);
 console.log(`  server CPU efficiency edgeloop / node net: ${((n.user + n.sys) / (e.user + e.sys)).toFixed(2)}x (round trips per CPU-second)`);
 console.log(`  user-space CPU per round trip, node net / edgeloop: ${(n.user / e.user).toFixed(2)}x (the framework's own cost)`);
 // Each round trip is one recv and one send whoever serves it; their kernel time is a floor no
 // framework goes below, so the ratio a one-core server can reach is bounded by it.
 console.log(`  ceiling with zero user-space cost: ${((n.user + n.sys) / e.sys).toFixed(2)}x (node's CPU per trip / edgeloop's kernel time per trip)`);
-console.log(`  ratio edgeloop / node net: ${(best(results['edgeloop (1 loop)']!) / best(results['node net']!)).toFixed(2)}x`);
+console.log(`  ratio edgeloop / node net: ${(best(edgeloop1.rates) / best(nodeNet.rates)).toFixed(2)}x`);

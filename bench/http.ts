@@ -61,7 +61,9 @@ function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 const canPin = has('taskset') && os.availableParallelism() >= 2;
-const pinPrefix = (cpu: number): string[] => (canPin ? ['taskset', '-c', String(cpu)] : []);
+/** file and args to run `cmd` on one CPU (taskset execs it, so the pid is the program's). */
+const pinned = (cpu: number, [file, ...args]: [string, ...string[]]): [string, string[]] =>
+  canPin ? ['taskset', ['-c', String(cpu), file, ...args]] : [file, args];
 
 interface Server {
   name: string;
@@ -93,25 +95,25 @@ function kill(child: ChildProcess): Promise<void> {
   });
 }
 
-function spawnServer(name: string, cmd: string[], ready: RegExp): Promise<Server> {
-  const full = [...pinPrefix(1), ...cmd];
+function spawnServer(name: string, cmd: [string, ...string[]], ready: RegExp): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...pinned(1, cmd), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
       const m = ready.exec(out);
-      if (m) {
+      // A child that printed its ready line was spawned, so it has a pid.
+      if (m && child.pid !== undefined) {
         resolve({
           name,
           port: Number(m[1]),
-          pid: child.pid!,
+          pid: child.pid,
           stop: () => kill(child),
         });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
   });
 }
@@ -156,8 +158,9 @@ http {
 }
 `,
   );
-  const full = [...pinPrefix(1), 'nginx', '-c', conf, '-p', dir];
-  const child = spawn(full[0]!, full.slice(1), { stdio: 'ignore' });
+  const child = spawn(...pinned(1, ['nginx', '-c', conf, '-p', dir]), { stdio: 'ignore' });
+  if (child.pid === undefined) throw new Error('nginx could not be started');
+  const pid = child.pid;
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((r) => {
       const s = net.connect(port, '127.0.0.1');
@@ -171,7 +174,7 @@ http {
   return {
     name: 'nginx',
     port,
-    pid: child.pid!,
+    pid,
     stop: () => kill(child),
   };
 }
@@ -207,15 +210,14 @@ async function wrk(srv: Server, scenario: string): Promise<WrkResult> {
 }
 
 function runWrk(port: number, scenario: string): Promise<{ rps: number; requests: number; errors: string }> {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`];
+  const args: [string, ...string[]] = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`];
   if (scenario === 'pipelined') args.push('-s', pipelineScript(), '--', String(depth));
   if (scenario === 'close') args.push('-H', 'Connection: close');
   const url = `http://127.0.0.1:${port}/hello`;
   if (scenario === 'pipelined') args.splice(args.indexOf('-s'), 0, url);
   else args.push(url);
-  const full = [...pinPrefix(0), 'wrk', ...args];
   return new Promise((resolve, reject) => {
-    execFile(full[0]!, full.slice(1), { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => {
+    execFile(...pinned(0, args), { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`wrk failed: ${stderr || err.message}`));
       const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
       if (!m) return reject(new Error(`unexpected wrk output:\n${stdout}`));
@@ -249,7 +251,7 @@ request = function() return req end
 function rssKiB(pid: number): number {
   // All threads of the process share one RSS; taskset execs the server, so the pid is the server's.
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
 /** Opens n keep-alive connections, each serving one request, and leaves them idle. */

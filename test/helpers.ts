@@ -65,10 +65,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `edgeloop ARGS...` to its end; killed after timeoutMs (code null then). */
-export function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+/** Runs `edgeloop ARGS...` to its end; killed after timeoutMs (code null then). `env` is added to this process's. */
+export function runCli(args: string[], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -90,8 +90,8 @@ export interface RunningCli {
 }
 
 /** Starts `edgeloop ARGS...` and resolves once stdout has a line matching `ready`; the caller kills it. */
-export function startCli(args: string[], ready: RegExp, timeoutMs = 15_000): Promise<RunningCli> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], ready: RegExp, timeoutMs = 15_000, env: Record<string, string> = {}): Promise<RunningCli> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -5,10 +5,11 @@
  * Thread: the loop it was created on. Owns its slots, its timers, its Stats
  * and its row of the live counters.
  */
+import { setMaxListeners } from 'node:events';
 import type { EventLoop, Timer, TcpConnection } from '../reactor/index.js';
 import { Slot, type SlotHost } from './slot.js';
 import { Stats, type Failure, type StatsSnapshot } from './stats.js';
-import { Live } from './live.js';
+import { Live, LiveRow } from './live.js';
 import type { RequestBytes } from './request.js';
 
 /** One thread's share of the run. Structured-clonable: it is workerData for -t > 1. */
@@ -48,7 +49,7 @@ export class LoopDriver implements SlotHost {
   private readonly slots: Slot[] = [];
   private readonly parkedSlots: Slot[] = [];
   private readonly lingeringConns = new Set<TcpConnection>();
-  private readonly live: Float64Array;
+  private readonly live: LiveRow;
   private stats!: Stats;
   private started = false;
   private readonly budget: number;
@@ -62,6 +63,10 @@ export class LoopDriver implements SlotHost {
   /** -d: nothing is issued at or after this (performance.now() ms); Infinity with -n. */
   private deadlineMs = Infinity;
   private readonly intervalMs: number;
+  /** Open loop, once stopped: how many sends the schedule had up to the stop. */
+  private dueAtStop = 0;
+  /** stop() is handing sends that fell due to idle connections. */
+  private flushing = false;
   private rateTimer: Timer | undefined;
   private readonly timers: Timer[] = [];
   private resolveDone!: (s: StatsSnapshot) => void;
@@ -81,8 +86,10 @@ export class LoopDriver implements SlotHost {
     this.head = cfg.request.head;
     this.budget = cfg.requests ?? Infinity;
     this.intervalMs = cfg.rate ? 1000 / cfg.rate : 0;
-    this.live = new Float64Array(cfg.liveBuffer, cfg.thread * Live.Width * 8, Live.Width);
+    this.live = new LiveRow(cfg.liveBuffer, cfg.thread);
     this.done = new Promise((r) => (this.resolveDone = r));
+    // Every connect in flight listens on this one signal (-c of them at once): that is by design, not a leak.
+    setMaxListeners(0, this.connectSignal);
     for (let i = 0; i < cfg.connections; i++) this.slots.push(new Slot(i, this));
   }
 
@@ -124,12 +131,20 @@ export class LoopDriver implements SlotHost {
     this.stopping = true;
     const now = performance.now();
     this.stats.stopIssuingAbsMs = origin + now;
-    if (this.intervalMs > 0) {
-      // Open loop: what the schedule called for by now but never went out (the target or we were too slow).
-      const due = Math.min(this.budget, this.scheduledBefore(now), this.scheduledBefore(this.deadlineMs, true));
-      this.stats.dueNotSent = Math.max(0, due - this.issued);
-    }
     this.rateTimer?.cancel();
+    if (this.intervalMs > 0) {
+      // Open loop: what the schedule called for by now. A send whose timer had not fired yet
+      // (timers fire up to a tick late, so the last one often lands after the deadline) goes out
+      // now on an idle connection, measured from when it was due: that is the client keeping up,
+      // not falling behind. What no idle connection can take was due and is not sent.
+      this.dueAtStop = Math.min(this.budget, this.scheduledBefore(now), this.scheduledBefore(this.deadlineMs, true));
+      const parked = this.parkedSlots.splice(0);
+      for (const s of parked) s.parked = false;
+      this.flushing = true;
+      for (const s of parked) s.fill();
+      this.flushing = false;
+      this.stats.dueNotSent = Math.max(0, this.dueAtStop - this.issued);
+    }
     if (this.outstanding === 0) this.finish();
     else this.timers.push(this.loop.runAfter(this.cfg.graceMs, () => this.finish()));
   }
@@ -146,24 +161,33 @@ export class LoopDriver implements SlotHost {
   // ---- SlotHost -------------------------------------------------------------
 
   take(now: number): number {
-    if (this.stopping || this.issued >= this.budget) return -1;
-    // The stop timer and a response (or the rate timer) can fall due in the same tick, in
-    // either order: without this, one extra request per thread goes out at the deadline.
-    if (now >= this.deadlineMs) return -1;
-    let t = now;
-    if (this.intervalMs > 0) {
-      t = this.startMs + this.issued * this.intervalMs;
-      // -d covers the schedule's sends in [0, d): one due at d belongs to a longer run.
-      if (t >= this.deadlineMs) return -1;
-      if (t > now) {
-        this.armRate(t, now);
-        return -1;
-      }
+    if (this.finished || this.issued >= this.budget) return -1;
+    if (this.intervalMs > 0) return this.takeScheduled(now);
+    // The stop timer and a response can fall due in the same tick, in either order: without
+    // this, one extra request per thread goes out at the deadline.
+    if (this.stopping || now >= this.deadlineMs) return -1;
+    return this.issue(now, now);
+  }
+
+  /** Open loop: the next send of the schedule, if it is due. */
+  private takeScheduled(now: number): number {
+    const t = this.startMs + this.issued * this.intervalMs;
+    if (this.stopping) return this.flushing && this.issued < this.dueAtStop ? this.issue(t, now) : -1;
+    // -d covers the schedule's sends in [0, d): one due at d belongs to a longer run. One due
+    // before d goes out even when its timer fired a little after d.
+    if (t >= this.deadlineMs) return -1;
+    if (t > now) {
+      this.armRate(t, now);
+      return -1;
     }
+    return this.issue(t, now);
+  }
+
+  private issue(t: number, now: number): number {
     this.issued++;
     this.outstanding++;
     this.stats.requests++;
-    this.live[Live.Requests]!++;
+    this.live.add(Live.Requests);
     if (this.issued === this.budget) this.stats.stopIssuingAbsMs = origin + now;
     return t;
   }
@@ -177,19 +201,19 @@ export class LoopDriver implements SlotHost {
 
   response(status: number, intendedMs: number, now: number): void {
     this.stats.response(status, now - intendedMs, origin + now);
-    this.live[Live.Completed]!++;
+    this.live.add(Live.Completed);
     this.settle(1);
   }
 
   failed(kind: Failure, count: number, now: number): void {
     this.stats.fail(kind, origin + now, count);
-    this.live[Live.Failed]! += count;
+    this.live.add(Live.Failed, count);
     this.settle(count);
   }
 
   connectFailed(code: string, now: number): void {
     this.stats.connectError(code, origin + now);
-    this.live[Live.Failed]!++;
+    this.live.add(Live.Failed);
     this.settle(1);
   }
 
@@ -200,7 +224,7 @@ export class LoopDriver implements SlotHost {
   bytes(inBytes: number, outBytes: number): void {
     this.stats.bytesIn += inBytes;
     this.stats.bytesOut += outBytes;
-    this.live[Live.BytesIn]! += inBytes;
+    this.live.add(Live.BytesIn, inBytes);
   }
 
   lingering(conn: TcpConnection, on: boolean): void {
@@ -256,7 +280,7 @@ export class LoopDriver implements SlotHost {
     const limit = this.cfg.timeoutMs;
     for (const s of this.slots) {
       // sent[0] is NaN while connecting: the connect timeout covers that part.
-      if (s.inFlight > 0 && now - s.sent[0]! > limit) s.timedOut(now);
+      if (s.inFlight > 0 && now - (s.sent[0] ?? NaN) > limit) s.timedOut(now);
     }
   }
 
@@ -269,8 +293,8 @@ export class LoopDriver implements SlotHost {
     for (const s of this.slots) {
       const n = s.inFlight;
       if (n === 0) continue;
-      let oldest = s.sent[0]!;
-      if (Number.isNaN(oldest)) oldest = s.intended[0]!;
+      let oldest = s.sent[0] ?? NaN;
+      if (Number.isNaN(oldest)) oldest = s.intended[0] ?? now;
       let local = '(connecting)';
       if (s.conn) {
         const a = s.conn.localAddress();

@@ -22,20 +22,25 @@ export class LiveCounters {
     this.rows = new Float64Array(sab);
   }
 
-  /** The row one thread writes. */
-  row(thread: number): Float64Array {
-    return this.rows.subarray(thread * Live.Width, (thread + 1) * Live.Width);
+  total(): { requests: number; completed: number; failed: number; bytesIn: number } {
+    const sum = (field: Live): number => {
+      let n = 0;
+      for (let i = field; i < this.rows.length; i += Live.Width) n += this.rows[i] ?? 0;
+      return n;
+    };
+    return { requests: sum(Live.Requests), completed: sum(Live.Completed), failed: sum(Live.Failed), bytesIn: sum(Live.BytesIn) };
+  }
+}
+
+/** The row of the live counters one loop thread writes. Thread: that loop's. Owns nothing (a view of the shared memory). */
+export class LiveRow {
+  private readonly cells: Float64Array;
+
+  constructor(sab: SharedArrayBuffer, thread: number) {
+    this.cells = new Float64Array(sab, thread * Live.Width * 8, Live.Width);
   }
 
-  total(): { requests: number; completed: number; failed: number; bytesIn: number } {
-    const t = { requests: 0, completed: 0, failed: 0, bytesIn: 0 };
-    for (let i = 0; i < this.threads; i++) {
-      const o = i * Live.Width;
-      t.requests += this.rows[o + Live.Requests]!;
-      t.completed += this.rows[o + Live.Completed]!;
-      t.failed += this.rows[o + Live.Failed]!;
-      t.bytesIn += this.rows[o + Live.BytesIn]!;
-    }
-    return t;
+  add(field: Live, n = 1): void {
+    this.cells[field] = (this.cells[field] ?? 0) + n;
   }
 }

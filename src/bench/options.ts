@@ -81,8 +81,10 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
 Durations take ms, s, m or h like -d; a bare number is seconds for -d and
 milliseconds for the timeouts and --grace (their meaning before units).
 
-Exit status: 0 when the run completed (failed requests are results, not
-failures), 2 for bad arguments or an unsupported URL.`;
+Exit status: 0 when the run completed and at least one request was answered
+(failed requests and error statuses are results, not failures); 1 when no
+request was answered or the run could not start; 2 for bad arguments or an
+unsupported URL.`;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 

@@ -17,7 +17,7 @@ function niceScale(max: number, ticks = 5): { top: number; step: number } {
   if (!(max > 0)) return { top: 1, step: 0.2 };
   const raw = max / ticks;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const step = [1, 2, 2.5, 5].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   return { top: Math.ceil(max / step) * step, step };
 }
 
@@ -59,7 +59,7 @@ export function latencyChart(r: BenchResult): string {
   const every = Math.max(1, Math.ceil(bins.length / 8));
   for (let i = 0; i < bins.length; i += every) {
     const x = PAD.l + i * bw;
-    s += `<text x="${x}" y="${H - PAD.b + 16}" text-anchor="start">${esc(formatMs(bins[i]!.fromUs / 1000))}</text>`;
+    s += `<text x="${x}" y="${H - PAD.b + 16}" text-anchor="start">${esc(formatMs((bins[i]?.fromUs ?? 0) / 1000))}</text>`;
   }
   s += `<text x="${PAD.l + iw / 2}" y="${H - 4}" text-anchor="middle">latency (log scale)</text>`;
   for (const [k, v] of [
@@ -81,21 +81,29 @@ export function rpsChart(r: BenchResult): string {
   const iw = W - PAD.l - PAD.r;
   const ih = H - PAD.t - PAD.b;
   const { top, step } = niceScale(Math.max(...rps, ...failed));
-  const x = (i: number) => PAD.l + (rps.length === 1 ? iw / 2 : (i / (rps.length - 1)) * iw);
+  // The axis is time and spans the whole run: a 5 s run ends at 5 s. Each point sits in the
+  // middle of the step it rates (the last step may be cut short by the end of the run).
+  const endMs = Math.max(r.elapsedMs, stepMs);
+  const tx = (ms: number) => PAD.l + (Math.min(ms, endMs) / endMs) * iw;
+  const mid = (i: number) => tx((i * stepMs + Math.min((i + 1) * stepMs, endMs)) / 2);
   const y = (v: number) => PAD.t + ih - (v / top) * ih;
-  const line = (vs: number[]) => vs.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  const line = (vs: number[]) => vs.map((v, i) => `${mid(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
   let s = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="requests per second over time">`;
   s += yAxis(top, step, 'per second');
   s += `<polyline points="${line(rps)}" class="ok"/>`;
   if (failed.some((v) => v > 0)) s += `<polyline points="${line(failed)}" class="bad"/>`;
   rps.forEach((v, i) => {
-    s += `<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2" class="okdot"><title>${esc(
-      `${formatMs(i * stepMs)}: ${int(v)} req/s, ${int(failed[i]!)} failed/s`,
+    s += `<circle cx="${mid(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2" class="okdot"><title>${esc(
+      `${formatMs(i * stepMs)} – ${formatMs(Math.min((i + 1) * stepMs, endMs))}: ${int(v)} req/s, ${int(failed[i] ?? 0)} failed/s`,
     )}</title></circle>`;
   });
-  const every = Math.max(1, Math.ceil(rps.length / 10));
-  for (let i = 0; i < rps.length; i += every) {
-    s += `<text x="${x(i)}" y="${H - PAD.b + 16}" text-anchor="middle">${esc(formatMs(i * stepMs))}</text>`;
+  const tick = niceScale(endMs, 8).step;
+  const ticks: number[] = [];
+  for (let t = 0; t <= endMs + tick / 1000; t += tick) ticks.push(t);
+  // The end of the run is always labelled (a 5.6 s run ends at 5.6 s, not at the 5 s tick).
+  if (endMs - (ticks.at(-1) ?? 0) > tick / 2) ticks.push(endMs);
+  for (const t of ticks) {
+    s += `<text x="${tx(t).toFixed(1)}" y="${H - PAD.b + 16}" text-anchor="middle">${esc(formatMs(t))}</text>`;
   }
   s += `<text x="${PAD.l + iw / 2}" y="${H - 4}" text-anchor="middle">time since start (${stepMs} ms steps)</text>`;
   return s + '</svg>';

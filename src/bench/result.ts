@@ -78,7 +78,7 @@ export function buildResult(o: BenchOptions, m: MergedStats, interrupted: boolea
     let last = m.bins.length - 1;
     while (m.bins[last] === 0) last--;
     for (let b = first; b <= last; b++) {
-      latencyBins.push({ fromUs: round3(binLowerUs(b)), toUs: round3(binLowerUs(b + 1)), count: m.bins[b]! });
+      latencyBins.push({ fromUs: round3(binLowerUs(b)), toUs: round3(binLowerUs(b + 1)), count: m.bins[b] ?? 0 });
     }
   }
 

@@ -45,7 +45,8 @@ export function driverConfigs(o: BenchOptions, host: string, live: LiveCounters)
       request,
       liveBuffer: live.sab,
     };
-    if (reqs) c.requests = reqs[thread]!;
+    const share = reqs?.[thread];
+    if (share !== undefined) c.requests = share;
     if (o.durationMs !== undefined) c.durationMs = o.durationMs;
     if (o.rate !== undefined) c.rate = o.rate / o.threads;
     return c;
@@ -81,7 +82,9 @@ export function ensureFdLimit(connections: number): string | undefined {
  * only. None answering: the first, and the run reports what happens to it.
  */
 async function pickAddress(addresses: string[], port: number): Promise<string> {
-  if (addresses.length === 1) return addresses[0]!;
+  const [first, ...others] = addresses;
+  if (first === undefined) throw new Error(`no address to connect to on port ${port}`);
+  if (others.length === 0) return first;
   for (const address of addresses) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: address, port, timeout: 1000 });
@@ -95,7 +98,7 @@ async function pickAddress(addresses: string[], port: number): Promise<string> {
     });
     if (ok) return address;
   }
-  return addresses[0]!;
+  return first;
 }
 
 export async function startBench(o: BenchOptions): Promise<RunningBench> {
@@ -110,7 +113,8 @@ export async function startBench(o: BenchOptions): Promise<RunningBench> {
   const live = new LiveCounters(o.threads);
   const configs = driverConfigs(o, host, live);
   let interrupted = false;
-  if (o.threads === 1) return startInline(o, configs[0]!, live, () => interrupted, () => (interrupted = true));
+  const [only, ...more] = configs;
+  if (only && more.length === 0) return startInline(o, only, live, () => interrupted, () => (interrupted = true));
   return startWorkers(o, configs, live, () => interrupted, () => (interrupted = true));
 }
 

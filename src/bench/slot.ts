@@ -113,7 +113,7 @@ export class Slot {
       this.sent.push(now);
       k++;
     }
-    if (k > 0) this.write(k);
+    if (k > 0) this.write(this.conn, k);
     if (this.intended.length < d.pipeline) d.park(this);
   }
 
@@ -146,11 +146,11 @@ export class Slot {
     );
   }
 
-  private write(k: number): void {
+  private write(conn: TcpConnection, k: number): void {
     const d = this.d;
     const bytes = k === 1 ? d.single : d.batch.subarray(0, k * d.single.length);
     d.bytes(0, bytes.length);
-    this.conn!.send(bytes);
+    conn.send(bytes);
   }
 
   private onConnection(c: TcpConnection): void {
@@ -164,7 +164,7 @@ export class Slot {
     this.d.connected();
     const now = performance.now();
     for (let i = 0; i < this.sent.length; i++) if (Number.isNaN(this.sent[i])) this.sent[i] = now;
-    if (this.intended.length > 0) this.write(this.intended.length);
+    if (this.intended.length > 0) this.write(c, this.intended.length);
     this.fill();
   }
 

@@ -104,7 +104,7 @@ export class Stats {
   private bump(series: number[], absMs: number): void {
     const s = this.slot(absMs);
     while (series.length <= s) series.push(0);
-    series[s]!++;
+    series[s] = (series[s] ?? 0) + 1;
     if (absMs > this.lastOutcomeAbsMs) this.lastOutcomeAbsMs = absMs;
   }
 
@@ -114,7 +114,8 @@ export class Stats {
     this.status.set(status, (this.status.get(status) ?? 0) + 1);
     const us = Math.max(0, Math.round(latencyMs * 1000));
     this.hist.recordValue(Math.min(us, HIGHEST_US));
-    this.bins[binOf(us)]!++;
+    const b = binOf(us);
+    this.bins[b] = (this.bins[b] ?? 0) + 1;
     this.bump(this.timelineCompleted, absMs);
   }
 
@@ -159,7 +160,7 @@ export class Stats {
 }
 
 function addSeries(into: number[], from: number[]): void {
-  for (let i = 0; i < from.length; i++) into[i] = (into[i] ?? 0) + from[i]!;
+  from.forEach((v, i) => (into[i] = (into[i] ?? 0) + v));
 }
 
 /** Merged view of one or more snapshots, with the histogram decoded for percentiles. */

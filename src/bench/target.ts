@@ -17,14 +17,22 @@ export interface Target {
   href: string;
 }
 
+const NOT_A_URL = (raw: string, also = '') => new UsageError(`'${raw}' is not a URL (expected http://host[:port][/path]${also})`);
+
 export function parseTarget(raw: string): Target {
   let url: URL;
   // Accept "127.0.0.1:8080/x" like curl does; a bare host is common on the command line.
-  const withScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(raw) ? raw : `http://${raw}`;
+  const schemeless = !/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(raw);
   try {
-    url = new URL(withScheme);
+    url = new URL(schemeless ? `http://${raw}` : raw);
   } catch {
-    throw new UsageError(`'${raw}' is not a URL (expected http://host[:port][/path])`);
+    throw NOT_A_URL(raw);
+  }
+  // Without a scheme, a lone word ('not-a-url', a misplaced flag value) is a typo far more often
+  // than a host on the search path: it needs a port, a dot, or to be an address or localhost.
+  const h = url.hostname;
+  if (schemeless && !url.port && !h.includes('.') && !h.startsWith('[') && h !== 'localhost') {
+    throw NOT_A_URL(raw, `; for a host of that name, write http://${raw}`);
   }
   if (url.protocol !== 'http:') {
     const scheme = url.protocol.replace(/:$/, '');

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { EventLoop } from '../reactor/index.js';
 import { LoopDriver, type DriverConfig } from './driver.js';
 
-const port = parentPort!;
+if (!parentPort) throw new Error('the bench worker runs in a worker thread');
+const port = parentPort;
 const cfg = workerData as DriverConfig;
 // No index: EventLoop({ index > 0 }) without a statsBuffer throws (LoopStats maps slab index of a one-slab buffer).
 const loop = new EventLoop({ name: `bench-${cfg.thread}` });

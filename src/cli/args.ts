@@ -36,6 +36,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { durationArg } from './format.js';
 
 /** A mistake on the command line: the CLI prints the message as one line and exits 2. */
 export class UsageError extends Error {
@@ -86,22 +87,15 @@ const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600
  */
 export function parseDuration(label: string, raw: string, { bare, min = 1, max = 24 * 3_600_000 }: Range & { bare: TimeUnit }): number {
   const m = WITH_UNIT.exec(raw);
-  const scale = m ? TIME_UNITS[m[2] === '' ? bare : m[2]!] : undefined;
+  const scale = m ? TIME_UNITS[m[2] || bare] : undefined;
   const bareWord = bare === 'ms' ? 'milliseconds' : 'seconds';
   if (!m || scale === undefined) {
     throw new UsageError(`${label} expects a duration like 500ms, 2s or 1m (a bare number is ${bareWord}), got '${raw}'`);
   }
   const ms = Number(m[1]) * scale;
   if (!Number.isInteger(ms)) throw new UsageError(`${label} must be a whole number of milliseconds, got '${raw}'`);
-  if (ms < min || ms > max) throw new UsageError(`${label} must be from ${formatMs(min)} to ${formatMs(max)}, got '${raw}'`);
+  if (ms < min || ms > max) throw new UsageError(`${label} must be from ${durationArg(min)} to ${durationArg(max)}, got '${raw}'`);
   return ms;
-}
-
-function formatMs(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
@@ -109,7 +103,7 @@ const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib
 /** A size in whole bytes: 512, 16k, 64KiB, 1.5m, 1g (binary units, any case). */
 export function parseSize(label: string, raw: string, { min = 0, max = Number.MAX_SAFE_INTEGER }: Range = {}): number {
   const m = WITH_UNIT.exec(raw);
-  const scale = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const scale = m ? SIZE_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
   if (!m || scale === undefined) throw new UsageError(`${label} expects a size like 512, 16k, 64KiB or 1m (a bare number is bytes), got '${raw}'`);
   const n = Number(m[1]) * scale;
   if (!Number.isInteger(n)) throw new UsageError(`${label} must be a whole number of bytes, got '${raw}'`);

@@ -1,8 +1,9 @@
 /**
  * `edgeloop bench URL [options]`. Thread: main. Owns the SIGINT handler and
  * the progress line for the length of the run.
- * Exit status: 0 when the run completed, whatever the server did; 2 for bad
- * arguments; 1 when the run could not start (an unresolvable host, ...).
+ * Exit status: 0 when the run completed and at least one request was
+ * answered, whatever the status; 1 when none was (every connect refused, ...)
+ * or the run could not start (an unresolvable host, ...); 2 for bad arguments.
  */
 import fs from 'node:fs';
 import { parseBenchArgs, USAGE } from '../bench/options.js';
@@ -63,6 +64,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`edgeloop bench: could not write ${o.html}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       return 1;
     }
+  }
+  // Like wrk: a run in which nothing answered measured nothing, and a script must see that.
+  if (result.completed === 0) {
+    console.error(`edgeloop bench: no request was answered (${result.requests} sent or attempted)`);
+    return 1;
   }
   return 0;
 }

@@ -41,3 +41,19 @@ export function formatMs(ms: number): string {
   if (ms >= 1) return `${ms.toFixed(2)}ms`;
   return `${(ms * 1000).toFixed(0)}us`;
 }
+
+/** Milliseconds the way a duration flag is written: 500ms, 5s, 2m, 1h. */
+export function durationArg(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** Bytes the way a size flag is written: 512, 16k, 16m. */
+export function sizeArg(bytes: number): string {
+  for (const [unit, size] of [['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) {
+    if (bytes > 0 && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}

@@ -4,16 +4,65 @@
  */
 import os from 'node:os';
 import { serve, type HttpServer, type ServeOptions } from '../http/index.js';
-import { flag, flagHelp, parseFlags, parsePort, usageError } from './args.js';
-import { plural } from './format.js';
+import { resolveHttpOptions } from '../http/options.js';
+import type { ParserLimits } from '../http/parser/limits.js';
+import { flag, flagHelp, parseFlags, parsePort, usageError, type FlagValues } from './args.js';
+import { durationArg, plural, sizeArg } from './format.js';
 import { onStopSignal, serverFlags } from './options.js';
+
+const D = resolveHttpOptions();
+const L = D.limits;
+const ms = { bare: 'ms' } as const;
+
+/** Every timeout and limit of the HTTP server: one flag each, mapped onto serve()'s options in httpOptions(). */
+const HTTP_FLAGS = {
+  'headers-timeout': flag.duration({ ...ms, help: `from accept to the end of the request head: 408 after T (default ${durationArg(D.headersTimeout)})` }),
+  'body-timeout': flag.duration({ ...ms, help: `a request body making no progress for T: 408 (default ${durationArg(D.bodyTimeout)})` }),
+  'keep-alive-timeout': flag.duration({ ...ms, help: `idle keep-alive connections close after T (default ${durationArg(D.keepAliveTimeout)})` }),
+  'send-timeout': flag.duration({ ...ms, help: `a client that takes no byte of queued output for T is closed (default ${durationArg(D.sendTimeout)})` }),
+  'max-request-line': flag.size({ min: 1, help: `longest request line (method, URL, version): 414 beyond (default ${sizeArg(L.maxRequestLineBytes)})` }),
+  'max-header-size': flag.size({ min: 1, help: `largest header section: 431 beyond (default ${sizeArg(L.maxHeaderBytes)})` }),
+  'max-headers': flag.int({ min: 1, max: 1_000_000, help: `most header fields: 431 beyond (default ${L.maxHeaderCount})` }),
+  'max-body': flag.size({ min: 1, help: `largest request body: 413 beyond (default ${sizeArg(L.maxBodyBytes)})` }),
+  'max-chunk-extension': flag.size({ min: 1, help: `longest chunk-size line with its extensions: 400 beyond (default ${sizeArg(L.maxChunkExtensionBytes)})` }),
+  'max-requests-per-connection': flag.int({ min: 0, help: 'close a connection after N requests (default 0 = no limit)' }),
+  'write-high-water-mark': flag.size({ min: 1024, help: `queued output per connection above which reading pauses (default ${sizeArg(D.writeHighWaterMark)})` }),
+  'stop-timeout': flag.duration({ ...ms, help: 'on SIGINT/SIGTERM, connections still open after T are closed (default 5s)' }),
+};
 
 const FLAGS = {
   ...serverFlags,
   port: flag.port({ short: 'p', help: 'port to listen on (default: $PORT, else 8080; 0 picks a free one)' }),
-  'max-body': flag.size({ min: 1, help: 'largest request body (default 16m): 413 beyond' }),
-  'keep-alive-timeout': flag.duration({ bare: 'ms', help: 'idle keep-alive connections close after T (default 5s; a bare number is ms)' }),
+  ...HTTP_FLAGS,
 };
+
+type Values = FlagValues<typeof FLAGS>;
+
+/** Only what was given: serve() applies its own defaults to the rest. */
+function given<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function httpOptions(v: Values): Partial<ServeOptions> {
+  const limits: Partial<ParserLimits> = given({
+    maxRequestLineBytes: v['max-request-line'],
+    maxHeaderBytes: v['max-header-size'],
+    maxHeaderCount: v['max-headers'],
+    maxBodyBytes: v['max-body'],
+    maxChunkExtensionBytes: v['max-chunk-extension'],
+  });
+  return {
+    ...given({
+      headersTimeout: v['headers-timeout'],
+      bodyTimeout: v['body-timeout'],
+      keepAliveTimeout: v['keep-alive-timeout'],
+      sendTimeout: v['send-timeout'],
+      maxRequestsPerConnection: v['max-requests-per-connection'],
+      writeHighWaterMark: v['write-high-water-mark'],
+    }),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+}
 
 const HELP = `usage: edgeloop serve [--port P] [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [options]
 
@@ -31,20 +80,25 @@ Routes:
   WS   /pubsub/TOPIC  each message goes to every other subscriber of TOPIC, on any loop
 
 Options:
-${flagHelp(FLAGS)}
+${flagHelp({ ...serverFlags, port: FLAGS.port })}
 
-Durations take ms, s, m or h (500ms, 2s, 1m); sizes take k, m or g (16k, 1m).`;
+Timeouts and limits (each is a serve() option; see docs/http-api.md):
+${flagHelp(HTTP_FLAGS)}
+
+Durations take ms, s, m or h (500ms, 2s, 1m; a bare number is milliseconds);
+sizes take k, m or g (16k, 64KiB, 1m; a bare number is bytes).`;
 
 export async function main(argv: string[]): Promise<number> {
   let options: ServeOptions;
+  let stopTimeout = 5000;
   try {
     const { values: v } = parseFlags(argv, FLAGS);
     if (v.help) {
       console.log(HELP);
       return 0;
     }
-    // --port wins over $PORT (the platform convention: Heroku, Cloud Run, ...); an empty PORT is unset.
-    const envPort = process.env.PORT ? parsePort('PORT', process.env.PORT) : undefined;
+    // $PORT is the platform convention (Heroku, Cloud Run, ...); --port wins over it, and an empty PORT is unset.
+    const envPort = v.port === undefined && process.env.PORT ? parsePort('PORT', process.env.PORT) : undefined;
     options = {
       host: v.host ?? '127.0.0.1',
       port: v.port ?? envPort ?? 8080,
@@ -52,9 +106,9 @@ export async function main(argv: string[]): Promise<number> {
       accept: v.accept ?? 'reuseport',
       backlog: v.backlog,
       module: new URL('../http/demo.js', import.meta.url),
-      ...(v['max-body'] !== undefined ? { limits: { maxBodyBytes: v['max-body'] } } : {}),
-      ...(v['keep-alive-timeout'] !== undefined ? { keepAliveTimeout: v['keep-alive-timeout'] } : {}),
+      ...httpOptions(v),
     };
+    stopTimeout = v['stop-timeout'] ?? stopTimeout;
   } catch (err) {
     return usageError('serve', err);
   }
@@ -71,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
   if (info.backlogTruncatedFrom) {
     console.error(`edgeloop serve: warning: backlog ${info.backlogTruncatedFrom} was cut to ${info.backlog} by net.core.somaxconn`);
   }
-  onStopSignal(() => server.stop({ timeout: 5000 }));
+  onStopSignal(() => server.stop({ timeout: stopTimeout }));
   return new Promise<number>(() => {
     // runs until a signal stops it
   });

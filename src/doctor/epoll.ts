@@ -79,8 +79,9 @@ const MAX_KCMP = 20_000;
 export function groupInstances(fds: EpollFd[], kernel: Kernel): Grouping {
   const holding = fds.filter((e) => e.listenerItems.size > 0);
   const parent = holding.map((_, i) => i);
+  const up = (i: number): number => parent[i] ?? i;
   const find = (i: number): number => {
-    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    while (up(i) !== i) i = parent[i] = up(up(i));
     return i;
   };
   // Listener sets only: a shared instance's other items (connections) may change between two reads.
@@ -88,11 +89,9 @@ export function groupInstances(fds: EpollFd[], kernel: Kernel): Grouping {
   const sigs = holding.map(signature);
   let kcmpError: string | null = null;
   let calls = 0;
-  for (let i = 0; i < holding.length; i++) {
-    for (let j = i + 1; j < holding.length; j++) {
-      if (find(i) === find(j) || sigs[i] !== sigs[j]) continue;
-      const a = holding[i]!;
-      const b = holding[j]!;
+  for (const [i, a] of holding.entries()) {
+    for (const [j, b] of holding.entries()) {
+      if (j <= i || find(i) === find(j) || sigs[i] !== sigs[j]) continue;
       if (a.pid === b.pid && a.fd === b.fd) {
         parent[find(j)] = find(i);
         continue;
@@ -106,23 +105,24 @@ export function groupInstances(fds: EpollFd[], kernel: Kernel): Grouping {
       else if (r !== 'different') kcmpError ??= `kcmp(KCMP_FILE) failed: ${r.error}`;
     }
   }
-  const rootToId = new Map<number, number>();
+  const byRoot = new Map<number, EpollInstance>();
   const instances: EpollInstance[] = [];
   const byFd = new Map<string, number>();
   const registrations: Registration[] = [];
   holding.forEach((e, i) => {
     const r = find(i);
-    let id = rootToId.get(r);
-    if (id === undefined) {
-      id = instances.length;
-      rootToId.set(r, id);
-      instances.push({
+    let instance = byRoot.get(r);
+    if (instance === undefined) {
+      const id = instances.length;
+      instance = {
         id,
         members: [],
         listenerInodes: [...e.listenerItems.keys()].sort((a, b) => a - b),
         waiters: [],
         grouping: kcmpError && holding.length > 1 ? 'single' : 'kcmp',
-      });
+      };
+      byRoot.set(r, instance);
+      instances.push(instance);
       for (const [inode, item] of e.listenerItems) {
         registrations.push({
           instance: id,
@@ -135,8 +135,8 @@ export function groupInstances(fds: EpollFd[], kernel: Kernel): Grouping {
         });
       }
     }
-    instances[id]!.members.push({ pid: e.pid, fd: e.fd });
-    byFd.set(key(e.pid, e.fd), id);
+    instance.members.push({ pid: e.pid, fd: e.fd });
+    byFd.set(key(e.pid, e.fd), instance.id);
   });
   return { instances, registrations, byFd, kcmpError };
 }

@@ -80,8 +80,10 @@ export function descendants(root: number, all: Map<number, ProcessInfo>): number
     children.set(p.ppid, list);
   }
   const out = [root];
-  for (let i = 0; i < out.length && out.length < 100_000; i++) {
-    for (const c of children.get(out[i]!) ?? []) if (!out.includes(c)) out.push(c);
+  // Breadth first: `out` grows while it is walked, so each child's own children are visited too.
+  for (const pid of out) {
+    if (out.length >= 100_000) break;
+    for (const c of children.get(pid) ?? []) if (!out.includes(c)) out.push(c);
   }
   return out;
 }

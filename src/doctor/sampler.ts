@@ -80,8 +80,8 @@ export class Sampler {
     const lengths = this.queueLengths();
     for (const l of this.listeners) {
       const seen = lengths.get(l.inode);
-      const s = this.queues.get(l.inode)!;
-      if (seen === undefined) continue;
+      const s = this.queues.get(l.inode);
+      if (seen === undefined || s === undefined) continue;
       Sampler.sampleDrops(s, seen.drops);
       const q = seen.length;
       if (s.samples === 0) s.first = s.min = q;
@@ -139,7 +139,8 @@ export class Sampler {
         if (!w) continue;
         if (w.how === 'epoll_wait') {
           for (const id of instancesWaitedVia(pid, w.fd, this.epollFds, this.byFd)) {
-            Sampler.addWaiter(this.instances[id]!.waiters, pid, tid, 'epoll_wait');
+            const instance = this.instances[id];
+            if (instance) Sampler.addWaiter(instance.waiters, pid, tid, 'epoll_wait');
           }
         } else {
           const inode = this.all.get(pid)?.fds.find((f) => f.fd === w.fd)?.socketInode;

@@ -3,7 +3,7 @@
  * `edgeloop doctor`. Thread: main. Owns the set of children it started, and
  * kills whatever is still running, by pid, if the lab exits early.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const live = new Set<ChildProcess>();
@@ -23,7 +23,8 @@ function hookExit(): void {
 /** The edgeloop command line of this build: the lab runs its siblings, not whatever `edgeloop` is on PATH. */
 export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-export function start(script: string, args: string[]): ChildProcess {
+/** A child with its three pipes; killed if the lab exits first. */
+export function start(script: string, args: string[]): ChildProcessWithoutNullStreams {
   hookExit();
   const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   live.add(child);
@@ -42,11 +43,11 @@ export interface Finished {
 export function runCli(args: string[], timeoutMs: number): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = start(CLI, args);
-    child.stdin!.end();
+    child.stdin.end();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -64,7 +65,7 @@ export function runCli(args: string[], timeoutMs: number): Promise<Finished> {
 }
 
 /** Resolves with what `match` returns for the first stdout line it accepts; rejects if match throws, the child exits or time runs out first. */
-export function waitForLine<T>(child: ChildProcess, match: (line: string) => T | undefined, timeoutMs: number, what: string): Promise<T> {
+export function waitForLine<T>(child: ChildProcessWithoutNullStreams, match: (line: string) => T | undefined, timeoutMs: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let errText = '';
@@ -73,8 +74,8 @@ export function waitForLine<T>(child: ChildProcess, match: (line: string) => T |
     };
     const done = () => {
       clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.stderr!.off('data', onErr);
+      child.stdout.off('data', onData);
+      child.stderr.off('data', onErr);
       child.off('exit', onExit);
     };
     const onData = (d: Buffer) => {
@@ -106,8 +107,8 @@ export function waitForLine<T>(child: ChildProcess, match: (line: string) => T |
       done();
       reject(new Error(`${what} was not ready within ${timeoutMs} ms${errText ? `: ${errText.trim()}` : ''}`));
     }, timeoutMs);
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onErr);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onErr);
     child.once('exit', onExit);
   });
 }

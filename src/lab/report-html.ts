@@ -39,7 +39,8 @@ function barChart(bars: Bar[], series: { name: string; cls: string }[], title: s
     b.values.forEach((v, i) => {
       const w = Math.max(v > 0 ? 1 : 0, v * scale);
       const y = y0 + i * barH;
-      s += `<rect x="${labelW}" y="${y}" width="${w}" height="${barH - 2}" class="${series[i]!.cls}"><title>${esc(`${b.label} ${series[i]!.name}: ${int(v)}`)}</title></rect>`;
+      const sr = series[i] ?? { cls: '', name: '' };
+      s += `<rect x="${labelW}" y="${y}" width="${w}" height="${barH - 2}" class="${sr.cls}"><title>${esc(`${b.label} ${sr.name}: ${int(v)}`)}</title></rect>`;
       s += `<text x="${labelW + w + 4}" y="${y + barH - 3}" class="val">${int(v)}</text>`;
     });
   });

@@ -5,7 +5,7 @@
  * its child process.
  */
 import http from 'node:http';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams as ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { start, waitExit, waitForLine, CLI } from './children.js';
 import { listenersOn, liveSocketsOn } from './kernel.js';
@@ -86,7 +86,7 @@ export class NaiveHandle implements ServerHandle {
       30_000,
       'naive server report',
     );
-    this.child.stdin!.end('stop\n');
+    this.child.stdin.end('stop\n');
     let r: NaiveReport;
     try {
       r = await report;
@@ -146,7 +146,9 @@ export class EdgeloopHandle implements ServerHandle {
         READY_MS,
         'edgeloop serve',
       );
-      return new EdgeloopHandle(c, c.pid!, Number(m[1]), Number(m[2]));
+      // A spawned child that printed a line has a pid; the check is for the type.
+      if (c.pid === undefined) throw new Error('edgeloop serve has no pid');
+      return new EdgeloopHandle(c, c.pid, Number(m[1]), Number(m[2]));
     } catch (err) {
       c.kill('SIGKILL');
       throw err;

@@ -13,14 +13,14 @@ export interface ChannelOwner {
 }
 
 // EPOLLIN only: EPOLLPRI (urgent data) is unused and EPOLLEXCLUSIVE rejects it.
-export const EV_READ = C.EPOLLIN!;
-export const EV_WRITE = C.EPOLLOUT!;
-export const EV_RDHUP = C.EPOLLRDHUP!;
-export const EV_HUP = C.EPOLLHUP!;
-export const EV_ERR = C.EPOLLERR!;
-export const EV_ET = C.EPOLLET!;
-export const EV_EXCLUSIVE = C.EPOLLEXCLUSIVE!;
-export const EV_ONESHOT = C.EPOLLONESHOT!;
+export const EV_READ = C.EPOLLIN;
+export const EV_WRITE = C.EPOLLOUT;
+export const EV_RDHUP = C.EPOLLRDHUP;
+export const EV_HUP = C.EPOLLHUP;
+export const EV_ERR = C.EPOLLERR;
+export const EV_ET = C.EPOLLET;
+export const EV_EXCLUSIVE = C.EPOLLEXCLUSIVE;
+export const EV_ONESHOT = C.EPOLLONESHOT;
 
 export class Channel {
   /** The poller's never-reused registration id (0 = not registered). */

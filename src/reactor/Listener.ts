@@ -87,7 +87,7 @@ export function validatePort(port: unknown): number {
 export function listenTcp(opts: ListenOptions): Listening {
   const { host } = opts;
   const port = validatePort(opts.port);
-  const family = net.isIPv6(host) ? C.AF_INET6! : C.AF_INET!;
+  const family = net.isIPv6(host) ? C.AF_INET6 : C.AF_INET;
   const where = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
   const fd = native.socket(family);
   if (fd < 0) throw new SysError(fd, 'socket');
@@ -95,16 +95,16 @@ export function listenTcp(opts: ListenOptions): Listening {
     const must = (r: number, what: string): void => {
       if (r < 0) throw new SysError(r, what, where);
     };
-    must(native.setsockopt(fd, C.SOL_SOCKET!, C.SO_REUSEADDR!, 1), 'setsockopt(SO_REUSEADDR)');
+    must(native.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEADDR, 1), 'setsockopt(SO_REUSEADDR)');
     const reuseBeforeBind = opts.reusePort && !opts.newGroup;
-    if (reuseBeforeBind) must(native.setsockopt(fd, C.SOL_SOCKET!, C.SO_REUSEPORT!, 1), 'setsockopt(SO_REUSEPORT)');
+    if (reuseBeforeBind) must(native.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEPORT, 1), 'setsockopt(SO_REUSEPORT)');
     must(native.bind(fd, host, port), 'bind');
-    if (opts.reusePort && !reuseBeforeBind) must(native.setsockopt(fd, C.SOL_SOCKET!, C.SO_REUSEPORT!, 1), 'setsockopt(SO_REUSEPORT)');
+    if (opts.reusePort && !reuseBeforeBind) must(native.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEPORT, 1), 'setsockopt(SO_REUSEPORT)');
     const max = somaxconn();
     const asked = opts.backlog ?? max;
     if (!Number.isInteger(asked) || asked < 0) throw new RangeError(`invalid backlog ${asked}: must be a non-negative integer`);
     must(native.listen(fd, asked), 'listen');
-    if (opts.deferAccept) native.setsockopt(fd, C.IPPROTO_TCP!, C.TCP_DEFER_ACCEPT!, opts.deferAccept);
+    if (opts.deferAccept) native.setsockopt(fd, C.IPPROTO_TCP, C.TCP_DEFER_ACCEPT, opts.deferAccept);
     const name = native.getsockname(fd);
     const bound = typeof name === 'number' ? port : name.port;
     const out: Listening = { fd, host, port: bound, backlog: Math.min(asked, max) };

@@ -38,7 +38,7 @@ export class Poller {
     if (ch.token === 0) {
       if (ch.events === 0) return;
       const token = this.allocToken();
-      const r = native.epollCtl(this.epfd, C.EPOLL_CTL_ADD!, ch.fd, ch.events | ch.flags, token);
+      const r = native.epollCtl(this.epfd, C.EPOLL_CTL_ADD, ch.fd, ch.events | ch.flags, token);
       if (r < 0) throw new SysError(r, 'epoll_ctl(ADD)', `fd ${ch.fd}`);
       ch.token = token;
       this.channels.set(token, ch);
@@ -46,12 +46,12 @@ export class Poller {
       this.removeChannel(ch);
     } else {
       // EPOLLEXCLUSIVE registrations cannot be modified; re-add instead.
-      if ((ch.flags & C.EPOLLEXCLUSIVE!) !== 0) {
+      if ((ch.flags & C.EPOLLEXCLUSIVE) !== 0) {
         this.removeChannel(ch);
         this.updateChannel(ch);
         return;
       }
-      const r = native.epollCtl(this.epfd, C.EPOLL_CTL_MOD!, ch.fd, ch.events | ch.flags, ch.token);
+      const r = native.epollCtl(this.epfd, C.EPOLL_CTL_MOD, ch.fd, ch.events | ch.flags, ch.token);
       if (r < 0) throw new SysError(r, 'epoll_ctl(MOD)', `fd ${ch.fd}`);
     }
   }
@@ -61,7 +61,7 @@ export class Poller {
     this.channels.delete(ch.token);
     ch.token = 0;
     // ENOENT/EBADF: the fd is already gone from the set; nothing to undo.
-    native.epollCtl(this.epfd, C.EPOLL_CTL_DEL!, ch.fd, 0, 0);
+    native.epollCtl(this.epfd, C.EPOLL_CTL_DEL, ch.fd, 0, 0);
   }
 
   /** Hands n ready events (already copied into `events`) to their channels. */

@@ -97,7 +97,7 @@ export class ServerLoop {
     }
     if (handedOver) this.loop.stats.c[S.accepted]!++;
     const conn = new TcpConnection(this.loop, fd, 'connecting', this.opts.edgeTriggered ? EV_ET : 0);
-    if (this.opts.noDelay !== false) native.setsockopt(fd, C.IPPROTO_TCP!, C.TCP_NODELAY!, 1);
+    if (this.opts.noDelay !== false) native.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
     conn.setHandlers(this.wrapped);
     this.connections.set(conn.id, conn);
     conn.establish();

@@ -60,7 +60,7 @@ class Connector implements ChannelOwner {
 
   handleEvent(): void {
     if (this.done) return;
-    const err = native.getsockopt(this.fd, C.SOL_SOCKET!, C.SO_ERROR!);
+    const err = native.getsockopt(this.fd, C.SOL_SOCKET, C.SO_ERROR);
     if (err !== 0) return this.fail(err > 0 ? -err : err);
     // A connect to a local ephemeral port can connect to itself (muduo's isSelfConnect).
     const a = native.getsockname(this.fd);
@@ -128,7 +128,7 @@ function connectTo(loop: EventLoop, host: string, opts: ConnectOptions): Promise
   const where = `${net.isIPv6(host) ? `[${host}]` : host}:${opts.port}`;
   // Aborted while the host was being resolved: no fd was opened, none to close.
   if (opts.signal?.aborted) throw new SysError(-Errno.ECANCELED, 'connect', `to ${where} (cancelled)`);
-  const fd = native.socket(net.isIPv6(host) ? C.AF_INET6! : C.AF_INET!);
+  const fd = native.socket(net.isIPv6(host) ? C.AF_INET6 : C.AF_INET);
   if (fd < 0) throw new SysError(fd, 'socket');
   const r = native.connect(fd, host, opts.port);
   if (r === 0) return establish(loop, fd, opts);

@@ -156,7 +156,7 @@ export class TcpConnection implements ChannelOwner {
     if (revents & EV_WRITE) this.handleWrite();
     if (this.isClosed) return;
     if (revents & EV_ERR) {
-      const err = native.getsockopt(this.fd, C.SOL_SOCKET!, C.SO_ERROR!);
+      const err = native.getsockopt(this.fd, C.SOL_SOCKET, C.SO_ERROR);
       this.failWith(err > 0 ? -err : -Errno.EIO, 'socket');
     } else if (revents & EV_HUP) {
       // HUP without ERR: both directions are shut. A reset would have come with
@@ -395,15 +395,15 @@ export class TcpConnection implements ChannelOwner {
   }
 
   setNoDelay(on = true): void {
-    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_NODELAY!, on ? 1 : 0);
+    native.setsockopt(this.fd, C.IPPROTO_TCP, C.TCP_NODELAY, on ? 1 : 0);
   }
 
   setKeepAlive(on: boolean, idleSec = 60, intervalSec = 10, count = 6): void {
-    native.setsockopt(this.fd, C.SOL_SOCKET!, C.SO_KEEPALIVE!, on ? 1 : 0);
+    native.setsockopt(this.fd, C.SOL_SOCKET, C.SO_KEEPALIVE, on ? 1 : 0);
     if (!on) return;
-    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_KEEPIDLE!, idleSec);
-    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_KEEPINTVL!, intervalSec);
-    native.setsockopt(this.fd, C.IPPROTO_TCP!, C.TCP_KEEPCNT!, count);
+    native.setsockopt(this.fd, C.IPPROTO_TCP, C.TCP_KEEPIDLE, idleSec);
+    native.setsockopt(this.fd, C.IPPROTO_TCP, C.TCP_KEEPINTVL, intervalSec);
+    native.setsockopt(this.fd, C.IPPROTO_TCP, C.TCP_KEEPCNT, count);
   }
 
   /** Closes with reason 'timeout' after ms without any byte read or written (0 turns it off). */
@@ -439,7 +439,7 @@ export class TcpConnection implements ChannelOwner {
 
   private shutdownWrite(): void {
     this.localEof = true;
-    native.shutdown(this.fd, C.SHUT_WR!);
+    native.shutdown(this.fd, C.SHUT_WR);
     if (this.peerEof) {
       this.handleClose(this.initiator);
       return;

@@ -27,6 +27,35 @@ test('bad arguments and https exit 2 with a clear message', async () => {
   const none = await run([]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /missing URL/);
+  // A lone word is a typo, not a host on the search path: exit 2, before any lookup.
+  const word = await run(['not-a-url']);
+  assert.equal(word.code, 2, word.stderr);
+  assert.match(word.stderr, /^edgeloop bench: 'not-a-url' is not a URL \(expected http:\/\/host\[:port\]\[\/path\]; for a host of that name, write http:\/\/not-a-url\)/);
+  assert.equal(word.stderr.trimEnd().split('\n').length, 1, word.stderr);
+});
+
+test('--html into a missing directory exits 2 before the run starts', async () => {
+  const s = await servers.httpServer(200, 'ok');
+  try {
+    const missing = path.join(os.tmpdir(), 'edgeloop-no-such-dir', 'r.html');
+    const r = await run([`http://127.0.0.1:${s.port}/`, '-n', '5', '--html', missing]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--html .*r\.html: directory .*edgeloop-no-such-dir does not exist \(ENOENT\)/);
+    assert.equal(r.stdout, '', 'no run, no report');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('-c above 10 prints no MaxListenersExceededWarning (one AbortSignal serves every connect)', async () => {
+  const s = await servers.httpServer(200, 'ok');
+  try {
+    const r = await run([`http://127.0.0.1:${s.port}/`, '-c', '40', '-n', '200', '--close']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /MaxListenersExceededWarning|Warning/);
+  } finally {
+    await s.stop();
+  }
 });
 
 test('an unresolvable host exits 1 with the reason', async () => {
@@ -54,13 +83,14 @@ test('--json prints one object with the promised keys; errors are data (exit 0)'
   }
 });
 
-test('a refused run still exits 0; --html writes a self-contained report', async () => {
+test('a run in which nothing was answered exits 1 (like wrk); --html still writes a self-contained report', async () => {
   const s = await servers.refusing();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-'));
   const file = path.join(dir, 'report.html');
   try {
     const r = await run([`http://127.0.0.1:${s.port}/`, '-c', '2', '-n', '20', '--html', file]);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /no request was answered/);
     assert.match(r.stdout, /connect refused\s+20/);
     assert.match(r.stdout, /20 requests = 0 answered \+ 20 failed \+ 0 unanswered/);
     const html = fs.readFileSync(file, 'utf8');

@@ -128,6 +128,22 @@ test('--rate with -d: the schedule covers [0, d), not the send due exactly at d'
   }
 });
 
+test('--rate: a send due just before the deadline is sent, not reported as "behind"', async () => {
+  // 5.0005/s per thread for 1 s: sends at 0, 199.98, ..., 999.9 ms. The last one's timer fires a
+  // tick late, at or after the deadline, racing the stop: it must go out, not count as behind.
+  const s = await recordingServer();
+  try {
+    for (const [threads, rate, sends] of [['1', '5.0005', 6], ['2', '10.001', 12]] as const) {
+      const r = await bench(s.port, '-c', '4', '-t', threads, '-d', '1s', '--rate', rate);
+      assert.equal(r.dueNotSent, 0, `-t ${threads}: dueNotSent ${r.dueNotSent}, requests ${r.requests}`);
+      assert.equal(r.requests, sends, `-t ${threads}`);
+      clean(r);
+    }
+  } finally {
+    await s.stop();
+  }
+});
+
 test('--rate against a slow server: what was due in [0, d) but not sent, exactly', async () => {
   // One connection, 100 ms per answer: 3 sent in 300 ms, the other 27 of 30 scheduled fell behind.
   const s = await recordingServer((_req, res) => setTimeout(() => res.end('ok'), 100));

@@ -6,7 +6,7 @@ import { buildResult, rpsSeries } from '../../src/bench/result.js';
 import { humanReport } from '../../src/bench/report-human.js';
 import { htmlReport } from '../../src/bench/report-html.js';
 import { progressLine } from '../../src/bench/progress.js';
-import { LiveCounters, Live } from '../../src/bench/live.js';
+import { LiveCounters, LiveRow, Live } from '../../src/bench/live.js';
 
 const options = (parseBenchArgs(['http://127.0.0.1:9/', '-c', '4', '-n', '100', '-t', '2']) as { options: BenchOptions })
   .options;
@@ -110,6 +110,26 @@ test('HTML report is self-contained with two charts', () => {
   assert.ok(html.includes('#77'));
 });
 
+test('the HTML timeline of a 5 s run ends its axis at 5 s, with a point for each of the 5 seconds', () => {
+  const start = 1_000_000;
+  const st = new Stats(start);
+  for (let ms = 5; ms < 5000; ms += 10) st.response(200, 1, start + ms);
+  st.requests = 500;
+  st.stopIssuingAbsMs = start + 5000;
+  const r = buildResult(options, mergeSnapshots([st.snapshot()]), false);
+  assert.equal(r.elapsedMs, 5000);
+  const html = htmlReport(r, new Date(0));
+  const svg = html.slice(html.lastIndexOf('<svg '));
+  const labels = [...svg.matchAll(/<text x="([\d.]+)" y="\d+" text-anchor="middle">([^<]+)<\/text>/g)].map((m) => [Number(m[1]), m[2]] as const);
+  const axis = labels.filter(([, l]) => !/time since start/.test(l ?? ''));
+  assert.deepEqual(axis.map(([, l]) => l), ['0', '1.00s', '2.00s', '3.00s', '4.00s', '5.00s']);
+  const right = 760 - 16;
+  assert.equal(axis.at(-1)?.[0], right, 'the 5 s label is at the right end of the axis');
+  const dots = [...svg.matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+  assert.equal(dots.length, 5);
+  assert.ok(dots.every((x) => x > 64 && x < right), `points inside the axis: ${dots.join(', ')}`);
+});
+
 test('HTML report with no responses still renders', () => {
   const m = mergeSnapshots([new Stats(0).snapshot()]);
   const html = htmlReport(buildResult(options, m, false));
@@ -118,9 +138,9 @@ test('HTML report with no responses still renders', () => {
 
 test('progress line and live counters', () => {
   const live = new LiveCounters(2);
-  live.row(0)[Live.Completed] = 1500;
-  live.row(1)[Live.Completed] = 500;
-  live.row(1)[Live.Failed] = 3;
+  new LiveRow(live.sab, 0).add(Live.Completed, 1500);
+  new LiveRow(live.sab, 1).add(Live.Completed, 500);
+  new LiveRow(live.sab, 1).add(Live.Failed, 3);
   const t = live.total();
   assert.equal(t.completed, 2000);
   assert.equal(t.failed, 3);

@@ -92,7 +92,7 @@ export function httpServer(status = 200, body = 'hello world'): Promise<Fixture 
  * the seed's "slow server" that was really a full accept queue.
  */
 export function neverAccepting(): Fixture {
-  const fd = native.socket(C.AF_INET!);
+  const fd = native.socket(C.AF_INET);
   if (fd < 0) throw new Error(`socket: ${fd}`);
   if (native.bind(fd, '127.0.0.1', 0) < 0 || native.listen(fd, 0) < 0) {
     native.close(fd);

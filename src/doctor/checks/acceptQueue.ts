@@ -109,14 +109,16 @@ function checkOverflowByNamespace(d: DoctorData, listeners: Listener[]): Finding
 }
 
 export function checkOverflow(d: DoctorData): Finding[] {
-  const known = d.listeners.filter((l) => listenerDrops(stats(d, l)) !== null);
+  const known = d.listeners.flatMap((l) => {
+    const q = stats(d, l);
+    const n = listenerDrops(q);
+    return n === null ? [] : [{ l, q, n }];
+  });
   // No per-listener evidence at all (another namespace, no addon, an old kernel): the old rule, unchanged.
   if (known.length === 0) return checkOverflowByNamespace(d, d.listeners);
   const counters = namespaceCounters(d);
   const dropped: Finding[] = [];
-  for (const l of known) {
-    const q = stats(d, l);
-    const n = listenerDrops(q)!;
+  for (const { l, q, n } of known) {
     if (n === 0) continue;
     dropped.push({
       code: 'ACCEPT_QUEUE_OVERFLOW',
@@ -133,7 +135,7 @@ export function checkOverflow(d: DoctorData): Finding[] {
   }
   // Listeners without a drop count (e.g. gone from inet_diag mid-sample) keep the old rule; its
   // "no listener seen at its limit" warning adds nothing once a target listener is known to drop.
-  const unknown = d.listeners.filter((l) => !known.includes(l));
+  const unknown = d.listeners.filter((l) => !known.some((k) => k.l === l));
   if (unknown.length === 0) return dropped;
   const fallback = checkOverflowByNamespace(d, unknown);
   return dropped.length === 0 ? fallback : [...dropped, ...fallback.filter((f) => f.severity === 'error')];

@@ -11,13 +11,14 @@ export function checkReuseport(d: DoctorData): Finding[] {
   }
   const out: Finding[] = [];
   for (const g of groups.values()) {
-    if (g.length < 2) continue;
+    const [first, ...rest] = g;
+    if (!first || rest.length === 0) continue;
     out.push({
       code: 'REUSEPORT_GROUP',
       severity: 'info',
-      message: `${g.length} listen sockets share ${listenerName(g[0]!)} (SO_REUSEPORT): the kernel spreads new connections across them by hash`,
+      message: `${g.length} listen sockets share ${listenerName(first)} (SO_REUSEPORT): the kernel spreads new connections across them by hash`,
       evidence: {
-        listener: listenerName(g[0]!),
+        listener: listenerName(first),
         sockets: g.map((l) => ({ inode: l.inode, backlog: l.backlog, holders: l.holders.map((h) => `${h.pid}/fd${h.fd}`) })),
       },
       why: 'each socket has its own accept queue: one slow worker fills its own queue while the others idle',

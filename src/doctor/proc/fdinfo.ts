@@ -45,9 +45,9 @@ export function parseFdinfo(text: string): FdInfo {
     }
     const m = /^([a-z_]+):\s*(\S+)$/.exec(line);
     if (!m) continue;
-    const [, key, value] = m;
+    const [, key, value = ''] = m;
     if (key === 'pos') out.pos = Number(value);
-    else if (key === 'flags') out.flags = parseInt(value!, 8);
+    else if (key === 'flags') out.flags = parseInt(value, 8);
     else if (key === 'mnt_id') out.mntId = Number(value);
     else if (key === 'ino') out.ino = Number(value);
   }
@@ -61,15 +61,15 @@ export function parseEpollItem(line: string): EpollItem | null {
   if (!tfd || !events) return null;
   const item: EpollItem = {
     tfd: Number(tfd[1]),
-    events: parseInt(events[1]!, 16) >>> 0,
-    data: data ? data[1]!.toLowerCase() : '',
+    events: parseInt(events[1] ?? '', 16) >>> 0,
+    data: data?.[1]?.toLowerCase() ?? '',
   };
   const pos = /\bpos:\s*(-?\d+)/.exec(line);
   const ino = /\bino:\s*([0-9a-fA-F]+)/.exec(line);
   const sdev = /\bsdev:\s*([0-9a-fA-F]+)/.exec(line);
   if (pos) item.pos = Number(pos[1]);
-  if (ino) item.ino = parseInt(ino[1]!, 16);
-  if (sdev) item.sdev = parseInt(sdev[1]!, 16);
+  if (ino?.[1]) item.ino = parseInt(ino[1], 16);
+  if (sdev?.[1]) item.sdev = parseInt(sdev[1], 16);
   return item;
 }
 

@@ -11,8 +11,9 @@ export function parseLimits(text: string): Record<string, Limit> {
     // Names contain spaces; the two values and the unit are the last tokens.
     const m = /^(.+?)\s{2,}(\d+|unlimited)\s+(\d+|unlimited)\s*(\S*)\s*$/.exec(line);
     if (!m) continue;
+    const [, name = '', soft = '', hard = '', units = ''] = m;
     const val = (s: string) => (s === 'unlimited' ? Infinity : Number(s));
-    out[m[1]!.trim()] = { soft: val(m[2]!), hard: val(m[3]!), units: m[4] ?? '' };
+    out[name.trim()] = { soft: val(soft), hard: val(hard), units };
   }
   return out;
 }

@@ -111,15 +111,16 @@ function splitEndpoint(s: string, le: boolean): [string, number] | null {
 export function parseNetTcp(text: string, family: Family, le = littleEndian): TcpRow[] {
   const rows: TcpRow[] = [];
   for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10 || !/^\d+:$/.test(f[0]!)) continue;
-    const local = splitEndpoint(f[1]!, le);
-    const remote = splitEndpoint(f[2]!, le);
-    const queues = f[4]!.split(':');
-    if (!local || !remote || queues.length !== 2) continue;
-    const state = parseInt(f[3]!, 16);
-    const inode = Number(f[9]);
-    const uid = Number(f[7]);
+    // sl local remote st tx:rx tr:when retrnsmt uid timeout inode ...
+    const [sl = '', localHex = '', remoteHex = '', st = '', txrx = '', , , uidText, , inodeText] = line.trim().split(/\s+/);
+    if (inodeText === undefined || !/^\d+:$/.test(sl)) continue;
+    const local = splitEndpoint(localHex, le);
+    const remote = splitEndpoint(remoteHex, le);
+    const [tx, rx, ...extra] = txrx.split(':');
+    if (!local || !remote || tx === undefined || rx === undefined || extra.length > 0) continue;
+    const state = parseInt(st, 16);
+    const inode = Number(inodeText);
+    const uid = Number(uidText);
     if (!Number.isFinite(state) || !Number.isFinite(inode) || !Number.isFinite(uid)) continue;
     rows.push({
       family,
@@ -128,8 +129,8 @@ export function parseNetTcp(text: string, family: Family, le = littleEndian): Tc
       remoteAddress: remote[0],
       remotePort: remote[1],
       state,
-      txQueue: parseInt(queues[0]!, 16),
-      rxQueue: parseInt(queues[1]!, 16),
+      txQueue: parseInt(tx, 16),
+      rxQueue: parseInt(rx, 16),
       uid,
       inode,
     });

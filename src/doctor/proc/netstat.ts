@@ -9,18 +9,16 @@ export function parseNetstat(text: string): Counters {
   const out: Counters = {};
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   for (let i = 0; i + 1 < lines.length; i++) {
-    const head = lines[i]!.split(/\s+/).filter(Boolean);
-    const vals = lines[i + 1]!.split(/\s+/).filter(Boolean);
-    const section = head[0];
-    if (!section?.endsWith(':') || vals[0] !== section) continue;
+    const [section, ...names] = (lines[i] ?? '').split(/\s+/).filter(Boolean);
+    const [valSection, ...vals] = (lines[i + 1] ?? '').split(/\s+/).filter(Boolean);
+    if (!section?.endsWith(':') || valSection !== section) continue;
     // A header line is one whose second token is not a number.
-    if (head.length < 2 || /^-?\d+$/.test(head[1]!)) continue;
+    if (names[0] === undefined || /^-?\d+$/.test(names[0])) continue;
     const rec: Record<string, number> = (out[section.slice(0, -1)] ??= {});
-    const n = Math.min(head.length, vals.length);
-    for (let k = 1; k < n; k++) {
+    names.forEach((name, k) => {
       const v = Number(vals[k]);
-      if (Number.isFinite(v)) rec[head[k]!] = v;
-    }
+      if (vals[k] !== undefined && Number.isFinite(v)) rec[name] = v;
+    });
     i++;
   }
   return out;

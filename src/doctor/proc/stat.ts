@@ -27,7 +27,7 @@ export function parseStat(text: string): ProcStat | null {
   return {
     pid,
     comm: text.slice(open + 1, close),
-    state: rest[0]!,
+    state: rest[0] ?? '',
     ppid: field(4),
     utime: field(14),
     stime: field(15),

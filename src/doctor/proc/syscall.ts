@@ -51,8 +51,9 @@ export function waitTarget(
   s: SyscallState | null,
   table: ArchSyscalls | null,
 ): { how: 'epoll_wait' | 'accept'; fd: number } | null {
-  if (!s || s.kind !== 'syscall' || !table || s.args.length === 0) return null;
-  const fd = Number(BigInt.asIntN(32, s.args[0]!));
+  const first = s?.kind === 'syscall' ? s.args[0] : undefined;
+  if (!s || s.kind !== 'syscall' || !table || first === undefined) return null;
+  const fd = Number(BigInt.asIntN(32, first));
   if (table.epollWait.includes(s.nr)) return { how: 'epoll_wait', fd };
   if (table.accept.includes(s.nr)) return { how: 'accept', fd };
   return null;

@@ -45,7 +45,11 @@ export class Responder {
   }
 
   private onEvents(n: number): void {
-    for (let i = 0; i < n; i++) this.serve(this.events[2 * i + 1]!);
+    // events holds (events, fd) pairs: the fd is the second of each.
+    for (let i = 0; i < n; i++) {
+      const fd = this.events[2 * i + 1];
+      if (fd !== undefined) this.serve(fd);
+    }
   }
 
   private serve(fd: number): void {
@@ -64,7 +68,7 @@ export class Responder {
     while ((end = head.indexOf(END_OF_HEAD)) >= 0) {
       const request = head.slice(0, end);
       head = head.slice(end + END_OF_HEAD.length);
-      const close = /^connection:\s*close/im.test(request) || /HTTP\/1\.0$/.test(request.split('\r\n', 1)[0]!);
+      const close = /^connection:\s*close/im.test(request) || /HTTP\/1\.0$/.test(request.split('\r\n', 1)[0] ?? '');
       const reply = close ? CLOSE : KEEP;
       const sent = native.send(fd, reply, 0, reply.length);
       this.responses++;

@@ -103,21 +103,30 @@ export class NaiveServer {
     if (typeof name === 'number') throw new Error(`getsockname: ${native.strerror(name)}`);
     this.port = name.port;
     // Every reuseport listener must bind the one port the first got.
-    if (c.topology === 'reuseport') for (let i = 1; i < c.workers; i++) this.listener(this.port);
-    if (c.topology === 'shared-epoll') this.epoll(first);
-    else for (let i = 0; i < c.workers; i++) this.epoll(c.topology === 'reuseport' ? this.listeners[i]! : first);
+    if (c.topology === 'reuseport') {
+      const others = Array.from({ length: c.workers - 1 }, () => this.listener(this.port));
+      for (const fd of [first, ...others]) this.epoll(fd);
+    } else if (c.topology === 'shared-epoll') this.epoll(first);
+    else for (let i = 0; i < c.workers; i++) this.epoll(first);
     this.backlog = listenersOn(this.port)[0]?.backlog ?? c.backlog;
   }
 
   private async spawnWorkers(): Promise<void> {
     const c = this.config;
     const entry = new URL('./worker.js', import.meta.url);
+    const responder = this.responder;
+    if (!responder) throw new Error('the responder starts before the workers');
+    const fd = (fds: number[], i: number, what: string): number => {
+      const v = fds[i];
+      if (v === undefined) throw new Error(`worker ${i} has no ${what}`);
+      return v;
+    };
     for (let i = 0; i < c.workers; i++) {
       const setup: WorkerSetup = {
         index: i,
-        epfd: this.epolls[c.topology === 'shared-epoll' ? 0 : i]!,
-        listenFd: this.listeners[c.topology === 'reuseport' ? i : 0]!,
-        responderEpfd: this.responder!.epfd,
+        epfd: fd(this.epolls, c.topology === 'shared-epoll' ? 0 : i, 'epoll fd'),
+        listenFd: fd(this.listeners, c.topology === 'reuseport' ? i : 0, 'listener'),
+        responderEpfd: responder.epfd,
         accept: c.accept,
         slpMs: c.slpMs,
         counters: this.counters.sab,
