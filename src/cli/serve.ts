@@ -17,6 +17,7 @@ const ms = { bare: 'ms' } as const;
 /** Every timeout and limit of the HTTP server: one flag each, mapped onto serve()'s options in httpOptions(). */
 const HTTP_FLAGS = {
   'headers-timeout': flag.duration({ ...ms, help: `from accept to the end of the request head: 408 after T (default ${durationArg(D.headersTimeout)})` }),
+  'request-timeout': flag.duration({ ...ms, min: 0, help: `the whole exchange, request to end of response: 408, or a close once sent (default ${durationArg(D.requestTimeout)}; 0 = none)` }),
   'body-timeout': flag.duration({ ...ms, help: `a request body making no progress for T: 408 (default ${durationArg(D.bodyTimeout)})` }),
   'keep-alive-timeout': flag.duration({ ...ms, help: `idle keep-alive connections close after T (default ${durationArg(D.keepAliveTimeout)})` }),
   'send-timeout': flag.duration({ ...ms, help: `a client that takes no byte of queued output for T is closed (default ${durationArg(D.sendTimeout)})` }),
@@ -54,6 +55,7 @@ function httpOptions(v: Values): Partial<ServeOptions> {
   return {
     ...given({
       headersTimeout: v['headers-timeout'],
+      requestTimeout: v['request-timeout'],
       bodyTimeout: v['body-timeout'],
       keepAliveTimeout: v['keep-alive-timeout'],
       sendTimeout: v['send-timeout'],

@@ -43,10 +43,16 @@ test('limits: --max-request-line, --max-header-size, --max-headers, --max-body, 
   }
 });
 
-test('timeouts: --headers-timeout and --body-timeout give 408, --keep-alive-timeout and --send-timeout close', async () => {
-  // Defaults are 30 s, 30 s, 5 s and 60 s: within these bounded waits only the flags can act.
-  const s = await start(['--port', '0', '--headers-timeout', '300ms', '--body-timeout', '0.3s', '--keep-alive-timeout', '300', '--send-timeout', '500ms']);
+test('timeouts: --headers-timeout, --body-timeout, --request-timeout give 408, --keep-alive-timeout and --send-timeout close', async () => {
+  // Defaults are 30 s, 30 s, 300 s, 5 s and 60 s: within these bounded waits only the flags can act.
+  const s = await start([
+    '--port', '0', '--headers-timeout', '300ms', '--body-timeout', '0.3s', '--request-timeout', '1500ms', '--keep-alive-timeout', '300',
+    '--send-timeout', '500ms',
+  ]);
   try {
+    // A handler that takes 20 s: the whole exchange is cut at --request-timeout.
+    const slow = await exchange(s.port, GET('/delay?ms=20000'), { timeout: 6000 });
+    assert.equal(slow.responses[0]?.status, 408, 'request timeout');
     const head = await exchange(s.port, 'GET /hello HTTP/1.1\r\nHost: t\r\n', { timeout: 4000 });
     assert.equal(head.responses[0]?.status, 408, 'headers timeout');
     const body = await exchange(s.port, 'POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab', { timeout: 4000 });
@@ -89,6 +95,7 @@ test('bad timeout and limit values: one line naming the flag, exit 2', async () 
     [['--keep-alive-timeout', '0'], /--keep-alive-timeout must be from 1ms to 24h, got '0'/],
     [['--send-timeout', '1e3'], /--send-timeout expects a duration .*'1e3'/],
     [['--body-timeout', '-1s'], /--body-timeout expects a duration .*'-1s'/],
+    [['--request-timeout', '1.5'], /--request-timeout must be a whole number of milliseconds, got '1.5'/],
     [['--max-body', '16q'], /--max-body expects a size like 512, 16k, 64KiB or 1m \(a bare number is bytes\), got '16q'/],
     [['--max-header-size', '0'], /--max-header-size must be from 1 to \d+, got '0'/],
     [['--max-headers', '0x10'], /--max-headers must be a whole number, got '0x10'/],
@@ -126,7 +133,7 @@ test('--help lists every flag, shows --port as optional, and names the units', a
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^usage: edgeloop serve \[--port P\]/);
   for (const f of [
-    '--port', '--host', '--loops', '--accept', '--backlog', '--headers-timeout', '--body-timeout', '--keep-alive-timeout',
+    '--port', '--host', '--loops', '--accept', '--backlog', '--headers-timeout', '--request-timeout', '--body-timeout', '--keep-alive-timeout',
     '--send-timeout', '--stop-timeout', '--max-request-line', '--max-header-size', '--max-headers', '--max-body',
     '--max-chunk-extension', '--max-requests-per-connection', '--write-high-water-mark',
   ]) {
