@@ -7,9 +7,11 @@
  *   keep-alive   wrk -c C
  *   pipelined    wrk -c C with a Lua script writing 16 requests per write
  *   close        wrk -c C -H "Connection: close" (a new connection per request)
- * Then the keep-alive run through the fetch adapter (Web Request/Response,
- * --no-fetch skips it), and memory: RSS added per idle keep-alive connection
- * with N (5,000) open, edgeloop vs Node `http`.
+ * Then the Web API, keep-alive (--no-fetch skips it), in rounds of its own: the
+ * native API again, the fetch adapter (`new Response('hello')`), and one Hono app
+ * on edgeloop, on @hono/node-server and on Bun.serve (peers from bench/peers,
+ * installed on first use; Bun only where it runs). Then memory: RSS added per
+ * idle keep-alive connection with N (5,000) open, edgeloop vs Node `http`.
  *
  * Servers are pinned to CPU 1 and wrk to CPU 0 when taskset exists (2 cores:
  * one each). Rounds alternate the servers so a noisy neighbour hurts them
@@ -23,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag, parseFlags, UsageError, type FlagValues } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
+import { bunPath, ensurePeers, peersDir } from './peers.js';
 
 const FLAGS = {
   seconds: flag.int({ min: 1, max: 3600 }),
@@ -72,11 +75,39 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** The same route through the Web API (fromFetch): what a Hono-style app pays for Request/Response. */
+const HTTP_INDEX = JSON.stringify(new URL('../src/http/index.js', import.meta.url).href);
+
+/** The same route through the Web API (fromFetch): what a fetch handler pays for Request/Response. */
 const EDGELOOP_FETCH = `
-const { serve } = await import(${JSON.stringify(new URL('../src/http/index.js', import.meta.url).href)});
+const { serve } = await import(${HTTP_INDEX});
 const s = await serve({ port: 0, keepAliveTimeout: 120000, fetch: () => new Response('hello', { headers: { 'content-type': 'text/plain' } }) });
 console.log('listening on ' + s.url);`;
+
+/** The native route again, for ratios measured in the same rounds as the Web servers. */
+const EDGELOOP_NATIVE = `
+const { serve } = await import(${HTTP_INDEX});
+const s = await serve({ port: 0, keepAliveTimeout: 120000, handler: (req, res) => { res.setHeader('Content-Type', 'text/plain'); res.end('hello'); } });
+console.log('listening on ' + s.url);`;
+
+/** One Hono app, the same on every server (run with bench/peers as the working directory: 'hono' resolves there). */
+const HONO_APP = `
+import { Hono } from 'hono';
+const app = new Hono();
+app.get('/hello', (c) => c.text('hello'));`;
+
+const HONO_EDGELOOP = `${HONO_APP}
+const { serve } = await import(${HTTP_INDEX});
+const s = await serve({ port: 0, keepAliveTimeout: 120000, fetch: app.fetch });
+console.log('listening on ' + s.url);`;
+
+const HONO_NODE_SERVER = `${HONO_APP}
+import { serve } from '@hono/node-server';
+const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => console.log('listening on http://127.0.0.1:' + info.port));
+s.keepAliveTimeout = 120000;`;
+
+const HONO_BUN = `${HONO_APP}
+const s = Bun.serve({ port: 0, hostname: '127.0.0.1', idleTimeout: 120, fetch: app.fetch });
+console.log('listening on http://127.0.0.1:' + s.port);`;
 
 const NODE_HTTP = `
 const http = require('node:http');
@@ -95,9 +126,9 @@ function kill(child: ChildProcess): Promise<void> {
   });
 }
 
-function spawnServer(name: string, cmd: [string, ...string[]], ready: RegExp): Promise<Server> {
+function spawnServer(name: string, cmd: [string, ...string[]], ready: RegExp, cwd?: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(...pinned(1, cmd), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...pinned(1, cmd), { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
@@ -372,20 +403,57 @@ function printTables(m: Measured): void {
   table('server busy: its CPU over the run, best round; well under 100% = wrk set the pace', (sc, n) => pct(m.busy.get(key(sc, n))));
 }
 
-/** The keep-alive scenario through the fetch adapter, against the figures measured before. */
-async function fetchAdapter(m: Measured): Promise<void> {
-  const srv = await spawnServer('edgeloop fetch', [process.execPath, '--input-type=module', '-e', EDGELOOP_FETCH], /listening on http:\/\/[^:]+:(\d+)/);
-  let best = 0;
-  try {
-    for (let r = 0; r < rounds; r++) best = Math.max(best, (await wrk(srv, 'keep-alive')).rps);
-  } finally {
-    await srv.stop();
+const READY = /listening on http:\/\/[^:]+:(\d+)/;
+
+/** The Web API rounds: one keep-alive figure per server, the best of `rounds`, servers alternating. */
+async function webApi(): Promise<[string, boolean | undefined][]> {
+  const node = process.execPath;
+  const peers = ensurePeers();
+  const bun = peers ? bunPath() : null;
+  const make: Factory[] = [
+    ['native API', () => spawnServer('native API', [node, '--input-type=module', '-e', EDGELOOP_NATIVE], READY)],
+    ['fetch adapter', () => spawnServer('fetch adapter', [node, '--input-type=module', '-e', EDGELOOP_FETCH], READY)],
+  ];
+  if (peers) {
+    make.push(['hono on edgeloop', () => spawnServer('hono on edgeloop', [node, '--input-type=module', '-e', HONO_EDGELOOP], READY, peersDir)]);
+    make.push(['hono on @hono/node-server', () => spawnServer('hono on @hono/node-server', [node, '--input-type=module', '-e', HONO_NODE_SERVER], READY, peersDir)]);
   }
+  if (bun !== null) make.push(['hono on Bun.serve', () => spawnServer('hono on Bun.serve', [bun, '-e', HONO_BUN], READY, peersDir)]);
+  const rps = new Map<string, number>();
+  const cpuUs = new Map<string, number>();
+  const servers: Server[] = [];
+  try {
+    for (const [, f] of make) servers.push(await f());
+    for (let r = 0; r < rounds; r++) {
+      for (const srv of r % 2 === 0 ? servers : [...servers].reverse()) {
+        const res = await wrk(srv, 'keep-alive');
+        if (res.errors) console.log(`  note: ${srv.name} round ${r + 1}: ${res.errors}`);
+        rps.set(srv.name, Math.max(rps.get(srv.name) ?? 0, res.rps));
+        if (Number.isFinite(res.cpuUs)) cpuUs.set(srv.name, Math.min(cpuUs.get(srv.name) ?? Infinity, res.cpuUs));
+      }
+    }
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+  const native = rps.get('native API');
   console.log('');
-  console.log(
-    `fetch adapter (Web Request/Response), keep-alive: ${fmt(best)} requests/s; ` +
-      `vs node http ${ratio(best, m.rps.get(key('keep-alive', 'node http')))}, vs the native API ${ratio(best, m.rps.get(key('keep-alive', 'edgeloop')))}`,
-  );
+  console.log(`${'Web API, keep-alive'.padEnd(28)}${'requests/s'.padStart(12)}${'vs native'.padStart(11)}${'CPU us/req'.padStart(12)}   (its own rounds, best of ${rounds})`);
+  for (const [name] of make) {
+    console.log(`${name.padEnd(28)}${fmt(rps.get(name) ?? 0).padStart(12)}${ratio(rps.get(name), native).padStart(11)}${us(cpuUs.get(name)).padStart(12)}`);
+  }
+  if (!peers) console.log('  hono rows skipped: bench/peers could not be installed');
+  else if (bun === null) console.log('  hono on Bun.serve skipped: Bun (@oven/bun-linux-x64) does not run here');
+  const honoE = rps.get('hono on edgeloop');
+  const honoN = rps.get('hono on @hono/node-server');
+  const honoB = rps.get('hono on Bun.serve');
+  console.log(`  hono on edgeloop vs @hono/node-server ${ratio(honoE, honoN)}, vs Bun.serve ${ratio(honoE, honoB)}`);
+  return [
+    ['fetch adapter >= 0.8x native API', cmp(rps.get('fetch adapter'), native, 0.8)],
+    ['hono on edgeloop >= 0.7x native API', cmp(honoE, native, 0.7)],
+    ['hono on edgeloop >= 2x @hono/node-server', cmp(honoE, honoN, 2)],
+    ['hono on edgeloop >= 0.8x Bun.serve', cmp(honoE, honoB, 0.8)],
+    ['hono on edgeloop >= 1.0x Bun.serve (stretch)', cmp(honoE, honoB, 1.0)],
+  ];
 }
 
 /** RSS added per idle keep-alive connection: edgeloop, then node http. */
@@ -406,14 +474,19 @@ async function memory(make: Factory[]): Promise<{ edgeloop: number; node: number
   return { edgeloop, node };
 }
 
-function printGoals(m: Measured, mem: { edgeloop: number; node: number } | undefined): void {
+function printGoals(m: Measured, mem: { edgeloop: number; node: number } | undefined, web: [string, boolean | undefined][]): void {
   const get = (sc: string, n: string) => m.rps.get(key(sc, n));
+  const cpu = (sc: string, n: string) => m.cpuUs.get(key(sc, n));
   const goals: [string, boolean | undefined][] = [
     ['keep-alive >= 1.5x node http', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'node http'), 1.5)],
     ['keep-alive >= 0.9x nginx', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'nginx'), 0.9)],
     ['pipelined >= 1.8x node http', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'node http'), 1.8)],
     ['pipelined >= 1.0x nginx', cmp(get('pipelined', 'edgeloop'), get('pipelined', 'nginx'), 1.0)],
     ['close >= 1.0x node http', cmp(get('close', 'edgeloop'), get('close', 'node http'), 1.0)],
+    ['keep-alive >= 1.0x nginx', cmp(get('keep-alive', 'edgeloop'), get('keep-alive', 'nginx'), 1.0)],
+    // Lower is better: nginx's CPU per request times 1.1 is the most ours may be.
+    ['keep-alive CPU per request <= 1.1x nginx', cmp(mul(cpu('keep-alive', 'nginx'), 1.1), cpu('keep-alive', 'edgeloop'), 1)],
+    ...web,
     ['idle memory <= 0.25x node http', mem ? mem.edgeloop <= mem.node * 0.25 : undefined],
   ];
   console.log('');
@@ -444,10 +517,14 @@ async function main(): Promise<void> {
   const make = factories(useNginx);
   const m = await measure(make);
   printTables(m);
-  if (!values['no-fetch']) await fetchAdapter(m);
+  const web = values['no-fetch'] ? [] : await webApi();
   const mem = values['no-memory'] ? undefined : await memory(make);
-  printGoals(m, mem);
+  printGoals(m, mem, web);
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+function mul(a: number | undefined, f: number): number | undefined {
+  return a === undefined ? undefined : a * f;
 }
 
 function cmp(a: number | undefined, b: number | undefined, factor: number): boolean | undefined {
