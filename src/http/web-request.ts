@@ -7,6 +7,7 @@
  */
 import type { HttpRequest } from './request.js';
 import { forwardToReal } from './web-forward.js';
+import { HeadersView } from './web-headers.js';
 
 /** Methods the Fetch standard refuses to put in a Request (compared upper-cased, as undici does). */
 export const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
@@ -73,6 +74,8 @@ class LazyRequest {
   readonly #method: string;
   #headers: Headers | undefined;
   #real: Request | undefined;
+  /** The body was read whole straight from the connection (text(), json(), ...). */
+  #used = false;
 
   constructor(req: HttpRequest, url: string, method: string) {
     this.#req = req;
@@ -89,7 +92,7 @@ class LazyRequest {
   }
 
   get headers(): Headers {
-    return (this.#headers ??= this.#real !== undefined ? this.#real.headers : new Headers(this.#req.headers.pairs()));
+    return (this.#headers ??= this.#real !== undefined ? this.#real.headers : (new HeadersView(this.#req.headers.raw) as unknown as Headers));
   }
 
   /** The native request's: aborted when the client goes away (a real Request's never is, here). */
@@ -97,13 +100,64 @@ class LazyRequest {
     return this.#req.signal;
   }
 
+  get bodyUsed(): boolean {
+    return this.#real !== undefined ? this.#real.bodyUsed : this.#used;
+  }
+
+  text(): Promise<string> {
+    if (this.#real !== undefined) return this.#real.text();
+    return this.#whole().then(utf8);
+  }
+
+  json(): Promise<unknown> {
+    if (this.#real !== undefined) return this.#real.json();
+    return this.#whole().then((b) => JSON.parse(utf8(b)) as unknown);
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#real !== undefined) return this.#real.arrayBuffer();
+    return this.#whole().then((b) =>
+      b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.slice().buffer as ArrayBuffer),
+    );
+  }
+
+  bytes(): Promise<Uint8Array> {
+    if (this.#real !== undefined) return (this.#real as Request & { bytes(): Promise<Uint8Array> }).bytes();
+    return this.#whole();
+  }
+
+  /** The whole body, read from the connection into one array (no stream, no undici Request). */
+  #whole(): Promise<Uint8Array> {
+    if (!hasBody(this.#req, this.#method)) return Promise.resolve(new Uint8Array(0));
+    if (this.#used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    this.#used = true;
+    return this.#req.body.bytes();
+  }
+
   /**
    * The undici Request, made once, from the same inputs: headers as they are now (a handler may
-   * have changed them), the body stream created here and nowhere else.
+   * have changed them), the body stream created here and nowhere else (or, once read whole,
+   * a used-up one).
    */
   static real(r: LazyRequest): Request {
-    return (r.#real ??= realWebRequest(r.#req, r.#url, r.#method, r.#headers));
+    if (r.#real === undefined) {
+      const h = r.#headers;
+      const headers = h instanceof HeadersView ? HeadersView.made(h) : h;
+      r.#real = realWebRequest(r.#req, r.#url, r.#method, headers, r.#used);
+    }
+    return r.#real;
   }
+}
+
+/** Decodes as Body#text() does: UTF-8, a leading byte-order mark dropped. */
+function utf8(b: Uint8Array): string {
+  const bom = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  return Buffer.from(b.buffer, b.byteOffset + bom, b.byteLength - bom).toString('utf8');
+}
+
+/** Whether a Web Request for `req` has a body (never for GET and HEAD, as undici has it). */
+function hasBody(req: HttpRequest, method: string): boolean {
+  return method !== 'GET' && method !== 'HEAD' && (req.body.expectedLength !== 0 || !req.body.ended);
 }
 
 /**
@@ -111,14 +165,16 @@ class LazyRequest {
  * native request's. Passing req.signal in init costs a WeakRef and a FinalizationRegistry entry
  * per request (about 8 µs, 2x the Request); a getter does not, and clone() (which reads
  * this.signal) follows it too. Caveat: a copy made by undici itself does not.
+ * `consumed`: the body was already read whole; the Request gets a used-up one.
  */
-export function realWebRequest(req: HttpRequest, url: string, method: string, headers?: Headers): Request {
+export function realWebRequest(req: HttpRequest, url: string, method: string, headers?: Headers, consumed = false): Request {
   const init: RequestInit & { duplex?: 'half' } = { method, headers: headers ?? req.headers.pairs() };
-  if (method !== 'GET' && method !== 'HEAD' && (req.body.expectedLength !== 0 || !req.body.ended)) {
-    init.body = req.body.stream();
+  if (hasBody(req, method)) {
+    init.body = consumed ? new ReadableStream({ start: (c) => c.close() }) : req.body.stream();
     init.duplex = 'half';
   }
   const real = new Request(url, init);
+  if (consumed && init.body !== undefined) void real.arrayBuffer().catch(() => undefined); // bodyUsed, as after a read
   Object.defineProperty(real, 'signal', { get: () => req.signal, configurable: true });
   return real;
 }

@@ -10,7 +10,7 @@
  * Thread: any; each thread has its own class and installs it in its own global. A FastResponse
  * owns the body and fields it was built with and the undici Response it builds on first use.
  */
-import { TCHAR } from './parser/chars.js';
+import { headerKey } from './headers.js';
 import { forwardToReal } from './web-forward.js';
 
 /** Shared by every copy of this module in a realm: the real class is found even if one copy installed its own. */
@@ -64,15 +64,7 @@ function headerValue(v: unknown): string {
 
 /** The lower-cased name; throws TypeError as Headers does for a name that is not a token. */
 export function headerName(name: unknown): string {
-  const s = typeof name === 'string' ? name : String(name);
-  if (s.length === 0) throw new TypeError('Headers: invalid header name ""');
-  let upper = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || TCHAR[c] !== 1) throw new TypeError(`Headers: invalid header name ${JSON.stringify(s)}`);
-    if (c >= 0x41 && c <= 0x5a) upper = true;
-  }
-  return upper ? s.toLowerCase() : s;
+  return headerKey(typeof name === 'string' ? name : String(name));
 }
 
 /** A HeadersInit that is not a Headers object, as the flat list undici would make of it. */

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { serve, toWebRequest, type HttpRequest } from '../../src/http/index.js';
+import { RequestHeaders, serve, toWebRequest, type HttpRequest } from '../../src/http/index.js';
 import { lazyRequests, webUrl } from '../../src/http/web-request.js';
 import { withFetch } from './fetch-server.js';
 
@@ -18,7 +18,7 @@ function stub(method: string, target: string, headers: [string, string][], body?
     method,
     url: target,
     host: 'example.test:8080',
-    headers: { pairs: (): [string, string][] => headers.map(([k, v]) => [k, v]) },
+    headers: new RequestHeaders(headers.flatMap(([k, v]) => [k.toLowerCase(), v])), // names lower-cased, as parsed
     signal: abort.signal,
     body: {
       expectedLength: body === undefined ? 0 : body.length,
@@ -72,8 +72,8 @@ test('lazy request: json() of a POST body; the body stream is made once, bodyUse
   assert.equal(r.headers.get('content-type'), 'application/json');
   assert.equal(counts.streams, 0, 'method and headers do not make the body');
   assert.equal(r.bodyUsed, false);
-  assert.equal(counts.streams, 1);
   assert.ok(r.body instanceof ReadableStream);
+  assert.equal(counts.streams, 1);
   assert.equal(r.body, r.body, 'one stream');
   assert.deepEqual(await r.json(), { a: [1, 2] });
   assert.equal(r.bodyUsed, true);
@@ -174,4 +174,96 @@ test('lazy request over a server: copy, clone and proxying by RequestInit, with 
   } finally {
     await upstream.stop({ timeout: 2000 });
   }
+});
+
+test('lazy request over a server: text/json/arrayBuffer/bytes read straight from the connection; bodyUsed; a used body stays used', async () => {
+  await withFetch(
+    async (request) => {
+      const kind = new URL(request.url).pathname;
+      const out: Record<string, unknown> = { before: request.bodyUsed };
+      if (kind === '/text') out.body = await request.text();
+      else if (kind === '/json') out.body = await request.json();
+      else if (kind === '/ab') out.body = new TextDecoder().decode(await request.arrayBuffer());
+      else if (kind === '/bytes') out.body = Array.from(await (request as Request & { bytes(): Promise<Uint8Array> }).bytes());
+      else if (kind === '/form') out.body = (await request.formData()).get('x');
+      out.after = request.bodyUsed;
+      out.again = await request.text().then(
+        () => 'read twice',
+        (e: unknown) => (e instanceof TypeError ? 'TypeError' : String(e)),
+      );
+      out.clone = (() => {
+        try {
+          request.clone();
+          return 'cloned';
+        } catch (e) {
+          return e instanceof TypeError ? 'TypeError' : String(e);
+        }
+      })();
+      out.stillUsed = request.bodyUsed;
+      return Response.json(out);
+    },
+    async (s) => {
+      const post = async (path: string, body: string | Uint8Array, type = 'text/plain') =>
+        (await (await fetch(`${s.url}${path}`, { method: 'POST', body, headers: { 'content-type': type } })).json()) as Record<string, unknown>;
+      const used = { before: false, after: true, again: 'TypeError', clone: 'TypeError', stillUsed: true };
+      assert.deepEqual(await post('/text', '\ufeffhé'), { ...used, body: 'hé' }, 'UTF-8, a BOM dropped');
+      assert.deepEqual(await post('/json', '{"n":[1]}'), { ...used, body: { n: [1] } });
+      assert.deepEqual(await post('/ab', 'bytes'), { ...used, body: 'bytes' });
+      assert.deepEqual(await post('/bytes', new Uint8Array([1, 2, 255])), { ...used, body: [1, 2, 255] });
+      assert.deepEqual(await post('/form', 'x=1&y=2', 'application/x-www-form-urlencoded'), { ...used, body: '1' });
+      const big = 'z'.repeat(1 << 20);
+      assert.equal(((await post('/text', big)) as { body: string }).body.length, big.length);
+      const get = (await (await fetch(`${s.url}/text`)).json()) as Record<string, unknown>;
+      assert.deepEqual(get, { before: false, body: '', after: false, again: 'read twice', clone: 'cloned', stillUsed: false }, 'GET has no body to use up');
+    },
+  );
+});
+
+test('request.headers: a Headers over the parsed list; get/has read it, anything else (and changes) go through a real Headers', async () => {
+  await withFetch(
+    (request) => {
+      const h = request.headers;
+      const out: Record<string, unknown> = {
+        instance: h instanceof Headers,
+        tag: Object.prototype.toString.call(h),
+        multi: h.get('X-Multi'),
+        cookie: h.get('cookie'),
+        missing: h.get('x-none'),
+        has: [h.has('x-multi'), h.has('X-NONE')],
+        bad: (() => {
+          try {
+            h.get('bad name');
+            return 'no throw';
+          } catch (e) {
+            return e instanceof TypeError ? 'TypeError' : String(e);
+          }
+        })(),
+      };
+      out.keys = [...h.keys()].filter((k) => k.startsWith('x-') || k === 'cookie');
+      h.set('x-added', 'yes');
+      h.delete('x-multi');
+      out.afterSet = [h.get('x-added'), h.has('x-multi')];
+      out.copied = new Headers(h).get('x-added');
+      out.viaRequest = new Request('http://elsewhere.test/', { headers: h }).headers.get('x-added');
+      out.viaResponse = new Response(null, { headers: h }).headers.get('x-added');
+      return Response.json(out);
+    },
+    async (s) => {
+      const r = await fetch(`${s.url}/`, { headers: [['x-multi', 'a'], ['x-multi', 'b'], ['cookie', 'c=1'], ['cookie', 'd=2']] });
+      assert.deepEqual(await r.json(), {
+        instance: true,
+        tag: '[object Headers]',
+        multi: 'a, b',
+        cookie: 'c=1; d=2',
+        missing: null,
+        has: [true, false],
+        bad: 'TypeError',
+        keys: ['cookie', 'x-multi'],
+        afterSet: ['yes', false],
+        copied: 'yes',
+        viaRequest: 'yes',
+        viaResponse: 'yes',
+      });
+    },
+  );
 });
