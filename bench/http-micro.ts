@@ -4,10 +4,14 @@
  * stand-in TcpConnection whose send() only counts bytes.
  * Run: node dist/bench/http-micro.js [--seconds S]
  * Prints ns per request for a wrk-like GET, a browser-like GET and a
- * 16-deep pipeline, plus the parser alone.
+ * 16-deep pipeline, plus the parser alone; then the wrk GET through the fetch
+ * adapter and through a Hono app (the Web API's own JS cost).
  */
 import { parseArgs } from 'node:util';
+import { Hono } from 'hono';
 import { HttpConnection } from '../src/http/connection.js';
+import { fromFetch } from '../src/http/fetch.js';
+import { installFastResponse } from '../src/http/web-response.js';
 import { HttpLoop } from '../src/http/loop.js';
 import { handlerContext } from '../src/http/handlers.js';
 import { resolveHttpOptions, type Handler } from '../src/http/options.js';
@@ -67,8 +71,8 @@ const browserGet =
   'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.9\r\nAccept-Encoding: gzip, deflate, br\r\n' +
   'Connection: keep-alive\r\nCookie: session=abcdef0123456789; theme=dark\r\nCache-Control: max-age=0\r\n\r\n';
 
-function measure(name: string, raw: string, perBatch: number): void {
-  const hl = new HttpLoop(fakeLoop, resolveHttpOptions({}), hello, handlerContext({ loop: 0, loops: 1, stats: () => [] }));
+function measure(name: string, raw: string, perBatch: number, handler: Handler = hello): void {
+  const hl = new HttpLoop(fakeLoop, resolveHttpOptions({}), handler, handlerContext({ loop: 0, loops: 1, stats: () => [] }));
   const hc = new HttpConnection(hl, fakeConn);
   const buf = new FakeBuffer(Buffer.from(raw, 'latin1')) as unknown as ReactorBuffer;
   // warm up
@@ -112,4 +116,9 @@ if (!only) measureParser('parser only, browser GET', browserGet);
 measure('wrk GET -> hello', wrkGet, 1);
 if (!only) measure('browser GET -> hello', browserGet, 1);
 if (!only) measure('16 pipelined wrk GETs -> hello', wrkGet.repeat(16), 16);
+installFastResponse(); // as serve({ fetch }) does
+measure('wrk GET -> fetch adapter', wrkGet, 1, fromFetch(() => new Response('hello', { headers: { 'content-type': 'text/plain' } })));
+const app = new Hono();
+app.get('/hello', (c) => c.text('hello'));
+measure('wrk GET -> Hono app', wrkGet, 1, fromFetch(app.fetch));
 console.log(`(sent ${sentBytes} bytes)`);

@@ -29,21 +29,28 @@ const DOT_SEGMENT = /\/\.|%2e/i;
 const PLAIN_HOST =
   /^(?:(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(?::([1-9]\d{0,4}))?$/;
 
+/** The last host checked, and whether the URL parser keeps it as it is (one per thread: hosts repeat). */
+let lastHost = '';
+let lastHostPlain = false;
+
+function plainHost(host: string): boolean {
+  if (host === lastHost) return lastHostPlain;
+  const m = PLAIN_HOST.exec(host);
+  const plain =
+    m !== null &&
+    (m[1] === undefined || (m[1] !== '80' && +m[1] <= 65535)) &&
+    !host.includes('xn--'); // punycode labels are decoded and checked
+  lastHost = host;
+  lastHostPlain = plain;
+  return plain;
+}
+
 /** request.url for a native request, as `new Request(url)` would serialize it. Throws when the URL parser refuses it. */
 export function webUrl(req: HttpRequest): string {
   const target = req.url;
   if (target.charCodeAt(0) === 0x2f) {
     const host = req.host || 'localhost';
-    const m = PLAIN_HOST.exec(host);
-    if (
-      m !== null &&
-      (m[1] === undefined || (m[1] !== '80' && +m[1] <= 65535)) &&
-      !host.includes('xn--') && // punycode labels are decoded and checked
-      PLAIN_TARGET.test(target) &&
-      !DOT_SEGMENT.test(target)
-    ) {
-      return `http://${host}${target}`;
-    }
+    if (plainHost(host) && PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return `http://${host}${target}`;
     return parsed(`http://${host}${target}`);
   }
   return parsed(target === '*' ? `http://${req.host || 'localhost'}/` : target);
@@ -58,6 +65,7 @@ function parsed(url: string): string {
 
 /** request.method as undici would have it; throws for the methods fetch refuses. */
 export function webMethod(method: string): string {
+  if (method === 'GET' || method === 'POST') return method;
   const upper = method.toUpperCase();
   if (FORBIDDEN_METHODS.has(upper)) throw new TypeError(`'${method}' HTTP method is unsupported.`);
   return NORMALIZED_METHODS.has(upper) ? upper : method;
