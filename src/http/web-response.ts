@@ -44,6 +44,7 @@ export interface FastParts {
 }
 
 const NO_FIELDS: readonly string[] = [];
+const TEXT_FIELDS = ['content-type', TEXT_PLAIN];
 const scratch: FastParts = { status: 200, body: null, fields: NO_FIELDS, headers: null };
 
 function isWhitespace(c: number): boolean {
@@ -140,7 +141,7 @@ export class FastResponse {
       if (this.#headers !== null) {
         if (!this.#headers.has('content-type')) this.#headers.set('content-type', TEXT_PLAIN);
       } else if (this.#fields === null) {
-        this.#fields = ['content-type', TEXT_PLAIN];
+        this.#fields = TEXT_FIELDS; // shared: a list that came from init is the only one ever appended to
       } else if (!hasField(this.#fields, 'content-type')) {
         this.#fields.push('content-type', TEXT_PLAIN);
       }
