@@ -157,6 +157,13 @@ export function parseText(label: string, raw: string, what = 'a value'): string 
   return raw;
 }
 
+/** A comma-separated list without empty items, each checked by `item`. */
+export function parseCsv<T>(label: string, raw: string, item: (raw: string, label: string) => T): T[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (parts.some((s) => s === '')) throw new UsageError(`${label} must be a comma-separated list without empty items, got '${raw}'`);
+  return parts.map((p) => item(p, label));
+}
+
 // ---------------------------------------------------------------- flags
 
 /** One flag: how parseArgs reads it, how its value is checked, and its --help line. */
@@ -210,6 +217,9 @@ export const flag = {
   text: (c: Common & { what?: string } = {}): Flag<string> => str(c, 'TEXT', (raw, l) => parseText(l, raw, c.what)),
   /** A file written after the run, checked before it starts. */
   output: (c: Common = {}): Flag<string> => str(c, 'FILE', (raw, l) => parseOutputFile(l, raw)),
+  /** A comma-separated list (`a,b/16,c`): no empty items; `item` checks each one. */
+  csv: <T = string>(c: Common & { item?: (raw: string, label: string) => T } = {}): Flag<T[]> =>
+    str(c, 'LIST', (raw, l) => parseCsv(l, raw, c.item ?? ((x) => x as unknown as T))),
   /** Repeatable text (-H 'K: V' -H ...); `parse` checks each one. */
   list: <T>(parse: (raw: string, label: string) => T, c: Common = {}): Flag<T> & { multiple: true } => ({
     ...str(c, 'TEXT', parse),

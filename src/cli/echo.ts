@@ -10,7 +10,7 @@ import { onStopSignal, serverFlags } from './options.js';
 
 const FLAGS = serverFlags;
 
-const HELP = `usage: edgeloop echo --port P [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [--backlog N]
+const HELP = `usage: edgeloop echo --port P [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [--backlog N] [--proxy-protocol]
 
 A TCP echo server. Prints "listening on HOST:PORT (N loops, accept=S, backlog=B)" when ready;
 SIGINT/SIGTERM stop it gracefully.
@@ -33,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       accept: v.accept ?? 'reuseport',
       backlog: v.backlog,
       module: new URL('./echoHandlers.js', import.meta.url),
+      ...(v['proxy-protocol'] ? { proxyProtocol: true } : {}),
     });
   } catch (err) {
     return usageError('echo', err);

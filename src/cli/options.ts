@@ -12,6 +12,9 @@ export const serverFlags = {
   loops: flag.int({ min: 1, max: 1024, help: `event loops, one per thread (default: CPU count = ${os.availableParallelism()})` }),
   accept: flag.choice(ACCEPT_STRATEGIES, { help: `${ACCEPT_STRATEGIES.join(' | ')} (default reuseport)` }),
   backlog: flag.int({ min: 0, max: 2 ** 31 - 1, help: 'listen backlog (default: net.core.somaxconn)' }),
+  'proxy-protocol': flag.bool({
+    help: 'every connection starts with a PROXY protocol v1/v2 header (HAProxy send-proxy[-v2]);\nwithout a valid one it is closed unserved',
+  }),
   help: flag.bool({ short: 'h', help: 'this text' }),
 };
 

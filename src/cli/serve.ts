@@ -6,8 +6,9 @@ import os from 'node:os';
 import { serve, type HttpServer, type ServeOptions } from '../http/index.js';
 import { resolveHttpOptions } from '../http/options.js';
 import type { ParserLimits } from '../http/parser/limits.js';
-import { flag, flagHelp, parseFlags, parsePort, usageError, type FlagValues } from './args.js';
+import { flag, flagHelp, parseFlags, parsePort, usageError, UsageError, type FlagValues } from './args.js';
 import { durationArg, plural, sizeArg } from './format.js';
+import { TrustProxy } from '../http/trust-proxy.js';
 import { onStopSignal, serverFlags } from './options.js';
 
 const D = resolveHttpOptions();
@@ -35,7 +36,21 @@ const FLAGS = {
   ...serverFlags,
   port: flag.port({ short: 'p', help: 'port to listen on (default: $PORT, else 8080; 0 picks a free one)' }),
   ...HTTP_FLAGS,
+  'trust-proxy': flag.csv({
+    item: trustedAddress,
+    help: 'believe X-Forwarded-For from these peers: comma-separated addresses, CIDR ranges,\nloopback, linklocal, uniquelocal (default: nobody)',
+  }),
 };
+
+/** One --trust-proxy entry, checked as serve() will check it. */
+function trustedAddress(raw: string, label: string): string {
+  try {
+    new TrustProxy([raw]);
+  } catch (err) {
+    throw new UsageError(`${label}: ${(err as Error).message.replace(/^trustProxy: /, '')}`);
+  }
+  return raw;
+}
 
 type Values = FlagValues<typeof FLAGS>;
 
@@ -80,6 +95,7 @@ Routes:
   GET  /stats        per-loop counters as JSON (accepted, active, requests, closed by reason, ...)
   WS   /ws           WebSocket echo: text back as text, binary as binary
   WS   /pubsub/TOPIC  each message goes to every other subscriber of TOPIC, on any loop
+  GET  /ip           the client's address as the server sees it (text)
 
 Options:
 ${flagHelp({ ...serverFlags, port: FLAGS.port })}
@@ -109,6 +125,8 @@ export async function main(argv: string[]): Promise<number> {
       backlog: v.backlog,
       module: new URL('../http/demo.js', import.meta.url),
       ...httpOptions(v),
+      ...(v['proxy-protocol'] ? { proxyProtocol: true } : {}),
+      ...(v['trust-proxy'] !== undefined ? { trustProxy: v['trust-proxy'] } : {}),
     };
     stopTimeout = v['stop-timeout'] ?? stopTimeout;
   } catch (err) {

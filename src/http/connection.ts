@@ -13,6 +13,7 @@
  * Thread: the loop thread of its TcpConnection. Owns the parser, the current
  * request/response pair, the pending input and the connection's deadlines.
  */
+import type { SockAddr } from '../native/binding.js';
 import type { Buffer as ReactorBuffer } from '../reactor/Buffer.js';
 import { S } from '../reactor/LoopStats.js';
 import type { TcpConnection } from '../reactor/TcpConnection.js';
@@ -21,7 +22,7 @@ import type { HttpLoop } from './loop.js';
 import type { Output } from './output.js';
 import { HttpError, httpError } from './parser/errors.js';
 import { EV_BODY, EV_HEAD, EV_HEAD_ONLY, EV_NEED_MORE, type RequestParser, type RequestHead } from './parser/request-parser.js';
-import { HttpRequest } from './request.js';
+import { HttpRequest, type AddressSource } from './request.js';
 import { HttpResponse, type ResponseSink } from './response.js';
 import { dateLine } from './date.js';
 import { STATUS_TEXT, statusLine } from './status.js';
@@ -39,7 +40,7 @@ const T_REQUEST = 4;
 
 type DrainWaiter = { resolve: () => void; reject: (e: unknown) => void };
 
-export class HttpConnection implements BodySource, ResponseSink {
+export class HttpConnection implements BodySource, ResponseSink, AddressSource {
   readonly output: Output;
   /** Taken from the loop's pool while a request is on the wire; idle connections hold none. */
   private parser: RequestParser | null = null;
@@ -80,6 +81,8 @@ export class HttpConnection implements BodySource, ResponseSink {
   private sendSince = 0;
   /** Set by a successful upgrade made while input is parsed: the hand-over waits for the batch end. */
   private upgrading: ServerWebSocket | null = null;
+  /** Loop time (ms) the current request's head was parsed: its duration runs from here. */
+  private reqStart = 0;
 
   constructor(
     private readonly hl: HttpLoop,
@@ -217,6 +220,7 @@ export class HttpConnection implements BodySource, ResponseSink {
   /** A request head; `complete` when it has no body (the whole request is here). */
   private onHead(head: RequestHead, complete: boolean): void {
     this.hl.loop.stats.c[S.requests]!++;
+    this.reqStart = this.hl.loop.now();
     this.head = head;
     this.messageDone = complete;
     this.responded = false;
@@ -228,7 +232,7 @@ export class HttpConnection implements BodySource, ResponseSink {
       this.lastBodyAt = this.hl.loop.now();
     }
     this.body = body;
-    const req = new HttpRequest(head, body);
+    const req = new HttpRequest(head, body, this);
     const res = new HttpResponse(this, head.method === 'HEAD', head.versionMinor);
     this.req = req;
     this.res = res;
@@ -304,6 +308,8 @@ export class HttpConnection implements BodySource, ResponseSink {
 
   responseDone(res: HttpResponse, keepAlive: boolean): void {
     if (res !== this.res) return;
+    const req = this.req;
+    if (req !== null) this.hl.responded(req, res, this.reqStart);
     this.responded = true;
     this.keepAliveAfter = keepAlive;
     if (!this.messageDone) {
@@ -411,6 +417,18 @@ export class HttpConnection implements BodySource, ResponseSink {
     this.conn.context = ws;
     if (this.conn.isReadingPaused) this.conn.resumeReading();
     ws.start(rest);
+  }
+
+  // ---- AddressSource -----------------------------------------------------------
+
+  clientAddress(head: RequestHead): SockAddr | undefined {
+    const peer = this.conn.remoteAddress();
+    const trust = this.hl.trustProxy;
+    return peer === undefined || trust === null ? peer : trust.resolve(peer, head.headers);
+  }
+
+  localAddress(): SockAddr | undefined {
+    return this.conn.localAddress();
   }
 
   // ---- BodySource -----------------------------------------------------------
@@ -540,6 +558,8 @@ export class HttpConnection implements BodySource, ResponseSink {
 
   private sendError(status: number): void {
     if (!this.beginWrite()) return;
+    const req = this.req ?? undefined;
+    this.hl.refused(status, req, req !== undefined ? this.reqStart : this.requestStart || this.hl.loop.now());
     const text = `${status} ${STATUS_TEXT[status] ?? 'Error'}\n`;
     this.output.latin1(
       `${statusLine(status)}${dateLine()}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,

@@ -11,6 +11,7 @@
  *   GET  /stats        per-loop counters as JSON
  *   WS   /ws           WebSocket echo: text back as text, binary as binary
  *   WS   /pubsub/TOPIC  every message goes to every other subscriber of TOPIC, on any loop
+ *   GET  /ip           the client's address as the server sees it (text)
  */
 import type { HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
@@ -31,6 +32,7 @@ const INDEX = `<!doctype html>
 <li><a href="/stats">GET /stats</a>: per-loop counters as JSON</li>
 <li>WebSocket <code>/ws</code>: echo (text back as text, binary as binary)</li>
 <li>WebSocket <code>/pubsub/&lt;topic&gt;</code>: every message goes to every other subscriber of the topic, on any loop</li>
+<li><a href="/ip">GET /ip</a>: your address as the server sees it</li>
 </ul>
 `;
 
@@ -98,6 +100,11 @@ export function handler(req: HttpRequest, res: HttpResponse, ctx: HandlerContext
       if (!isGet) return notAllowed(res, 'GET, HEAD');
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify({ loops: ctx.loops, servedBy: ctx.loop, stats: ctx.stats() }, null, 2) + '\n');
+      return;
+    case '/ip':
+      if (!isGet) return notAllowed(res, 'GET, HEAD');
+      res.setHeader('Content-Type', 'text/plain');
+      res.end(`${req.remoteAddress ?? 'unknown'}\n`);
       return;
     default:
       res.status(404).setHeader('Content-Type', 'text/plain').end('not found\n');

@@ -9,12 +9,24 @@
  * stream in from the connection.
  * Thread: the loop thread of the request. Owns nothing.
  */
+import type { SockAddr } from '../native/binding.js';
 import type { FetchHandler, Handler, HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
 import { FastResponse, RealResponse } from './web-response.js';
 import { FORBIDDEN_METHODS, lazyRequests, lazyWebRequest, realWebRequest, webMethod, webUrl } from './web-request.js';
 import { rememberForUpgrade } from './upgrade.js';
+
+/** The native request behind each Web Request a fetch handler was given, for requestIP(). */
+const nativeOf = new WeakMap<Request, HttpRequest>();
+
+/**
+ * Bun's `server.requestIP(request)`: the client of a Request this server gave a fetch handler,
+ * as `{ address, family, port }` (see HttpRequest.remoteAddress), or null for any other Request.
+ */
+export function requestIP(request: Request): SockAddr | null {
+  return nativeOf.get(request)?.clientAddress() ?? null;
+}
 
 export function fromFetch(fetchFn: FetchHandler): Handler {
   if (typeof fetchFn !== 'function') throw new TypeError('fetch handler must be a function (request) => Response');
@@ -32,6 +44,7 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
       return;
     }
     if (ctx.websocket) rememberForUpgrade(request, res);
+    nativeOf.set(request, req);
     const out: unknown = fetchFn(request, ctx);
     if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
       return Promise.resolve(out).then((r) => (res.finished ? discard(r) : respond(r, res, req)));

@@ -11,6 +11,7 @@ import { WsLoop } from '../ws/loop.js';
 import type { WebSocketBehavior } from '../ws/options.js';
 import { Bus, type BusHandles } from '../ws/pubsub.js';
 import { HttpConnection } from './connection.js';
+import { requestIP } from './fetch.js';
 import { HttpLoop } from './loop.js';
 import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
 import { responseToUpgrade } from './upgrade.js';
@@ -81,6 +82,7 @@ export function handlerContext(
   return {
     ...base,
     websocket,
+    requestIP,
     upgrade(request, opts) {
       return responseToUpgrade(request).upgrade(opts?.data, opts?.headers);
     },

@@ -7,6 +7,7 @@
  * same scan closes connections whose queued output stopped moving.
  * Thread: its loop's. Owns the set of live HttpConnections and the sweeper timer.
  */
+import { performance } from 'node:perf_hooks';
 import type { EventLoop } from '../reactor/EventLoop.js';
 import type { Timer } from '../reactor/TimerQueue.js';
 import type { HttpConnection } from './connection.js';
@@ -14,6 +15,9 @@ import type { WsLoop } from '../ws/loop.js';
 import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
 import { Output } from './output.js';
 import { RequestParser } from './parser/request-parser.js';
+import type { TrustProxy } from './trust-proxy.js';
+import type { HttpRequest } from './request.js';
+import type { HttpResponse } from './response.js';
 
 export class HttpLoop {
   readonly output = new Output();
@@ -26,6 +30,7 @@ export class HttpLoop {
   private readonly tick: number;
   /** The loop's WebSocket side, when the server has `websocket` handlers. */
   ws: WsLoop | null = null;
+  readonly trustProxy: TrustProxy | null;
 
   constructor(
     readonly loop: EventLoop,
@@ -33,6 +38,7 @@ export class HttpLoop {
     readonly app: Handler,
     readonly ctx: HandlerContext,
   ) {
+    this.trustProxy = options.trustProxy;
     const shortest = Math.min(options.headersTimeout, options.requestTimeout || Infinity, options.bodyTimeout, options.keepAliveTimeout, options.sendTimeout);
     // Deadlines are honoured within a quarter of the shortest timeout (at most 1 s late).
     this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
@@ -59,6 +65,16 @@ export class HttpLoop {
   releaseParser(p: RequestParser): void {
     p.reset();
     if (this.parsers.length < 1024) this.parsers.push(p);
+  }
+
+  /** A response ended (its last byte queued): counted by status class and duration in this loop's slab. */
+  responded(_req: HttpRequest, res: HttpResponse, startMs: number): void {
+    this.loop.stats.response(res.statusCode, (performance.now() - startMs) / 1000);
+  }
+
+  /** The server answered on its own (400, 408, 413, ...) and closes the connection. */
+  refused(status: number, _req: HttpRequest | undefined, startMs: number): void {
+    this.loop.stats.response(status, (performance.now() - startMs) / 1000);
   }
 
   get size(): number {

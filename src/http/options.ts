@@ -3,6 +3,7 @@
  * signatures. Options are plain data so they can cross into loop threads.
  * Thread: any. Owns nothing.
  */
+import type { SockAddr } from '../native/binding.js';
 import type { LoopStatsSnapshot } from '../reactor/LoopStats.js';
 import type { ParserLimits } from './parser/limits.js';
 import { resolveLimits } from './parser/limits.js';
@@ -12,6 +13,7 @@ import type { WebSocketBehavior, WsData, SendOptions } from '../ws/options.js';
 
 /** What `new Headers()` takes. */
 export type HeadersLike = ConstructorParameters<typeof Headers>[0];
+import { TrustProxy, type ProxyHeader } from './trust-proxy.js';
 
 /** What a handler knows about where it runs. */
 export interface HandlerContext {
@@ -34,6 +36,8 @@ export interface HandlerContext {
   publish(topic: string, data: WsData, opts?: SendOptions): number;
   /** Subscribers of `topic` on every loop of the server. */
   subscriberCount(topic: string): number;
+  /** Bun's `server.requestIP(request)`: the client of a Request given to a fetch handler, `{ address, family, port }`, or null. */
+  requestIP(request: Request): SockAddr | null;
 }
 
 /** The fast native API: write the response through `res`. A rejected promise or a throw gives 500. */
@@ -87,6 +91,14 @@ export interface HttpOptions {
    * (every response then takes the streaming path).
    */
   fastResponse?: boolean;
+  /**
+   * Proxies whose X-Forwarded-For (or Forwarded) header says who the client is: addresses,
+   * CIDR ranges, or `loopback`, `linklocal`, `uniquelocal`. From any other peer the headers are
+   * ignored. Default: none (req.remoteAddress is the TCP peer).
+   */
+  trustProxy?: readonly string[];
+  /** Which header trusted proxies write: 'x-forwarded-for' (default; nginx, HAProxy) or 'forwarded' (RFC 7239). */
+  proxyHeader?: ProxyHeader;
   /** Errors thrown by handlers (answered with 500). Default: console.error. Not with `module`: the module exports `onError` instead. */
   onError?: (err: unknown) => void;
 }
@@ -100,6 +112,8 @@ export interface ResolvedHttpOptions {
   sendTimeout: number;
   maxRequestsPerConnection: number;
   writeHighWaterMark: number;
+  /** null: no proxy is trusted. */
+  trustProxy: TrustProxy | null;
   onError: ((err: unknown) => void) | undefined;
 }
 
@@ -123,6 +137,7 @@ export function resolveHttpOptions(o: HttpOptions = {}): ResolvedHttpOptions {
     sendTimeout: ms('sendTimeout', o.sendTimeout, 60_000),
     maxRequestsPerConnection: maxReq,
     writeHighWaterMark: hwm,
+    trustProxy: o.trustProxy === undefined && o.proxyHeader === undefined ? null : new TrustProxy(o.trustProxy ?? [], o.proxyHeader),
     onError: o.onError,
   };
 }

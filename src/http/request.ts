@@ -3,9 +3,20 @@
  * the parsed head, so a handler that only looks at `method` and `path` pays
  * for nothing else. Thread: the loop thread of its connection. Owns its body.
  */
+import type { SockAddr } from '../native/binding.js';
 import { RequestBody } from './body.js';
 import { RequestHeaders } from './headers.js';
 import type { RequestHead } from './parser/request-parser.js';
+
+/** Where a request came from, as its connection knows it. */
+export interface AddressSource {
+  /** The client: the socket's peer, a PROXY header's source, or what trusted proxies' headers say. */
+  clientAddress(head: RequestHead): SockAddr | undefined;
+  /** The address the client connected to. */
+  localAddress(): SockAddr | undefined;
+}
+
+const NO_SOURCE: AddressSource = { clientAddress: () => undefined, localAddress: () => undefined };
 
 export class HttpRequest {
   /** The method, case preserved (methods are case-sensitive). */
@@ -24,14 +35,56 @@ export class HttpRequest {
   /** Made on first use of `signal`: most handlers never look. */
   private _abort: AbortController | undefined;
   private _aborted = false;
+  private readonly source: AddressSource;
+  private _client: SockAddr | null | undefined;
 
   /** `body` is null for requests without one (an empty body is made only if asked for). */
-  constructor(head: RequestHead, body: RequestBody | null) {
+  constructor(head: RequestHead, body: RequestBody | null, source: AddressSource = NO_SOURCE) {
     this.head = head;
+    this.source = source;
     this.method = head.method;
     this.url = head.target;
     this.httpVersion = head.versionMinor === 1 ? '1.1' : '1.0';
     this._body = body;
+  }
+
+  /**
+   * The client's address as the server sees it: the TCP peer; behind a PROXY protocol listener,
+   * the client the balancer saw; behind proxies on the `trustProxy` list, the first hop of their
+   * X-Forwarded-For (or Forwarded) chain that is not itself trusted. Undefined only if the
+   * connection closed before anyone asked.
+   */
+  get remoteAddress(): string | undefined {
+    return this.client()?.address;
+  }
+
+  /** The client's port; 0 when it came from an X-Forwarded-For header, which carries none. */
+  get remotePort(): number | undefined {
+    return this.client()?.port;
+  }
+
+  /** 'IPv4' or 'IPv6'. */
+  get remoteFamily(): string | undefined {
+    return this.client()?.family;
+  }
+
+  /** The address the client connected to (behind PROXY protocol: the balancer's listener). */
+  get localAddress(): string | undefined {
+    return this.source.localAddress()?.address;
+  }
+
+  get localPort(): number | undefined {
+    return this.source.localAddress()?.port;
+  }
+
+  /** The client as `{ address, family, port }` (Bun's requestIP shape), or null. */
+  clientAddress(): SockAddr | null {
+    return this.client();
+  }
+
+  private client(): SockAddr | null {
+    if (this._client === undefined) this._client = this.source.clientAddress(this.head) ?? null;
+    return this._client;
   }
 
   /** The body: an async iterable of chunks, with bytes()/text()/json()/stream(). */

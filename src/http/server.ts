@@ -36,6 +36,10 @@ export interface ServeOptions extends HttpOptions {
   module?: string | URL;
   /** WebSocket handlers and options (loops: 1; with module, the module exports `websocket`). See docs/websocket.md. */
   websocket?: WebSocketBehavior<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- each app types its own ws.data
+  /** Every connection starts with a PROXY protocol header (v1 or v2): req.remoteAddress is the client the balancer saw. */
+  proxyProtocol?: boolean;
+  /** Milliseconds to receive the PROXY header before the connection is closed unserved (default 5000). */
+  proxyHeaderTimeout?: number;
 }
 
 export interface HttpServer {
@@ -70,6 +74,8 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     port: options.port ?? 0,
     accept: options.accept,
     backlog: options.backlog,
+    proxyProtocol: options.proxyProtocol,
+    proxyHeaderTimeout: options.proxyHeaderTimeout,
   };
   let tcp: TcpServer;
   /** loops: 1 with handler/fetch: the one WsLoop, on this thread. */

@@ -1,7 +1,11 @@
 /**
  * Per-loop counters in shared memory. Thread: written only by its own loop,
- * read by any thread (the /stats route, the CLI, tests). Owns one slab of a
- * SharedArrayBuffer that every loop thread of a server maps.
+ * read by any thread (the /stats route, /metrics, the CLI, tests). Owns one
+ * slab of a SharedArrayBuffer that every loop thread of a server maps.
+ *
+ * A slab is the named counters below, then the request-duration histogram
+ * (one count per bucket of DURATION_BUCKETS, and one for slower requests).
+ * Nothing per request crosses threads: a scrape reads the slabs.
  */
 export const STAT_FIELDS = [
   'accepted',
@@ -18,7 +22,28 @@ export const STAT_FIELDS = [
   'closedError',
   'closedTimeout',
   'closedShutdown',
+  /** Connections closed at the PROXY protocol gate: invalid, missing or late header. */
+  'proxyRejected',
+  /** HTTP responses by status class. */
+  'responses1xx',
+  'responses2xx',
+  'responses3xx',
+  'responses4xx',
+  'responses5xx',
+  /** Sum of request durations, seconds (the histogram's _sum). */
+  'requestSeconds',
+  /** Slots for the TLS and WebSocket layers: they count here, /metrics exports them. */
+  'tlsHandshakes',
+  'tlsHandshakeErrors',
+  'wsMessagesIn',
+  'wsMessagesOut',
 ] as const;
+
+/** Upper bounds (seconds) of the request-duration histogram's buckets. */
+export const DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DURATION_BASE = STAT_FIELDS.length;
+/** Float64 slots per loop: the named counters, then a count per bucket plus one for +Inf. */
+const SLAB = STAT_FIELDS.length + DURATION_BUCKETS.length + 1;
 
 export type StatField = (typeof STAT_FIELDS)[number];
 export const S: { readonly [K in StatField]: number } = Object.fromEntries(
@@ -36,6 +61,8 @@ const CLOSE_FIELD: Record<CloseReason, number> = {
   shutdown: S.closedShutdown,
 };
 
+export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+
 export interface LoopStatsSnapshot {
   loop: number;
   accepted: number;
@@ -47,6 +74,14 @@ export interface LoopStatsSnapshot {
   acceptEmptyWakeups: number;
   shed: number;
   closed: Record<CloseReason, number>;
+  proxyRejected: number;
+  responses: Record<StatusClass, number>;
+  /** Request durations: the sum (seconds) and a count per DURATION_BUCKETS bucket, the last for slower ones (not cumulative). */
+  requestSeconds: { sum: number; buckets: number[] };
+  tlsHandshakes: number;
+  tlsHandshakeErrors: number;
+  wsMessagesIn: number;
+  wsMessagesOut: number;
 }
 
 export class LoopStats {
@@ -57,17 +92,17 @@ export class LoopStats {
     shared?: SharedArrayBuffer,
   ) {
     // Without a shared buffer the loop gets a slab of its own; index is then only a label.
-    const sab = shared ?? new SharedArrayBuffer(STAT_FIELDS.length * 8);
+    const sab = shared ?? new SharedArrayBuffer(SLAB * 8);
     const slab = shared ? index : 0;
-    this.c = new Float64Array(sab, slab * STAT_FIELDS.length * 8, STAT_FIELDS.length);
+    this.c = new Float64Array(sab, slab * SLAB * 8, SLAB);
   }
 
   static allocate(loops: number): SharedArrayBuffer {
-    return new SharedArrayBuffer(loops * STAT_FIELDS.length * 8);
+    return new SharedArrayBuffer(loops * SLAB * 8);
   }
 
   static readAll(shared: SharedArrayBuffer): LoopStatsSnapshot[] {
-    const n = shared.byteLength / (STAT_FIELDS.length * 8);
+    const n = shared.byteLength / (SLAB * 8);
     const out: LoopStatsSnapshot[] = [];
     for (let i = 0; i < n; i++) out.push(new LoopStats(i, shared).snapshot());
     return out;
@@ -76,6 +111,17 @@ export class LoopStats {
   closed(reason: CloseReason): void {
     this.c[CLOSE_FIELD[reason]]!++;
     this.c[S.active]!--;
+  }
+
+  /** One HTTP response sent: its status class and how long its request took. */
+  response(status: number, seconds: number): void {
+    const c = this.c;
+    const cls = (status / 100) | 0;
+    if (cls >= 1 && cls <= 5) c[S.responses1xx + cls - 1]!++;
+    c[S.requestSeconds]! += seconds;
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    c[DURATION_BASE + i]!++;
   }
 
   snapshot(): LoopStatsSnapshot {
@@ -98,6 +144,19 @@ export class LoopStats {
         timeout: c[S.closedTimeout]!,
         shutdown: c[S.closedShutdown]!,
       },
+      proxyRejected: c[S.proxyRejected]!,
+      responses: {
+        '1xx': c[S.responses1xx]!,
+        '2xx': c[S.responses2xx]!,
+        '3xx': c[S.responses3xx]!,
+        '4xx': c[S.responses4xx]!,
+        '5xx': c[S.responses5xx]!,
+      },
+      requestSeconds: { sum: c[S.requestSeconds]!, buckets: Array.from(c.subarray(DURATION_BASE, SLAB)) },
+      tlsHandshakes: c[S.tlsHandshakes]!,
+      tlsHandshakeErrors: c[S.tlsHandshakeErrors]!,
+      wsMessagesIn: c[S.wsMessagesIn]!,
+      wsMessagesOut: c[S.wsMessagesOut]!,
     };
   }
 }

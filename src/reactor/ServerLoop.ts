@@ -8,6 +8,7 @@ import { Acceptor, logFdShortage, type FdShortage } from './Acceptor.js';
 import type { EventLoop } from './EventLoop.js';
 import { EV_ET } from './Channel.js';
 import { S, type LoopStatsSnapshot } from './LoopStats.js';
+import { ProxyHeaderGate } from './ProxyHeaderGate.js';
 import { TcpConnection, type ConnectionHandlers } from './TcpConnection.js';
 
 export interface ServerHandlers extends ConnectionHandlers {
@@ -42,13 +43,21 @@ export interface ConnectionOptions {
   maxAcceptsPerWakeup?: number;
   /** Told about each episode of fd shortage (accepting paused); default: one warning line. */
   onFdShortage?: (report: FdShortage) => void;
+  /** Every connection starts with a PROXY protocol header (v1 or v2); see ProxyHeaderGate. */
+  proxyProtocol?: boolean;
+  /** Milliseconds a connection has to send its complete PROXY header (default 5000). */
+  proxyHeaderTimeout?: number;
 }
+
+export const DEFAULT_PROXY_HEADER_TIMEOUT = 5000;
 
 export class ServerLoop {
   readonly connections = new Map<number, TcpConnection>();
   private readonly acceptors: Acceptor[] = [];
   private readonly wrapped: ConnectionHandlers;
   private stopping: { resolve: () => void } | undefined;
+  /** Connections still waiting for their PROXY header. */
+  private readonly gated = new Set<TcpConnection>();
 
   constructor(
     readonly loop: EventLoop,
@@ -70,11 +79,22 @@ export class ServerLoop {
         try {
           handlers.onClose?.(conn, reason, error);
         } finally {
-          if (this.stopping && this.connections.size === 0) this.stopping.resolve();
+          this.settleStop();
         }
       },
     };
   }
+
+  private settleStop(): void {
+    if (this.stopping && this.connections.size === 0) this.stopping.resolve();
+  }
+
+  /** A connection that closed at the PROXY gate: its handlers never heard of it. */
+  private readonly closedAtGate = (conn: TcpConnection): void => {
+    this.connections.delete(conn.id);
+    this.gated.delete(conn);
+    this.settleStop();
+  };
 
   addAcceptor(fd: number, o: { exclusive?: boolean; ownsFd?: boolean; maxPerWakeup?: number }): Acceptor {
     const a = new Acceptor(this.loop, fd, {
@@ -98,7 +118,20 @@ export class ServerLoop {
     if (handedOver) this.loop.stats.c[S.accepted]!++;
     const conn = new TcpConnection(this.loop, fd, 'connecting', this.opts.edgeTriggered ? EV_ET : 0);
     if (this.opts.noDelay !== false) native.setsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY, 1);
-    conn.setHandlers(this.wrapped);
+    if (this.opts.proxyProtocol) {
+      const next: ConnectionHandlers = {
+        ...this.wrapped,
+        onConnection: (c) => {
+          this.gated.delete(c);
+          this.wrapped.onConnection?.(c);
+        },
+      };
+      const gate = new ProxyHeaderGate(conn, this.opts.proxyHeaderTimeout ?? DEFAULT_PROXY_HEADER_TIMEOUT, next, this.closedAtGate);
+      conn.setHandlers(gate.handlers);
+      this.gated.add(conn);
+    } else {
+      conn.setHandlers(this.wrapped);
+    }
     this.connections.set(conn.id, conn);
     conn.establish();
     if (this.opts.idleTimeout && !conn.isClosed) conn.setIdleTimeout(this.opts.idleTimeout);
@@ -130,6 +163,10 @@ export class ServerLoop {
       });
       for (const c of [...this.connections.values()]) {
         if (c.isClosed) continue;
+        if (this.gated.has(c)) {
+          c.forceClose('shutdown'); // not served yet, and its handlers do not know it
+          continue;
+        }
         if (this.handlers.onStop) {
           try {
             this.handlers.onStop(c);

@@ -85,6 +85,9 @@ export class TcpConnection implements ChannelOwner {
   private readDog: Watchdog | undefined;
   private writeDog: Watchdog | undefined;
   private lingerTimer: Timer | undefined;
+  private sockPeer: SockAddr | undefined;
+  private sockLocal: SockAddr | undefined;
+  private proxied: { remote: SockAddr; local: SockAddr } | undefined;
 
   constructor(
     readonly loop: EventLoop,
@@ -134,14 +137,41 @@ export class TcpConnection implements ChannelOwner {
     return this.input ? this.input.readableBytes : 0;
   }
 
+  /**
+   * This end's address: the one the client connected to (behind PROXY protocol, the
+   * balancer's listener it reached). Read from the socket once and kept.
+   */
   localAddress(): SockAddr | undefined {
-    const a = native.getsockname(this.fd);
-    return typeof a === 'number' ? undefined : a;
+    if (this.proxied !== undefined) return this.proxied.local;
+    if (this.sockLocal === undefined && !this.isClosed) {
+      const a = native.getsockname(this.fd);
+      if (typeof a !== 'number') this.sockLocal = a;
+    }
+    return this.sockLocal;
   }
 
+  /** The client's address: the socket's peer, or the one a PROXY protocol header gave. */
   remoteAddress(): SockAddr | undefined {
-    const a = native.getpeername(this.fd);
-    return typeof a === 'number' ? undefined : a;
+    return this.proxied !== undefined ? this.proxied.remote : this.peerAddress();
+  }
+
+  /** The socket's own peer, whatever a PROXY header said (the balancer, behind one). Read once and kept. */
+  peerAddress(): SockAddr | undefined {
+    if (this.sockPeer === undefined && !this.isClosed) {
+      const a = native.getpeername(this.fd);
+      if (typeof a !== 'number') this.sockPeer = a;
+    }
+    return this.sockPeer;
+  }
+
+  /** The addresses a PROXY protocol header gave (the client and the listener it reached, as the balancer saw them). */
+  setProxiedAddresses(remote: SockAddr, local: SockAddr): void {
+    this.proxied = { remote, local };
+  }
+
+  /** True when remoteAddress() comes from a PROXY protocol header. */
+  get isProxied(): boolean {
+    return this.proxied !== undefined;
   }
 
   // ---- events -------------------------------------------------------------

@@ -54,6 +54,15 @@ export interface TcpServerOptions {
    * Default: one warning line per report.
    */
   onFdShortage?: (report: FdShortage) => void;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2, HAProxy's send-proxy):
+   * conn.remoteAddress() is then the client the balancer saw. A connection without a complete,
+   * valid header within proxyHeaderTimeout is closed unserved. Only for listeners that nothing
+   * but the balancer can reach: the header is believed.
+   */
+  proxyProtocol?: boolean;
+  /** Milliseconds to receive the PROXY header (default 5000; the specification asks for at least 3 s). */
+  proxyHeaderTimeout?: number;
 }
 
 export interface ServerInfo {
@@ -128,6 +137,13 @@ export class TcpServer {
     const strategy = opts.accept ?? 'reuseport';
     if (!ACCEPT_STRATEGIES.includes(strategy)) throw new RangeError(`invalid accept strategy '${strategy}': use reuseport, exclusive or dispatcher`);
     this.strategy = strategy;
+    const pht = opts.proxyHeaderTimeout;
+    if (pht !== undefined && !(typeof pht === 'number' && pht > 0 && pht < 2 ** 31)) {
+      throw new RangeError(`invalid proxyHeaderTimeout ${String(pht)}: must be a positive number of milliseconds`);
+    }
+    if (opts.proxyProtocol !== undefined && typeof opts.proxyProtocol !== 'boolean') {
+      throw new TypeError(`invalid proxyProtocol ${String(opts.proxyProtocol)}: must be true or false`);
+    }
     if (opts.backlog !== undefined && (!Number.isInteger(opts.backlog) || opts.backlog < 0)) {
       throw new RangeError(`invalid backlog ${opts.backlog}: must be a non-negative integer`);
     }
@@ -208,8 +224,10 @@ export class TcpServer {
 
   /** The per-connection options every loop applies (structured-clonable: no functions). */
   private connOpts(): ConnectionOptions {
-    const { noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup } = this.opts;
-    return JSON.parse(JSON.stringify({ noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup })) as ConnectionOptions;
+    const { noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup, proxyProtocol, proxyHeaderTimeout } = this.opts;
+    return JSON.parse(
+      JSON.stringify({ noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup, proxyProtocol, proxyHeaderTimeout }),
+    ) as ConnectionOptions;
   }
 
   private async startWorkers(): Promise<void> {

@@ -1,0 +1,97 @@
+/**
+ * Helpers for the operations tests: external tools (which must exist under
+ * CI), free ports for daemons that cannot bind port 0, and daemons started
+ * in a temporary directory and stopped after the test.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { sleep } from '../helpers.js';
+
+export function haveCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** True when `cmd` exists; otherwise skips the test, or fails it under CI=true (CI installs every tool). */
+export function needTool(t: TestContext, cmd: string, pkg: string): boolean {
+  if (haveCommand(cmd)) return true;
+  if (process.env.CI === 'true') throw new Error(`${cmd} is missing: .ci/run installs it (Debian package ${pkg})`);
+  t.skip(`${cmd} not installed (Debian package ${pkg})`);
+  return false;
+}
+
+/** A port the kernel just handed out and released, for daemons whose config needs a number. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export function tempDir(t: TestContext, prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function connectOnce(port: number, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, ms);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
+}
+
+/** Starts a daemon in the foreground, waits until `port` accepts, and stops it (TERM, then KILL) after the test. */
+export async function startDaemon(t: TestContext, cmd: string, args: string[], port: number, log: () => string): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(3000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+  for (let i = 0; i < 100 && child.exitCode === null; i++) {
+    if (await connectOnce(port, 500)) return child;
+    await sleep(50);
+  }
+  throw new Error(`${cmd} did not start: ${err} ${log()}`);
+}
+
+/** Runs a command to its end (bounded by timeoutMs), collecting its output. */
+export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
