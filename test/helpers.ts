@@ -116,6 +116,25 @@ export function startCli(args: string[], ready: RegExp, timeoutMs = 15_000, env:
   });
 }
 
+/** A port the kernel just handed out and released, for daemons whose config needs a number (nginx, HAProxy). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** The temp-file directives of an nginx `http {}` block, all inside `dir` (nginx's defaults need root-owned paths). */
+export function nginxTempPaths(dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((k) => `  ${k}_temp_path ${dir}/${k === 'client_body' ? 'body' : k};`)
+    .join('\n');
+}
+
 /** Listens on [::1] only; the port, or undefined where this machine has no IPv6 loopback. */
 export function listenOnV6Loopback(server: net.Server): Promise<number | undefined> {
   return new Promise((resolve) => {

@@ -106,15 +106,12 @@ function parseV1(data: Uint8Array, start: number, end: number): ProxyHeaderResul
   const sp = v1Port(sport);
   const dp = v1Port(dport);
   if (sp === undefined || dp === undefined) return invalid('v1: a port that is not a number from 0 to 65535 (no leading zeros)');
+  return relayed(1, length, v4, srcAddr, sp, dstAddr, dp);
+}
+
+function relayed(version: 1 | 2, length: number, v4: boolean, src: string, sport: number, dst: string, dport: number): ProxyRelayed {
   const family = v4 ? 'IPv4' : 'IPv6';
-  return {
-    ok: true,
-    length,
-    command: 'proxy',
-    version: 1,
-    remote: { address: srcAddr, port: sp, family },
-    local: { address: dstAddr, port: dp, family },
-  };
+  return { ok: true, length, command: 'proxy', version, remote: { address: src, port: sport, family }, local: { address: dst, port: dport, family } };
 }
 
 function v1IPv4(s: string): string | undefined {
@@ -167,15 +164,7 @@ function parseV2(data: Uint8Array, start: number, end: number): ProxyHeaderResul
   const dstAddr = v4 ? ipv4At(data, p + 4) : ipv6At(data, p + 16);
   const sp = (data[p + 2 * alen]! << 8) | data[p + 2 * alen + 1]!;
   const dp = (data[p + 2 * alen + 2]! << 8) | data[p + 2 * alen + 3]!;
-  const family = v4 ? 'IPv4' : 'IPv6';
-  return {
-    ok: true,
-    length,
-    command: 'proxy',
-    version: 2,
-    remote: { address: srcAddr, port: sp, family },
-    local: { address: dstAddr, port: dp, family },
-  };
+  return relayed(2, length, v4, srcAddr, sp, dstAddr, dp);
 }
 
 /** TLVs (type, 16-bit length, value) must tile the rest of the block exactly; their contents are skipped. */

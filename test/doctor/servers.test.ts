@@ -7,12 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { runDoctor } from '../../src/doctor/run.js';
 import { codes, connect, haveCommand, repoRoot, sleep, startProgram } from './helpers.js';
+import { freePort, nginxTempPaths } from '../helpers.js';
 
 /**
  * HTTP load on 127.0.0.1 until `until` resolves: keep-alive requests plus
@@ -77,17 +77,6 @@ test('a healthy `edgeloop serve` under load: no error-level finding', async (t) 
   assert.deepEqual(errors.map((f) => `${f.code}: ${f.message}`), [], `all findings: ${codes(r.findings)}`);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 test('nginx with reuseport under load: REUSEPORT_GROUP info and no error-level finding', async (t) => {
   if (!haveCommand('nginx')) return t.skip('nginx not installed');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-nginx-'));
@@ -104,11 +93,7 @@ error_log ${tmp('error.log')} warn;
 events { worker_connections 512; }
 http {
   access_log off;
-  client_body_temp_path ${tmp('body')};
-  proxy_temp_path ${tmp('proxy')};
-  fastcgi_temp_path ${tmp('fastcgi')};
-  uwsgi_temp_path ${tmp('uwsgi')};
-  scgi_temp_path ${tmp('scgi')};
+${nginxTempPaths(dir)}
   server {
     listen 127.0.0.1:${port} reuseport;
     location / { return 200 "ok\\n"; }

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { serve, type HttpServer } from '../../src/http/index.js';
-import { waitFor, within } from '../helpers.js';
-import { freePort, needTool, run, startDaemon, tempDir } from './tools.js';
+import { freePort, nginxTempPaths, waitFor, within } from '../helpers.js';
+import { needTool, run, startDaemon, tempDir } from './tools.js';
 
 /** GET path over a fresh connection; resolves with the client's own port and the body. */
 function get(port: number, pathname: string, extra = ''): Promise<{ clientPort: number; status: number; body: string }> {
@@ -119,11 +119,7 @@ error_log ${tmp('error.log')} warn;
 events { worker_connections 256; }
 http {
   access_log off;
-  client_body_temp_path ${tmp('body')};
-  proxy_temp_path ${tmp('proxy')};
-  fastcgi_temp_path ${tmp('fastcgi')};
-  uwsgi_temp_path ${tmp('uwsgi')};
-  scgi_temp_path ${tmp('scgi')};
+${nginxTempPaths(dir)}
   upstream edgeloop {
     server 127.0.0.1:${server.port};
     keepalive 16;
