@@ -383,6 +383,11 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     }
     if (res !== this.res || this.closing || this.conn.isClosed || this.head === null) return false;
     const h = checkHandshake(this.head, wsl.options);
+    if (h.ok && this.hl.stopping) {
+      // Stop already told every socket to close: a new one would only wait out the stop timeout.
+      res.status(503).setHeader('Content-Type', 'text/plain').end('503 Service Unavailable: the server is shutting down\n');
+      return false;
+    }
     if (!h.ok) {
       if (h.status === 0) return false; // a plain request: the app answers it
       res.status(h.status);

@@ -52,7 +52,7 @@ export interface WsLoopStats {
 
 export class WsLoop {
   readonly options: ResolvedWsOptions;
-  readonly handlers: WebSocketHandlers<unknown> & { dropped?(ws: ServerWebSocket, message: string | Buffer): void };
+  readonly handlers: WebSocketHandlers<unknown>;
   /** `drain` runs when a socket's queue falls to this. */
   readonly lowMark: number;
   readonly topics: LocalTopics;
@@ -70,7 +70,7 @@ export class WsLoop {
     readonly bus: Bus | null = null,
   ) {
     this.options = resolveWsOptions(behavior);
-    this.handlers = behavior as WsLoop['handlers'];
+    this.handlers = behavior;
     this.lowMark = this.options.maxBackpressure >> 2;
     this.topics = new LocalTopics(bus);
     const o = this.options;

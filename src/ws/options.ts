@@ -45,6 +45,8 @@ export interface WebSocketHandlers<T = unknown> {
   ping?(ws: ServerWebSocket<T>, data: Buffer): void;
   /** A pong arrived. */
   pong?(ws: ServerWebSocket<T>, data: Buffer): void;
+  /** A send or a published message was dropped for backpressure (maxBackpressure). */
+  dropped?(ws: ServerWebSocket<T>, message: string | Buffer): void;
 }
 
 export interface WebSocketOptions {

@@ -39,7 +39,7 @@ export function dataBytes(data: WsData): Uint8Array {
 export class ServerWebSocket<T = unknown> implements ReceiverSink {
   /** The user data given to upgrade(). */
   data: T;
-  /** The peer's IP address ('' when the socket is already gone). */
+  /** The peer's IP address (kept, so the close handler can still log it). */
   readonly remoteAddress: string;
   /** The subprotocol agreed in the handshake ('' for none). */
   readonly protocol: string;
@@ -263,6 +263,8 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   private sendClose(code: number, reason: string): void {
     this.sentClose = true;
     this.readyState = WS_CLOSING;
+    // No message reaches the app any more; the peer's close frame must be read even if paused.
+    this.resume();
     if (!this.gotClose) {
       this.code = code;
       this.reason = reason;
@@ -411,7 +413,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   // ---- ReceiverSink -------------------------------------------------------------
 
   get holdInput(): boolean {
-    return this.paused || this.readyState === WS_CLOSED;
+    return (this.paused && this.readyState === WS_OPEN) || this.readyState === WS_CLOSED;
   }
 
   onData(data: Uint8Array, binary: boolean): void {

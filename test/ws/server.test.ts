@@ -451,3 +451,89 @@ describe('options', () => {
     }
   });
 });
+
+describe('more', () => {
+  it('close() on a paused socket still reads the peer\'s close frame (no wait for closeTimeout)', async () => {
+    let closedAt = 0;
+    let addr = '';
+    await withServer(
+      {
+        closeTimeout: 30,
+        message(ws) {
+          ws.pause();
+          ws.close(1000, 'paused and closing');
+        },
+        close(ws) {
+          closedAt = Date.now();
+          addr = ws.remoteAddress;
+        },
+      },
+      async (s) => {
+        const c = await open(wsUrl(s));
+        const start = Date.now();
+        c.send('x');
+        assert.equal((await closed(c)).code, 1000);
+        await waitFor(() => closedAt !== 0, 5000, 'the close handler');
+        assert.ok(closedAt - start < 10_000, 'closed by the handshake, not by the 30 s closeTimeout');
+        assert.equal(addr, '127.0.0.1', 'remoteAddress is still there in close');
+      },
+    );
+  });
+
+  it('a publish dropped for a slow subscriber runs the dropped handler with the message', async () => {
+    const dropped: number[] = [];
+    let pub: ServerWebSocket | undefined;
+    await withServer(
+      {
+        maxBackpressure: 64 * 1024,
+        open(ws) {
+          ws.subscribe('t');
+          pub ??= ws;
+        },
+        dropped(_ws, m) {
+          dropped.push(m.length);
+        },
+      },
+      async (s) => {
+        const slow = await RawClient.open(s.port);
+        slow.socket.pause();
+        await waitFor(() => pub !== undefined);
+        for (let i = 0; i < 300 && dropped.length === 0; i++) {
+          s.publish('t', Buffer.alloc(16 * 1024));
+          await new Promise((r) => setImmediate(r));
+        }
+        assert.ok(dropped.length > 0, 'some publish was dropped and reported');
+        assert.equal(dropped[0], 16 * 1024);
+        slow.destroy();
+      },
+    );
+  });
+});
+
+describe('stop', () => {
+  it('an upgrade that comes after stop() began is answered 503, not left to the stop timeout', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let result: boolean | undefined;
+    const s = await serve({
+      async handler(_req, res) {
+        await gate;
+        result = res.upgrade();
+      },
+      websocket: {},
+    });
+    const c = await RawClient.connect(s.port);
+    c.socket.write(
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    await sleep(50);
+    const stopped = s.stop({ timeout: 5000 });
+    await sleep(20);
+    release();
+    await c.until(() => c.head !== '', 'the answer');
+    assert.match(c.head, /^HTTP\/1\.1 503 /);
+    assert.equal(result, false);
+    await stopped;
+    c.destroy();
+  });
+});
