@@ -10,11 +10,11 @@ import type { Timer } from '../reactor/TimerQueue.js';
 import type { TcpConnection } from '../reactor/TcpConnection.js';
 import type { Output } from '../http/output.js';
 import { codecFor, type DeflateCodec } from './deflate.js';
-import { encodeFrame, FIN, OP_BINARY, OP_TEXT } from './frame.js';
+import { encodeFrame, FIN, OP_BINARY, OP_TEXT, RSV1 } from './frame.js';
 import type { Handshake } from './handshake.js';
 import { resolveWsOptions, type ResolvedWsOptions, type WebSocketBehavior, type WebSocketHandlers, type WsData } from './options.js';
 import type { Bus } from './pubsub.js';
-import { dataBytes, ServerWebSocket } from './websocket.js';
+import { COMPRESS_MIN, dataBytes, ServerWebSocket } from './websocket.js';
 
 /** The sockets of this loop subscribed to each topic; the server-wide counts live in the Bus. */
 export class LocalTopics {
@@ -160,13 +160,24 @@ export class WsLoop {
   private sendLocal(topic: string, payload: Uint8Array, binary: boolean, exclude: ServerWebSocket | null, original: WsData): number {
     const subs = this.topics.get(topic);
     if (subs === undefined) return 0;
+    const first = FIN | (binary ? OP_BINARY : OP_TEXT);
     let frame: Uint8Array | null = null;
+    // With shared compression every subscriber on a codec gets the same compressed frame.
+    let compressed: Map<DeflateCodec, Uint8Array> | null = null;
     let n = 0;
     for (const ws of subs) {
       if (ws === exclude) continue;
-      frame ??= encodeFrame(FIN | (binary ? OP_BINARY : OP_TEXT), payload);
-      ws.sendRaw(frame, original);
       n++;
+      const codec = ws.sharedCodec;
+      if (codec !== null && payload.length >= COMPRESS_MIN) {
+        compressed ??= new Map();
+        let f = compressed.get(codec);
+        if (f === undefined) compressed.set(codec, (f = encodeFrame(first | RSV1, codec.deflate(payload))));
+        ws.sendRaw(f, original);
+        continue;
+      }
+      frame ??= encodeFrame(first, payload);
+      ws.sendRaw(frame, original);
     }
     return n;
   }

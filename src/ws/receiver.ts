@@ -14,8 +14,8 @@ import { InflateTooBig, type DeflateCodec } from './deflate.js';
 import { Utf8Validator } from './utf8.js';
 
 export interface ReceiverSink {
-  /** A whole message; `data` is valid only during the call (copy to keep). */
-  onData(data: Uint8Array, binary: boolean): void;
+  /** A whole message. `owned`: the bytes are a private copy; else valid only during the call. */
+  onData(data: Uint8Array, binary: boolean, owned: boolean): void;
   onPing(payload: Uint8Array): void;
   onPong(payload: Uint8Array): void;
   /** The peer's close frame (a valid one). */
@@ -131,7 +131,7 @@ export class Receiver {
           return end;
         }
         pos += len;
-        sink.onData(d.subarray(pos - len, pos), binary);
+        sink.onData(d.subarray(pos - len, pos), binary, false);
         continue;
       }
       if (len === 0) {
@@ -245,7 +245,7 @@ export class Receiver {
       if (!binary && !this.utf8.complete) return this.violation(CloseCode.InvalidData, 'text message ends inside a UTF-8 sequence');
       data = parts.length === 1 ? parts[0]! : globalThis.Buffer.concat(parts, len);
     }
-    this.sink.onData(data, binary);
+    this.sink.onData(data, binary, true);
   }
 
   private control(op: number, p: Uint8Array): void {

@@ -25,7 +25,7 @@ export const WS_CLOSING = 2;
 export const WS_CLOSED = 3;
 
 /** Messages shorter than this are never compressed: the deflate overhead outweighs the gain. */
-const COMPRESS_MIN = 64;
+export const COMPRESS_MIN = 64;
 
 /** Bytes of `data` as a view (strings are encoded). */
 export function dataBytes(data: WsData): Uint8Array {
@@ -53,6 +53,8 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   pinged = false;
   /** @internal 0, or when a close we sent gives up waiting for the peer's. */
   closeDeadline = 0;
+  /** @internal The loop's shared codec when this socket uses it: a message compressed once serves every such subscriber. */
+  readonly sharedCodec: DeflateCodec | null;
   private readonly receiver: Receiver;
   private readonly out: Output;
   private paused = false;
@@ -76,6 +78,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     this.protocol = protocol ?? '';
     this.extensions = extensions;
     this.remoteAddress = conn.remoteAddress()?.address ?? '';
+    this.sharedCodec = wl.options.compression === 'shared' ? codec : null;
     this.lastInput = wl.loop.now();
     this.receiver = new Receiver(this, wl.options.maxPayloadLength, codec);
     // Any queued byte is "above high water": the drain event then fires at the low mark.
@@ -416,12 +419,13 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     return (this.paused && this.readyState === WS_OPEN) || this.readyState === WS_CLOSED;
   }
 
-  onData(data: Uint8Array, binary: boolean): void {
+  onData(data: Uint8Array, binary: boolean, owned: boolean): void {
     if (this.readyState !== WS_OPEN) return; // after our close frame, data is discarded (RFC 6455 5.5.1)
     const h = this.wl.handlers.message;
     if (!h) return;
     const b = globalThis.Buffer.from(data.buffer, data.byteOffset, data.length);
-    const msg = binary ? globalThis.Buffer.from(b) : b.toString('utf8');
+    // Bytes still in the read buffer are copied; a message already collected is handed over as it is.
+    const msg = !binary ? b.toString('utf8') : owned ? b : globalThis.Buffer.from(b);
     this.wl.callAsync(() => h(this, msg));
   }
 

@@ -162,6 +162,31 @@ describe('compression limits', () => {
     });
   });
 
+  it("'shared': a published message is compressed once and reaches every subscriber intact", async () => {
+    const s = await serve({
+      fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response('ws', { status: 426 })),
+      websocket: { compression: 'shared', open: (ws) => ws.subscribe('news') },
+    });
+    try {
+      const withDeflate = [await RawClient.open(s.port, '/', offer), await RawClient.open(s.port, '/', offer)];
+      const plain = await RawClient.open(s.port, '/');
+      const msg = 'compressible news item; '.repeat(50);
+      assert.ok(s.publish('news', msg) > 0);
+      for (const c of withDeflate) {
+        const f = await c.frameAt(0);
+        assert.equal(f.rsv, 4, 'compressed');
+        assert.ok(f.payload.length < msg.length / 4);
+        assert.equal(text(f), msg);
+      }
+      const p = await plain.frameAt(0);
+      assert.equal(p.rsv, 0);
+      assert.equal(p.payload.toString(), msg);
+      for (const c of [...withDeflate, plain]) c.destroy();
+    } finally {
+      await s.stop({ timeout: 500 });
+    }
+  });
+
   it('an offer with an unknown or repeated parameter is declined (no compression, still connected)', async () => {
     await withServer('shared', async (s) => {
       const a = await RawClient.open(s.port, '/', 'Sec-WebSocket-Extensions: permessage-deflate; foo=1\r\n');
