@@ -3,7 +3,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
@@ -140,5 +140,27 @@ export function listenOnV6Loopback(server: net.Server): Promise<number | undefin
   return new Promise((resolve) => {
     server.once('error', () => resolve(undefined));
     server.listen(0, '::1', () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
+/**
+ * Whether an external tool is installed. Outside CI a missing one skips the
+ * test with a message; under CI=true it fails the test (CI must have it).
+ */
+export function needTool(t: { skip(msg: string): void }, cmd: string): boolean {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0) return true;
+  if (process.env.CI === 'true') throw new Error(`${cmd} is not installed; CI installs it (.ci/run)`);
+  t.skip(`${cmd} not installed`);
+  return false;
+}
+
+/** Runs a command with a bounded time; never rejects (the exit code says). */
+export function execTool(cmd: string, args: string[], input?: Uint8Array | string, timeout = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout, maxBuffer: 64 * 1024 * 1024, encoding: 'latin1' }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin!.end(input);
+    else child.stdin!.end();
   });
 }

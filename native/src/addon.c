@@ -79,5 +79,6 @@ NAPI_MODULE_INIT() {
   el_init_epoll(env, exports);
   el_init_bridge(env, exports);
   el_init_diag(env, exports);
+  el_init_tls(env, exports);
   return exports;
 }

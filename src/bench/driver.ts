@@ -11,6 +11,8 @@ import { Slot, type SlotHost } from './slot.js';
 import { Stats, type Failure, type StatsSnapshot } from './stats.js';
 import { Live, LiveRow } from './live.js';
 import type { RequestBytes } from './request.js';
+import type { BenchTls } from './options.js';
+import type { TlsClientOptions } from '../reactor/tls/options.js';
 
 /** One thread's share of the run. Structured-clonable: it is workerData for -t > 1. */
 export interface DriverConfig {
@@ -31,6 +33,7 @@ export interface DriverConfig {
   graceMs: number;
   request: RequestBytes;
   liveBuffer: SharedArrayBuffer;
+  tls?: BenchTls;
 }
 
 const origin = performance.timeOrigin;
@@ -41,6 +44,8 @@ export class LoopDriver implements SlotHost {
   readonly pipeline: number;
   readonly closeEach: boolean;
   readonly connectTimeoutMs: number;
+  /** One object for the whole run: the client context is built once per thread from it. */
+  readonly tls: TlsClientOptions | undefined;
   private readonly connects = new AbortController();
   readonly connectSignal: AbortSignal = this.connects.signal;
   readonly single: Uint8Array;
@@ -81,6 +86,13 @@ export class LoopDriver implements SlotHost {
     this.pipeline = cfg.pipeline;
     this.closeEach = cfg.close;
     this.connectTimeoutMs = cfg.connectTimeoutMs;
+    this.tls = cfg.tls && {
+      servername: cfg.tls.servername,
+      rejectUnauthorized: !cfg.tls.insecure,
+      alpn: ['http/1.1'],
+      handshakeTimeout: cfg.connectTimeoutMs,
+      ...(cfg.tls.ca !== undefined ? { ca: cfg.tls.ca } : {}),
+    };
     this.single = cfg.request.single;
     this.batch = cfg.request.batch;
     this.head = cfg.request.head;
@@ -217,8 +229,9 @@ export class LoopDriver implements SlotHost {
     this.settle(1);
   }
 
-  connected(): void {
+  connected(handshakeMs?: number): void {
     this.stats.connects++;
+    if (handshakeMs !== undefined && handshakeMs >= 0) this.stats.handshake(handshakeMs);
   }
 
   bytes(inBytes: number, outBytes: number): void {

@@ -33,6 +33,17 @@ export interface BenchOptions {
   html?: string;
   /** Show the progress line (decided by the CLI from isTTY; --no-progress forces it off). */
   progress: boolean;
+  /** https: how the server's certificate is checked. */
+  tls?: BenchTls;
+}
+
+export interface BenchTls {
+  /** --cacert: PEM CA certificates to trust instead of Node's bundled roots. */
+  ca?: string;
+  /** --insecure: do not verify the server's certificate. */
+  insecure: boolean;
+  /** SNI and the name the certificate must carry: the URL's host. */
+  servername: string;
 }
 
 export type ParsedCommand = { help: true } | { help: false; options: BenchOptions };
@@ -76,6 +87,9 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
       --html FILE          also write a self-contained HTML report (its directory
                            is checked before the run)
       --no-progress        no progress line (it only shows on a terminal anyway)
+      --insecure           https: do not verify the server's certificate
+      --cacert FILE        https: trust the CA certificates in this PEM file
+                           (default: Node's bundled roots)
   -h, --help               this text
 
 Durations take ms, s, m or h like -d; a bare number is seconds for -d and
@@ -119,6 +133,8 @@ const FLAGS = {
   json: flag.bool(),
   html: flag.output(),
   'no-progress': flag.bool(),
+  insecure: flag.bool(),
+  cacert: flag.input(),
   help: flag.bool({ short: 'h' }),
 };
 
@@ -146,8 +162,27 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
     progress: env.isTTY && !json && !v['no-progress'],
   };
   if (rate !== undefined) options.rate = rate;
+  const tls = tlsShape(v, target);
+  if (tls !== undefined) options.tls = tls;
   if (v.html !== undefined) options.html = v.html;
   return { help: false, options };
+}
+
+/** https: the certificate check; --insecure and --cacert make no sense without TLS. */
+function tlsShape(v: Values, target: Target): BenchTls | undefined {
+  if (!target.tls) {
+    if (v.insecure) throw new UsageError('--insecure applies to https:// URLs only');
+    if (v.cacert !== undefined) throw new UsageError('--cacert applies to https:// URLs only');
+    return undefined;
+  }
+  if (v.insecure && v.cacert !== undefined) throw new UsageError('give either --insecure or --cacert, not both');
+  const tls: BenchTls = { insecure: v.insecure ?? false, servername: target.host };
+  if (v.cacert !== undefined) {
+    const ca = fs.readFileSync(v.cacert, 'utf8');
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--cacert ${v.cacert}: no PEM certificate in it`);
+    tls.ca = ca;
+  }
+  return tls;
 }
 
 function oneUrl(positionals: string[]): string {

@@ -189,6 +189,9 @@ ${
 <table>${rows([
     ['elapsed', formatMs(r.elapsedMs)],
     ['connections opened', int(r.connects)],
+    ...(r.tls !== null
+      ? ([['TLS handshakes', `${int(r.tls.handshakes)}, mean ${formatMs(r.tls.meanMs)}, max ${formatMs(r.tls.maxMs)}`]] as Array<[string, string]>)
+      : []),
     ...(r.rate !== null ? ([['due by --rate but never sent', int(r.dueNotSent)]] as Array<[string, string]>) : []),
     ['bytes read / written', `${formatBytes(r.bytesIn)} / ${formatBytes(r.bytesOut)}`],
   ])}</table>

@@ -34,6 +34,12 @@ export function humanReport(r: BenchResult): string {
       `   (${formatBytes(r.bytesIn)} read, ${formatBytes(r.bytesOut)} written)`,
   );
 
+  if (r.tls !== null) {
+    out.push(
+      `  tls         ${int(r.tls.handshakes)} handshake${r.tls.handshakes === 1 ? '' : 's'}` +
+        (r.tls.handshakes > 0 ? `, mean ${formatMs(r.tls.meanMs)}, max ${formatMs(r.tls.maxMs)} (TCP connected to handshake done)` : ''),
+    );
+  }
   if (r.rate !== null && r.dueNotSent > 0) {
     out.push(
       `  behind      ${int(r.dueNotSent)} requests were due by the --rate schedule but never sent: ` +

@@ -41,6 +41,8 @@ export interface BenchResult {
   /** Bytes read per second. */
   throughput: number;
   connects: number;
+  /** https: TLS handshakes (from TCP connected to handshake done); null over http. */
+  tls: { handshakes: number; meanMs: number; maxMs: number } | null;
   latencyMs: LatencySummary;
   errors: FailureCounts & { non2xx: number; unanswered: number };
   connectErrorCodes: Record<string, number>;
@@ -101,6 +103,9 @@ export function buildResult(o: BenchOptions, m: MergedStats, interrupted: boolea
     bytesOut: m.bytesOut,
     throughput: Math.round((m.bytesIn * 1000) / elapsedMs),
     connects: m.connects,
+    tls: o.target.tls
+      ? { handshakes: m.handshakes, meanMs: m.handshakes > 0 ? round3(m.handshakeMsSum / m.handshakes) : 0, maxMs: round3(m.handshakeMsMax) }
+      : null,
     latencyMs,
     errors,
     connectErrorCodes: m.connectErrorCodes,

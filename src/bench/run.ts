@@ -44,6 +44,7 @@ export function driverConfigs(o: BenchOptions, host: string, live: LiveCounters)
       graceMs: o.graceMs,
       request,
       liveBuffer: live.sab,
+      ...(o.tls ? { tls: o.tls } : {}),
     };
     const share = reqs?.[thread];
     if (share !== undefined) c.requests = share;

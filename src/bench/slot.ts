@@ -6,6 +6,7 @@
  * requests leaves through exactly one of: a response, failAll(kind), or the
  * driver's final unanswered count.
  */
+import type { TlsClientOptions } from '../reactor/tls/options.js';
 import { connect, type EventLoop, type TcpConnection, type ConnectionHandlers, type CloseReason, type Buffer } from '../reactor/index.js';
 import { MalformedResponse, ResponseParser } from './parser.js';
 import type { Failure } from './stats.js';
@@ -32,7 +33,9 @@ export interface SlotHost {
   response(status: number, intendedMs: number, now: number): void;
   failed(kind: Failure, count: number, now: number): void;
   connectFailed(code: string, now: number): void;
-  connected(): void;
+  /** A connection is up; with TLS, how long its handshake took. */
+  connected(handshakeMs?: number): void;
+  readonly tls: TlsClientOptions | undefined;
   bytes(inBytes: number, outBytes: number): void;
   /** A connection we no longer use but that is still closing gracefully (closed at dispose). */
   lingering(conn: TcpConnection, on: boolean): void;
@@ -140,7 +143,8 @@ export class Slot {
     this.unexpected = false;
     const d = this.d;
     // onConnection (in the handlers) takes over on success, before the promise settles.
-    connect(d.loop, { host: d.host, port: d.port, timeout: d.connectTimeoutMs, handlers: this.handlers, signal: d.connectSignal }).then(
+    const tls = d.tls;
+    connect(d.loop, { host: d.host, port: d.port, timeout: d.connectTimeoutMs, handlers: this.handlers, signal: d.connectSignal, ...(tls ? { tls } : {}) }).then(
       undefined,
       (err: unknown) => this.onConnectError(err),
     );
@@ -161,7 +165,7 @@ export class Slot {
       return;
     }
     this.conn = c;
-    this.d.connected();
+    this.d.connected(c.tls?.handshakeMs);
     const now = performance.now();
     for (let i = 0; i < this.sent.length; i++) if (Number.isNaN(this.sent[i])) this.sent[i] = now;
     if (this.intended.length > 0) this.write(c, this.intended.length);

@@ -42,6 +42,10 @@ export interface StatsSnapshot {
   unansweredConnections: UnansweredConnection[];
   dueNotSent: number;
   connects: number;
+  /** https: handshakes completed, their total and longest time (ms). */
+  handshakes: number;
+  handshakeMsSum: number;
+  handshakeMsMax: number;
   bytesIn: number;
   bytesOut: number;
   histogram: string;
@@ -78,6 +82,9 @@ export class Stats {
   /** --rate only: requests the schedule called for that were never sent (not in `requests`). */
   dueNotSent = 0;
   connects = 0;
+  handshakes = 0;
+  handshakeMsSum = 0;
+  handshakeMsMax = 0;
   bytesIn = 0;
   bytesOut = 0;
   readonly failures = emptyFailures();
@@ -130,6 +137,12 @@ export class Stats {
     this.fail('connectError', absMs);
   }
 
+  handshake(ms: number): void {
+    this.handshakes++;
+    this.handshakeMsSum += ms;
+    if (ms > this.handshakeMsMax) this.handshakeMsMax = ms;
+  }
+
   noteUnanswered(c: UnansweredConnection): void {
     this.unanswered += c.pending;
     this.unansweredConnections.push(c);
@@ -146,6 +159,9 @@ export class Stats {
       unansweredConnections: [...this.unansweredConnections],
       dueNotSent: this.dueNotSent,
       connects: this.connects,
+      handshakes: this.handshakes,
+      handshakeMsSum: this.handshakeMsSum,
+      handshakeMsMax: this.handshakeMsMax,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       histogram: encodeIntoCompressedBase64(this.hist),
@@ -181,6 +197,9 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
     unansweredConnections: [],
     dueNotSent: 0,
     connects: 0,
+    handshakes: 0,
+    handshakeMsSum: 0,
+    handshakeMsMax: 0,
     bytesIn: 0,
     bytesOut: 0,
     histogram: hist,
@@ -196,6 +215,9 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
     out.completed += s.completed;
     out.unanswered += s.unanswered;
     out.connects += s.connects;
+    out.handshakes += s.handshakes;
+    out.handshakeMsSum += s.handshakeMsSum;
+    out.handshakeMsMax = Math.max(out.handshakeMsMax, s.handshakeMsMax);
     out.dueNotSent += s.dueNotSent;
     out.bytesIn += s.bytesIn;
     out.bytesOut += s.bytesOut;

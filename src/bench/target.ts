@@ -1,7 +1,7 @@
 /**
  * The URL a bench run aims at. Thread: any. Owns nothing.
- * Only plain http: is spoken; anything else is refused up front so a run never
- * "succeeds" with every request malformed because the peer wanted TLS.
+ * http: and https: are spoken; anything else is refused up front so a run
+ * never "succeeds" with every request malformed.
  */
 import { UsageError } from '../cli/args.js';
 
@@ -15,9 +15,11 @@ export interface Target {
   hostHeader: string;
   /** The URL normalised, for reports. */
   href: string;
+  /** https: TLS on every connection. */
+  tls: boolean;
 }
 
-const NOT_A_URL = (raw: string, also = '') => new UsageError(`'${raw}' is not a URL (expected http://host[:port][/path]${also})`);
+const NOT_A_URL = (raw: string, also = '') => new UsageError(`'${raw}' is not a URL (expected http[s]://host[:port][/path]${also})`);
 
 export function parseTarget(raw: string): Target {
   let url: URL;
@@ -34,22 +36,23 @@ export function parseTarget(raw: string): Target {
   if (schemeless && !url.port && !h.includes('.') && !h.startsWith('[') && h !== 'localhost') {
     throw NOT_A_URL(raw, `; for a host of that name, write http://${raw}`);
   }
-  if (url.protocol !== 'http:') {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     const scheme = url.protocol.replace(/:$/, '');
-    const why = scheme === 'https' ? ' (TLS is not implemented; point it at a plain-HTTP port)' : '';
-    throw new UsageError(`unsupported URL scheme '${scheme}'${why}: only http:// is supported`);
+    throw new UsageError(`unsupported URL scheme '${scheme}': only http:// and https:// are supported`);
   }
+  const tls = url.protocol === 'https:';
   if (url.username || url.password) {
     throw new UsageError('credentials in the URL are not supported; pass -H "Authorization: ..." instead');
   }
   if (!url.hostname) throw new UsageError(`'${raw}' has no host`);
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port ? Number(url.port) : 80;
+  const port = url.port ? Number(url.port) : tls ? 443 : 80;
   return {
     host,
     port,
     path: `${url.pathname || '/'}${url.search}`,
     hostHeader: url.host,
     href: url.href,
+    tls,
   };
 }

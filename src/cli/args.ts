@@ -151,6 +151,20 @@ export function parseOutputFile(label: string, raw: string): string {
   return raw;
 }
 
+/** A file the command will read (a certificate, a key): it must exist and be readable now. */
+export function parseInputFile(label: string, raw: string): string {
+  parseText(label, raw, 'a file name');
+  try {
+    if (fs.statSync(raw).isDirectory()) throw new UsageError(`${label} ${raw}: is a directory`);
+    fs.accessSync(raw, fs.constants.R_OK);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new UsageError(`${label} ${raw}: cannot read it (${code === 'ENOENT' ? 'ENOENT: no such file' : code})`);
+  }
+  return raw;
+}
+
 /** Free text that must not be blank (a file name, a URL). */
 export function parseText(label: string, raw: string, what = 'a value'): string {
   if (raw.trim() === '') throw new UsageError(`${label} expects ${what}`);
@@ -215,6 +229,8 @@ export const flag = {
   string: (c: Common = {}): Flag<string> => str(c, 'TEXT', (raw) => raw),
   /** Text that must not be blank. */
   text: (c: Common & { what?: string } = {}): Flag<string> => str(c, 'TEXT', (raw, l) => parseText(l, raw, c.what)),
+  /** A file read by the command, checked when the command line is read. */
+  input: (c: Common = {}): Flag<string> => str(c, 'FILE', (raw, l) => parseInputFile(l, raw)),
   /** A file written after the run, checked before it starts. */
   output: (c: Common = {}): Flag<string> => str(c, 'FILE', (raw, l) => parseOutputFile(l, raw)),
   /** A comma-separated list (`a,b/16,c`): no empty items; `item` checks each one. */

@@ -9,7 +9,7 @@ import type { ParserLimits } from '../http/parser/limits.js';
 import { flag, flagHelp, parseFlags, parsePort, usageError, UsageError, type FlagValues } from './args.js';
 import { durationArg, plural, sizeArg } from './format.js';
 import { TrustProxy } from '../http/trust-proxy.js';
-import { onStopSignal, serverFlags } from './options.js';
+import { onReloadSignal, onStopSignal, readTls, reloadTls, serverFlags, tlsFiles, tlsFlags, type TlsFiles } from './options.js';
 
 const D = resolveHttpOptions();
 const L = D.limits;
@@ -40,6 +40,7 @@ const FLAGS = {
     item: trustedAddress,
     help: 'believe X-Forwarded-For from these peers: comma-separated addresses, CIDR ranges,\nloopback, linklocal, uniquelocal (default: nobody)',
   }),
+  ...tlsFlags,
 };
 
 /** One --trust-proxy entry, checked as serve() will check it. */
@@ -85,6 +86,8 @@ const HELP = `usage: edgeloop serve [--port P] [--host H] [--loops N] [--accept 
 
 HTTP/1.1 demo server. Prints "listening on http://HOST:PORT (N loops, accept=S, backlog=B)" when
 ready; SIGINT/SIGTERM drain it gracefully (in-flight requests finish, idle connections close).
+With --tls-cert and --tls-key it serves HTTPS (https://HOST:PORT; TLS 1.2 and 1.3, ALPN http/1.1),
+and SIGHUP re-reads both files: new handshakes use them, live connections go on.
 
 Routes:
   GET  /             an index of these routes (HTML)
@@ -109,6 +112,7 @@ sizes take k, m or g (16k, 64KiB, 1m; a bare number is bytes).`;
 export async function main(argv: string[]): Promise<number> {
   let options: ServeOptions;
   let stopTimeout = 5000;
+  let tls: TlsFiles | undefined;
   try {
     const { values: v } = parseFlags(argv, FLAGS);
     if (v.help) {
@@ -129,6 +133,8 @@ export async function main(argv: string[]): Promise<number> {
       ...(v['trust-proxy'] !== undefined ? { trustProxy: v['trust-proxy'] } : {}),
     };
     stopTimeout = v['stop-timeout'] ?? stopTimeout;
+    tls = tlsFiles(v);
+    if (tls) options.tls = readTls(tls);
   } catch (err) {
     return usageError('serve', err);
   }
@@ -144,6 +150,10 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`listening on ${server.url} (${plural(info.loops, 'loop')}, accept=${info.accept}, backlog=${info.backlog})`);
   if (info.backlogTruncatedFrom) {
     console.error(`edgeloop serve: warning: backlog ${info.backlogTruncatedFrom} was cut to ${info.backlog} by net.core.somaxconn`);
+  }
+  if (tls) {
+    const files = tls;
+    onReloadSignal(() => reloadTls(files, server));
   }
   onStopSignal(() => server.stop({ timeout: stopTimeout }));
   return new Promise<number>(() => {

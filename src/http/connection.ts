@@ -17,6 +17,7 @@ import type { SockAddr } from '../native/binding.js';
 import type { Buffer as ReactorBuffer } from '../reactor/Buffer.js';
 import { S } from '../reactor/LoopStats.js';
 import type { TcpConnection } from '../reactor/TcpConnection.js';
+import type { TlsInfo } from '../reactor/tls/TlsSession.js';
 import { RequestBody, type BodySource } from './body.js';
 import type { HttpLoop } from './loop.js';
 import type { Output } from './output.js';
@@ -434,6 +435,10 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
 
   localAddress(): SockAddr | undefined {
     return this.conn.localAddress();
+  }
+
+  tlsInfo(): TlsInfo | null {
+    return this.conn.tlsInfo();
   }
 
   // ---- BodySource -----------------------------------------------------------

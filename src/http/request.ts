@@ -7,6 +7,7 @@ import type { SockAddr } from '../native/binding.js';
 import { RequestBody } from './body.js';
 import { RequestHeaders } from './headers.js';
 import type { RequestHead } from './parser/request-parser.js';
+import type { TlsInfo } from '../reactor/tls/TlsSession.js';
 
 /** Where a request came from, as its connection knows it. */
 export interface AddressSource {
@@ -14,6 +15,8 @@ export interface AddressSource {
   clientAddress(head: RequestHead): SockAddr | undefined;
   /** The address the client connected to. */
   localAddress(): SockAddr | undefined;
+  /** HTTPS: the connection's TLS state. */
+  tlsInfo?(): TlsInfo | null;
 }
 
 const NO_SOURCE: AddressSource = { clientAddress: () => undefined, localAddress: () => undefined };
@@ -85,6 +88,14 @@ export class HttpRequest {
   private client(): SockAddr | null {
     if (this._client === undefined) this._client = this.source.clientAddress(this.head) ?? null;
     return this._client;
+  }
+
+  /**
+   * HTTPS: the connection's protocol, cipher, ALPN, SNI name, resumption and
+   * client certificate (mTLS: `tls.peerCertificate`, `tls.authorized`). null over plain HTTP.
+   */
+  get tls(): TlsInfo | null {
+    return this.source.tlsInfo?.() ?? null;
   }
 
   /** The body: an async iterable of chunks, with bytes()/text()/json()/stream(). */

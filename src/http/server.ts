@@ -10,6 +10,7 @@ import type { WsLoop } from '../ws/loop.js';
 import { resolveWsOptions, type SendOptions, type WebSocketBehavior, type WsData } from '../ws/options.js';
 import { Bus, closeBus, createBus } from '../ws/pubsub.js';
 import { dataBytes } from '../ws/websocket.js';
+import type { TlsServerOptions } from '../reactor/tls/options.js';
 import type { LoopStatsSnapshot } from '../reactor/LoopStats.js';
 import { moduleHref } from '../reactor/loadModule.js';
 import { fromFetch } from './fetch.js';
@@ -40,15 +41,19 @@ export interface ServeOptions extends HttpOptions {
   proxyProtocol?: boolean;
   /** Milliseconds to receive the PROXY header before the connection is closed unserved (default 5000). */
   proxyHeaderTimeout?: number;
+  /** HTTPS: { cert, key } as PEM strings or Buffers; optionally ca, sni, alpn, requestCert. */
+  tls?: TlsServerOptions;
 }
 
 export interface HttpServer {
   readonly info: ServerInfo;
-  /** http://host:port */
+  /** http://host:port, or https://host:port with tls. */
   readonly url: string;
   readonly port: number;
   /** Counters of every loop (accepted, active, requests, closed by reason, ...). */
   stats(): LoopStatsSnapshot[];
+  /** HTTPS: new handshakes use these certificates; live connections keep theirs. */
+  setSecureContext(tls: TlsServerOptions): Promise<void>;
   /** Stops accepting, answers what is in flight with `Connection: close`, closes idle connections; force-closes after `timeout` ms. */
   stop(opts?: { timeout?: number }): Promise<void>;
   /** Sends to every WebSocket subscribed to `topic`, on every loop. The frame's size, or 0 when nobody is subscribed. */
@@ -56,6 +61,14 @@ export interface HttpServer {
   /** WebSockets subscribed to `topic`, on every loop. */
   subscriberCount(topic: string): number;
 }
+
+/** ALPN http/1.1 (never h2), and nginx's answer to plain HTTP on the TLS port. */
+const HTTPS_DEFAULTS = {
+  alpn: ['http/1.1'],
+  plainHttpReply:
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 48\r\nConnection: close\r\n\r\n' +
+    'The plain HTTP request was sent to HTTPS port.\r\n',
+};
 
 export async function serve(options: ServeOptions): Promise<HttpServer> {
   const sources = [options.handler, options.fetch, options.module].filter((x) => x !== undefined).length;
@@ -76,6 +89,7 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     backlog: options.backlog,
     proxyProtocol: options.proxyProtocol,
     proxyHeaderTimeout: options.proxyHeaderTimeout,
+    ...(options.tls !== undefined ? { tls: options.tls, tlsDefaults: HTTPS_DEFAULTS } : {}),
   };
   let tcp: TcpServer;
   /** loops: 1 with handler/fetch: the one WsLoop, on this thread. */
@@ -122,7 +136,7 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
   const host = info.host.includes(':') ? `[${info.host}]` : info.host;
   return {
     info,
-    url: `http://${host}:${info.port}`,
+    url: `${tcp.secure ? 'https' : 'http'}://${host}:${info.port}`,
     port: info.port,
     stats: () => tcp.stats(),
     stop: async (opts) => {
@@ -142,6 +156,7 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
       if (local !== null) return local.subscriberCount(topic);
       return bus === null ? 0 : bus.bus.subscriberCount(topic);
     },
+    setSecureContext: (tls) => tcp.setSecureContext(tls),
   };
 }
 

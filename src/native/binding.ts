@@ -84,6 +84,48 @@ export interface NativeBinding {
    * ptrace access, EBADF, ESRCH, ENOSYS without CONFIG_KCMP).
    */
   kcmpFile(pid1: number, pid2: number, fd1: number, fd2: number): number;
+
+  // TLS on Node's own OpenSSL (native/src/tls.c; policy in src/reactor/tls/).
+  /** This thread's result slots (Int32Array(4)): OUT, PENDING, FLAGS. */
+  tlsSetState(state: Int32Array): number;
+  /** verify: 0 none, 1 verify and reject, 2 request and record only. Throws on bad PEM. */
+  tlsContext(
+    server: boolean, cert: Uint8Array | null, key: Uint8Array | null, ca: Uint8Array | null,
+    alpnWire: Uint8Array | null, verify: number, ticketKeys: Uint8Array | null, ciphers: string,
+  ): TlsContextHandle;
+  tlsContextAddSni(ctx: TlsContextHandle, name: string, sniCtx: TlsContextHandle): number;
+  tlsNew(ctx: TlsContextHandle, server: boolean, servername: string, verifyHost: boolean): TlsHandle;
+  /** Ciphertext in, plaintext out (returned count), records to send into out (state OUT). */
+  tlsFeed(
+    h: TlsHandle, cipher: Uint8Array, off: number, len: number,
+    plain: Uint8Array, plainOff: number, plainCap: number,
+    out: Uint8Array, outOff: number, outCap: number,
+  ): number;
+  /** Plaintext taken (records into out, state OUT), or -1 on failure. */
+  tlsWrite(h: TlsHandle, plain: Uint8Array, off: number, len: number, out: Uint8Array, outOff: number, outCap: number): number;
+  tlsTake(h: TlsHandle, out: Uint8Array, off: number, cap: number): number;
+  tlsShutdown(h: TlsHandle, out: Uint8Array, off: number, cap: number): number;
+  tlsFree(h: TlsHandle): number;
+  tlsError(h: TlsHandle): string;
+  tlsInfo(h: TlsHandle): NativeTlsInfo;
+}
+
+declare const tlsContextBrand: unique symbol;
+declare const tlsBrand: unique symbol;
+/** An SSL_CTX (freed when collected; connections made from it keep it alive). */
+export type TlsContextHandle = { readonly [tlsContextBrand]: true };
+/** One SSL connection (tlsFree releases it; the handle itself goes with GC). */
+export type TlsHandle = { readonly [tlsBrand]: true };
+
+export interface NativeTlsInfo {
+  version?: string;
+  cipher?: string | null;
+  alpn?: string | null;
+  servername?: string | null;
+  reused?: boolean;
+  verifyResult?: number;
+  verifyError?: string | null;
+  peerCert?: globalThis.Buffer;
 }
 
 function locate(): string {

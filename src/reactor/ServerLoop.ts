@@ -10,6 +10,9 @@ import { EV_ET } from './Channel.js';
 import { S, type LoopStatsSnapshot } from './LoopStats.js';
 import { ProxyHeaderGate } from './ProxyHeaderGate.js';
 import { TcpConnection, type ConnectionHandlers } from './TcpConnection.js';
+import { HandshakeGate } from './tls/HandshakeGate.js';
+import { serverContext, type TlsServerConfig } from './tls/options.js';
+import type { TlsContextHandle } from '../native/binding.js';
 
 export interface ServerHandlers extends ConnectionHandlers {
   /**
@@ -47,6 +50,8 @@ export interface ConnectionOptions {
   proxyProtocol?: boolean;
   /** Milliseconds a connection has to send its complete PROXY header (default 5000). */
   proxyHeaderTimeout?: number;
+  /** TLS on every connection (resolved by TcpServer). */
+  tls?: TlsServerConfig;
 }
 
 export const DEFAULT_PROXY_HEADER_TIMEOUT = 5000;
@@ -58,6 +63,7 @@ export class ServerLoop {
   private stopping: { resolve: () => void } | undefined;
   /** Connections still waiting for their PROXY header. */
   private readonly gated = new Set<TcpConnection>();
+  private tls: { cfg: TlsServerConfig; ctx: TlsContextHandle; gate: HandshakeGate } | undefined;
 
   constructor(
     readonly loop: EventLoop,
@@ -67,6 +73,7 @@ export class ServerLoop {
     // Bound copies: handlers may be a class instance whose methods live on its prototype.
     const bind = <K extends keyof ConnectionHandlers>(k: K): ConnectionHandlers[K] =>
       typeof handlers[k] === 'function' ? ((handlers[k] as (...a: never[]) => unknown).bind(handlers) as ConnectionHandlers[K]) : undefined;
+    if (opts.tls) this.tls = { cfg: opts.tls, ctx: serverContext(opts.tls), gate: new HandshakeGate(opts.tls.handshakesPerTurn) };
     this.wrapped = {
       onConnection: bind('onConnection'),
       onMessage: bind('onMessage'),
@@ -132,10 +139,30 @@ export class ServerLoop {
     } else {
       conn.setHandlers(this.wrapped);
     }
+    const tls = this.tls;
+    if (tls) {
+      conn.startTls({
+        ctx: tls.ctx,
+        server: true,
+        handshakeTimeout: tls.cfg.handshakeTimeout,
+        gate: tls.gate,
+        plainHttpReply: tls.cfg.plainHttpReply,
+      });
+    }
     this.connections.set(conn.id, conn);
     conn.establish();
     if (this.opts.idleTimeout && !conn.isClosed) conn.setIdleTimeout(this.opts.idleTimeout);
     return conn;
+  }
+
+  /**
+   * New handshakes use these certificates; live connections keep theirs.
+   * Throws (and keeps the old ones) when they do not load.
+   */
+  setSecureContext(cfg: TlsServerConfig): void {
+    this.loop.assertInLoopThread();
+    if (!this.tls) throw new Error('setSecureContext: this server was started without tls');
+    this.tls = { cfg, ctx: serverContext(cfg), gate: this.tls.gate };
   }
 
   /**

@@ -12,6 +12,7 @@ import type { EventLoop } from './EventLoop.js';
 import { resolveHosts, validatePort } from './Listener.js';
 import { TcpConnection, type ConnectionHandlers } from './TcpConnection.js';
 import type { Timer } from './TimerQueue.js';
+import { clientContext, DEFAULT_HANDSHAKE_TIMEOUT, type TlsClientOptions } from './tls/options.js';
 
 export interface ConnectOptions {
   host: string;
@@ -27,6 +28,12 @@ export interface ConnectOptions {
    * is waiting for the timeout, and a caller that is done should not have to.
    */
   signal?: AbortSignal;
+  /**
+   * TLS: the promise resolves once the handshake completed (the server's
+   * certificate verified against `ca`, or Node's bundled roots, and naming
+   * `servername`, default the host) and rejects with a TlsError otherwise.
+   */
+  tls?: TlsClientOptions;
 }
 
 const EINPROGRESS = -Errno.EINPROGRESS;
@@ -69,7 +76,7 @@ class Connector implements ChannelOwner {
       return this.fail(-Errno.ECONNREFUSED, '(self-connect)');
     }
     this.finish();
-    this.resolve(establish(this.loop, this.fd, this.opts));
+    Promise.resolve(establish(this.loop, this.fd, this.opts, this.where)).then(this.resolve, this.reject);
   }
 
   fail(errno: number, detail = ''): void {
@@ -87,16 +94,31 @@ class Connector implements ChannelOwner {
   }
 }
 
-function establish(loop: EventLoop, fd: number, opts: ConnectOptions): TcpConnection {
+function establish(loop: EventLoop, fd: number, opts: ConnectOptions, where: string): Promise<TcpConnection> | TcpConnection {
   const conn = new TcpConnection(loop, fd, 'connecting');
   if (opts.noDelay !== false) conn.setNoDelay(true);
-  if (opts.handlers) {
-    conn.setHandlers(opts.handlers);
-    conn.establish(true);
-  } else {
-    conn.establish(false);
+  if (opts.handlers) conn.setHandlers(opts.handlers);
+  const tls = opts.tls;
+  if (tls === undefined) {
+    conn.establish(opts.handlers !== undefined);
+    return conn;
   }
-  return conn;
+  return new Promise<TcpConnection>((resolve, reject) => {
+    conn.startTls({
+      ctx: clientContext(tls),
+      server: false,
+      servername: tls.servername ?? opts.host,
+      verifyHost: tls.rejectUnauthorized !== false,
+      handshakeTimeout: tls.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      onHandshake: (err) => {
+        if (!err) return resolve(conn);
+        conn.forceClose('error');
+        reject(Object.assign(err, { message: `TLS connect to ${where}: ${err.message}` }));
+      },
+    });
+    // The handshake needs the reader running; plaintext before setHandlers() is kept for it.
+    conn.establish(true);
+  });
 }
 
 /** A connect that failed with one of these may succeed at the host's next address. */
@@ -131,7 +153,7 @@ function connectTo(loop: EventLoop, host: string, opts: ConnectOptions): Promise
   const fd = native.socket(net.isIPv6(host) ? C.AF_INET6 : C.AF_INET);
   if (fd < 0) throw new SysError(fd, 'socket');
   const r = native.connect(fd, host, opts.port);
-  if (r === 0) return establish(loop, fd, opts);
+  if (r === 0) return establish(loop, fd, opts, where);
   if (r !== EINPROGRESS) {
     native.close(fd);
     throw new SysError(r, 'connect', `to ${where}`);

@@ -8,6 +8,10 @@
  * peerHalfClosed: the peer sent FIN; we may still send (pitfall 4: a half-closed
  * peer still gets its reply). localHalfClosed: we sent FIN, we still read.
  * disconnecting: a shutdown or close waits for the output to drain.
+ *
+ * With TLS (startTls) the same machine runs on ciphertext: recv'd bytes go
+ * through the TlsSession before onMessage, send() encrypts, shutdown() sends
+ * close_notify before the FIN, and onConnection waits for the handshake.
  */
 import { threadId } from 'node:worker_threads';
 import { native, C, type SockAddr } from '../native/binding.js';
@@ -18,6 +22,8 @@ import type { EventLoop } from './EventLoop.js';
 import { S, type CloseReason } from './LoopStats.js';
 import type { Timer } from './TimerQueue.js';
 import { Watchdog } from './Watchdog.js';
+import { TlsSession, type TlsInfo, type TlsSessionOptions } from './tls/TlsSession.js';
+import type { TlsError } from './tls/TlsError.js';
 
 export type ConnState = 'connecting' | 'connected' | 'peerHalfClosed' | 'localHalfClosed' | 'disconnecting' | 'closed';
 export type { CloseReason };
@@ -36,7 +42,7 @@ export interface ConnectionHandlers {
   /** Queued output fell to conn.lowWaterMark after a high-water mark. */
   onDrain?(conn: TcpConnection): void;
   /** Exactly once per connection, after its fd is closed. */
-  onClose?(conn: TcpConnection, reason: CloseReason, error?: SysError): void;
+  onClose?(conn: TcpConnection, reason: CloseReason, error?: SysError | TlsError): void;
 }
 
 const CLOSED: ConnState = 'closed';
@@ -65,7 +71,7 @@ export class TcpConnection implements ChannelOwner {
   /** How long a FIN we sent may wait for the peer's before the socket is closed anyway. */
   lingerMs = 5000;
   /** The error that ended the connection, when one did. */
-  error: SysError | undefined;
+  error: SysError | TlsError | undefined;
   closeReason: CloseReason | undefined;
 
   private handlers: ConnectionHandlers = {};
@@ -88,6 +94,7 @@ export class TcpConnection implements ChannelOwner {
   private sockPeer: SockAddr | undefined;
   private sockLocal: SockAddr | undefined;
   private proxied: { remote: SockAddr; local: SockAddr } | undefined;
+  private tlsSession: TlsSession | null = null;
 
   constructor(
     readonly loop: EventLoop,
@@ -107,6 +114,26 @@ export class TcpConnection implements ChannelOwner {
       this.readDeferred = false;
       if (!this.isClosed && !this.readPaused && !this.peerEof) this.channel.enableReading();
     }
+    // Plaintext that arrived with the TLS handshake, before anyone was there to take it.
+    if (this.input !== null && this.input.readableBytes > 0 && h.onMessage) this.loop.queueInLoop(() => this.redeliver());
+  }
+
+  /**
+   * Puts TLS under this connection; call before establish(). A server
+   * connection reports onConnection when its handshake completes.
+   */
+  startTls(opts: TlsSessionOptions): void {
+    this.tlsSession = new TlsSession(this, opts);
+  }
+
+  /** The TLS session, when the connection has one. */
+  get tls(): TlsSession | null {
+    return this.tlsSession;
+  }
+
+  /** Protocol, cipher, ALPN, SNI, resumption and peer certificate once the handshake completed; null otherwise. */
+  tlsInfo(): TlsInfo | null {
+    return this.tlsSession?.info() ?? null;
   }
 
   /**
@@ -120,7 +147,9 @@ export class TcpConnection implements ChannelOwner {
     this.loop.stats.c[S.active]!++;
     if (startReading) this.channel.enableReading();
     else this.readDeferred = true;
-    this.call(() => this.handlers.onConnection?.(this));
+    const tls = this.tlsSession;
+    if (tls === null) this.call(() => this.handlers.onConnection?.(this));
+    else if (!tls.handshakeDone && !this.isClosed) this.call(() => tls.start());
   }
 
   get isClosed(): boolean {
@@ -216,8 +245,15 @@ export class TcpConnection implements ChannelOwner {
         rb.hasWritten(n);
         this.loop.stats.c[S.bytesIn]! += n;
         this.lastRead = this.loop.now();
-        this.deliver(rb);
-        if (this.isClosed || this.readPaused) return;
+        if (this.tlsSession !== null) {
+          const tls = this.tlsSession;
+          this.call(() => tls.receive(rb.data, rb.r, n));
+          rb.retrieveAll();
+          if (this.isClosed || this.readPaused || !this.channel.isReading) return;
+        } else {
+          this.deliver(rb);
+          if (this.isClosed || this.readPaused) return;
+        }
       } else if (n === 0) {
         this.handlePeerEof();
         return;
@@ -230,6 +266,52 @@ export class TcpConnection implements ChannelOwner {
       // Level-triggered: one read per wakeup is fair to other connections and
       // the kernel will report the rest. Edge-triggered must drain to EAGAIN.
     } while (et);
+  }
+
+  /**
+   * TlsSession: plaintext for the handlers (a loop-shared buffer, like the
+   * read buffer). While reading is paused it is kept for resumeReading().
+   */
+  deliverPlain(plain: Buffer): void {
+    // Paused, or no handlers yet (a client connection handed out after its handshake): keep it.
+    if ((this.readPaused || !this.handlers.onMessage) && !this.discardInput) {
+      this.input ??= new Buffer(Math.max(1024, plain.readableBytes));
+      this.input.append(plain.data, plain.r, plain.readableBytes);
+      plain.retrieveAll();
+      return;
+    }
+    this.deliver(plain);
+  }
+
+  /** TlsSession: the handshake completed. */
+  tlsEstablished(): void {
+    this.call(() => this.handlers.onConnection?.(this));
+  }
+
+  /** TlsSession: close_notify arrived; the same as the peer's FIN. */
+  tlsPeerClosed(): void {
+    if (!this.peerEof) this.handlePeerEof();
+  }
+
+  /**
+   * TlsSession: the handshake or a record failed (its alert is already
+   * queued), or timed out. 'graceful' flushes what was queued first.
+   */
+  tlsFailed(err: TlsError, reason: CloseReason, how: 'now' | 'graceful' = 'now'): void {
+    if (this.isClosed) return;
+    this.error = err;
+    if (how === 'graceful') this.close();
+    else this.handleClose(reason);
+  }
+
+  /** HandshakeGate: stop (or restart) reading without touching the user's pause. */
+  holdReading(hold: boolean): void {
+    if (this.isClosed) return;
+    if (hold) {
+      if (this.channel.isReading) this.channel.disableReading();
+    } else if (!this.readPaused && !this.peerEof && !this.channel.isReading) {
+      this.channel.enableReading();
+    }
   }
 
   private deliver(rb: Buffer): void {
@@ -258,6 +340,11 @@ export class TcpConnection implements ChannelOwner {
   }
 
   private handlePeerEof(): void {
+    if (this.tlsSession !== null && !this.tlsSession.handshakeDone) {
+      // Gone mid-handshake: nothing was asked, nothing to answer; the handlers never saw this connection.
+      this.handleClose('peer');
+      return;
+    }
     this.peerEof = true;
     if (this.channel.isReading) this.channel.disableReading();
     if (this.localEof) {
@@ -328,9 +415,20 @@ export class TcpConnection implements ChannelOwner {
     const bytes = typeof data === 'string' ? globalThis.Buffer.from(data) : data;
     const len = bytes.length;
     if (len === 0) return true;
+    if (this.tlsSession !== null) return this.tlsSession.write(bytes, 0, len);
+    return this.sendBytes(bytes, 0, len);
+  }
+
+  /** TlsSession: records (or a reply before the handshake) for the wire, as they are. */
+  sendCipher(bytes: Uint8Array, offset: number, len: number): boolean {
+    if (this.isClosed || this.localEof) return false;
+    return this.sendBytes(bytes, offset, len);
+  }
+
+  private sendBytes(bytes: Uint8Array, offset: number, len: number): boolean {
     let written = 0;
     if (this.output === null) {
-      const n = native.send(this.fd, bytes, 0, len);
+      const n = native.send(this.fd, bytes, offset, len);
       if (n >= 0) {
         written = n;
         this.loop.stats.c[S.bytesOut]! += n;
@@ -351,7 +449,7 @@ export class TcpConnection implements ChannelOwner {
       this.output = new Buffer(Math.max(1024, len - written));
       this.lastWrite = this.loop.now(); // the write timeout counts from when output starts waiting
     }
-    this.output.append(bytes, written, len - written);
+    this.output.append(bytes, offset + written, len - written);
     if (!this.channel.isWriting) this.channel.enableWriting();
     const queued = this.output.readableBytes;
     if (queued >= this.highWaterMark && !this.aboveHighWater) {
@@ -364,6 +462,8 @@ export class TcpConnection implements ChannelOwner {
   /** Graceful half-close: flush the output, then send FIN. Reading goes on until the peer's FIN. */
   shutdown(): void {
     if (this.isClosed || this.localEof || this.wantShutdown) return;
+    this.tlsSession?.closeNotify();
+    if (this.isClosed) return;
     this.wantShutdown = true;
     if (this.output === null) this.shutdownWrite();
     else this.state = 'disconnecting';
@@ -501,6 +601,7 @@ export class TcpConnection implements ChannelOwner {
     this.idleDog = this.readDog = this.writeDog = undefined;
     this.lingerTimer = undefined;
     this.input = this.output = null;
+    this.tlsSession?.free();
     if (wasEstablished) this.loop.stats.closed(reason);
     const h = this.handlers;
     this.call(() => h.onClose?.(this, reason, this.error));

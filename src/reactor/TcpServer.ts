@@ -23,6 +23,7 @@ import { LoopStats, S, type LoopStatsSnapshot } from './LoopStats.js';
 import { ServerLoop, type ConnectionOptions, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
 import { moduleHref, setupFromModule } from './loadModule.js';
 import type { LoopThreadData, LoopThreadMessage } from './loopThread.js';
+import { resolveTlsServer, type TlsServerConfig, type TlsServerOptions } from './tls/options.js';
 
 export type AcceptStrategy = 'reuseport' | 'exclusive' | 'dispatcher';
 export type DispatchPolicy = 'round-robin' | 'least-connections';
@@ -63,6 +64,10 @@ export interface TcpServerOptions {
   proxyProtocol?: boolean;
   /** Milliseconds to receive the PROXY header (default 5000; the specification asks for at least 3 s). */
   proxyHeaderTimeout?: number;
+  /** TLS on every connection: { cert, key } PEM, and optionally ca, sni, alpn, requestCert. */
+  tls?: TlsServerOptions;
+  /** What a protocol layer on top wants by default (serve(): ALPN http/1.1 and a 400 for plain HTTP). */
+  tlsDefaults?: { alpn?: string[]; plainHttpReply?: string };
 }
 
 export interface ServerInfo {
@@ -127,6 +132,7 @@ export class TcpServer {
   private stopRequested = false;
   /** Workers whose thread has ended: no 'exit' event will come for them again. */
   private readonly exited = new WeakSet<Worker>();
+  private tlsConfig: TlsServerConfig | undefined;
 
   constructor(opts: TcpServerOptions) {
     this.opts = opts;
@@ -152,6 +158,44 @@ export class TcpServer {
     if (loops > 1 && !opts.module) {
       throw new TypeError('with loops > 1 the handlers must come from a module loaded in every loop thread: pass { module: new URL("./handlers.js", import.meta.url) }');
     }
+    if (opts.tls !== undefined) {
+      // The PROXY header comes before the ClientHello, in the clear: the TLS session would have to
+      // start after the header gate, which is not built yet.
+      if (opts.proxyProtocol) throw new TypeError('tls cannot be combined with proxyProtocol yet: terminate TLS at the balancer, or serve without the PROXY header');
+      this.tlsConfig = resolveTlsServer(opts.tls, opts.tlsDefaults);
+    }
+  }
+
+  get secure(): boolean {
+    return this.tlsConfig !== undefined;
+  }
+
+  /**
+   * Replaces the certificates (and SNI, CA, ALPN) for new handshakes in every
+   * loop; live connections continue with theirs. Session tickets stay valid.
+   * Rejects, keeping the old certificates, when the new ones do not load.
+   */
+  async setSecureContext(tls: TlsServerOptions): Promise<void> {
+    if (this.tlsConfig === undefined) throw new Error('setSecureContext: this server was started without tls');
+    if (this.state !== 'listening') throw new Error(`setSecureContext: the server is ${this.state}`);
+    const cfg = { ...resolveTlsServer(tls, this.opts.tlsDefaults), ticketKeys: this.tlsConfig.ticketKeys };
+    this.local?.server?.setSecureContext(cfg);
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const onMsg = (m: LoopThreadMessage): void => {
+              if (m.type !== 'tls-set') return;
+              w.off('message', onMsg);
+              if (m.error) reject(new Error(m.error));
+              else resolve();
+            };
+            w.on('message', onMsg);
+            w.postMessage({ type: 'tls', tls: cfg });
+          }),
+      ),
+    );
+    this.tlsConfig = cfg;
   }
 
   get info(): ServerInfo | undefined {
@@ -225,9 +269,10 @@ export class TcpServer {
   /** The per-connection options every loop applies (structured-clonable: no functions). */
   private connOpts(): ConnectionOptions {
     const { noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup, proxyProtocol, proxyHeaderTimeout } = this.opts;
-    return JSON.parse(
+    const plain = JSON.parse(
       JSON.stringify({ noDelay, idleTimeout, edgeTriggered, maxAcceptsPerWakeup, proxyProtocol, proxyHeaderTimeout }),
     ) as ConnectionOptions;
+    return this.tlsConfig ? { ...plain, tls: this.tlsConfig } : plain;
   }
 
   private async startWorkers(): Promise<void> {

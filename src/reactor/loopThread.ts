@@ -11,6 +11,7 @@ import { LoopQueue, QueueMsg, type QueueHandle } from './LoopQueue.js';
 import type { FdShortage } from './Acceptor.js';
 import { ServerLoop, type ConnectionOptions } from './ServerLoop.js';
 import { setupFromModule } from './loadModule.js';
+import type { TlsServerConfig } from './tls/options.js';
 
 export interface LoopThreadData {
   index: number;
@@ -28,6 +29,7 @@ export type LoopThreadMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string; code?: string }
   | { type: 'fdShortage'; report: FdShortage }
+  | { type: 'tls-set'; error?: string }
   | { type: 'stopped' };
 
 async function main(): Promise<void> {
@@ -62,7 +64,16 @@ async function main(): Promise<void> {
         if (type === QueueMsg.NewConnection) server.newConnection(fd, true);
       });
     }
-    port.on('message', (m: { type: string; timeout?: number }) => {
+    port.on('message', (m: { type: string; timeout?: number; tls?: TlsServerConfig }) => {
+      if (m.type === 'tls' && m.tls) {
+        try {
+          server.setSecureContext(m.tls);
+          port.postMessage({ type: 'tls-set' } satisfies LoopThreadMessage);
+        } catch (err) {
+          port.postMessage({ type: 'tls-set', error: (err as Error).message } satisfies LoopThreadMessage);
+        }
+        return;
+      }
       if (m.type !== 'stop') return;
       void server.stop(m.timeout ?? 5000).then(() => {
         loop.quit();

@@ -17,10 +17,13 @@ test('--help exits 0 and lists the options', async () => {
   for (const o of ['-c', '-n', '-d', '-t', '--pipeline', '--close', '--rate', '--json', '--html']) assert.ok(r.stdout.includes(o), o);
 });
 
-test('bad arguments and https exit 2 with a clear message', async () => {
-  const https = await run(['https://127.0.0.1:1/']);
-  assert.equal(https.code, 2);
-  assert.match(https.stderr, /unsupported URL scheme 'https'/);
+test('bad arguments and unknown schemes exit 2 with a clear message', async () => {
+  const ftp = await run(['ftp://127.0.0.1:1/']);
+  assert.equal(ftp.code, 2);
+  assert.match(ftp.stderr, /unsupported URL scheme 'ftp'/);
+  const insecure = await run(['http://127.0.0.1:1/', '--insecure']);
+  assert.equal(insecure.code, 2);
+  assert.match(insecure.stderr, /--insecure applies to https:\/\/ URLs only/);
   const bad = await run(['http://127.0.0.1:1/', '-c', 'many']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /-c must be a whole number, got 'many'/);

@@ -31,6 +31,7 @@ test('defaults: 10 connections, 1 thread, 10 s, GET, keep-alive', () => {
     path: '/x?y=1',
     hostHeader: '127.0.0.1:8080',
     href: 'http://127.0.0.1:8080/x?y=1',
+    tls: false,
   });
 });
 
@@ -92,7 +93,10 @@ test('durations: -d takes a bare number as seconds, the timeouts and --grace as 
 test('bad arguments are rejected with a message naming the option', () => {
   rejects([], /missing URL/);
   rejects(['http://a/', 'http://b/'], /one URL/);
-  rejects(['https://127.0.0.1/'], /unsupported URL scheme 'https'/);
+  rejects(['http://h/', '--cacert', '/dev/null'], /--cacert applies to https:\/\/ URLs only/);
+  rejects(['https://h/', '--cacert', '/nonexistent.pem'], /--cacert \/nonexistent\.pem: cannot read it \(ENOENT/);
+  rejects(['https://h/', '--cacert', '/dev/null'], /--cacert \/dev\/null: no PEM certificate/);
+  rejects(['https://h/', '--cacert', '/dev/null', '--insecure'], /either --insecure or --cacert/);
   rejects(['ftp://127.0.0.1/'], /unsupported URL scheme 'ftp'/);
   rejects(['http://[bad/'], /not a URL/);
   rejects(['http://h/', '-c', '0'], /-c must be from 1 to 100000, got '0'/);

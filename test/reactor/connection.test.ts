@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { SysError } from '../../src/native/errors.js';
+import type { TlsError } from '../../src/reactor/tls/TlsError.js';
 import { TcpServer, type CloseReason, type TcpConnection } from '../../src/reactor/index.js';
 import { waitFor, within } from '../helpers.js';
 
@@ -41,7 +42,7 @@ test('resumeReading() hands over input that was already buffered: pipelined line
 
 interface Outcome {
   reason: CloseReason;
-  error?: SysError;
+  error?: SysError | TlsError;
   /** Bytes the server's onMessage saw. */
   received: number;
 }
