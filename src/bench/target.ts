@@ -19,7 +19,7 @@ export interface Target {
   tls: boolean;
 }
 
-const NOT_A_URL = (raw: string, also = '') => new UsageError(`'${raw}' is not a URL (expected http[s]://host[:port][/path]${also})`);
+const NOT_A_URL = (raw: string, also = '') => new UsageError(`'${raw}' is not a URL (expected http://host[:port][/path]${also})`);
 
 export function parseTarget(raw: string): Target {
   let url: URL;
