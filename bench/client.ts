@@ -11,23 +11,21 @@
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
+import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 
-const { values } = parseArgs({
-  options: {
-    connections: { type: 'string', default: '50' },
-    threads: { type: 'string', default: '1' },
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
-    'no-pin': { type: 'boolean', default: false },
-  },
+const values = parseFlagsOrExit('bench:client', process.argv.slice(2), {
+  connections: flag.int({ min: 1, max: 100_000 }),
+  threads: flag.int({ min: 1, max: 256 }),
+  seconds: flag.int({ min: 1, max: 3600 }),
+  rounds: flag.int({ min: 1, max: 100 }),
+  'no-pin': flag.bool(),
 });
-const connections = Number(values.connections);
-const threads = Number(values.threads);
-const seconds = Number(values.seconds);
-const rounds = Number(values.rounds);
+const connections = values.connections ?? 50;
+const threads = values.threads ?? 1;
+const seconds = values.seconds ?? 5;
+const rounds = values.rounds ?? 3;
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const cpus = os.availableParallelism();
 // On a small box, server and client trading cores makes every figure noisier:

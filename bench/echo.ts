@@ -7,20 +7,23 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EventLoop, connect, type TcpConnection } from '../src/reactor/index.js';
+import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 
-const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, size: { type: 'string', default: '64' }, rounds: { type: 'string', default: '2' } },
+const values = parseFlagsOrExit('bench:echo', process.argv.slice(2), {
+  seconds: flag.int({ min: 1, max: 3600 }),
+  connections: flag.int({ min: 1, max: 100_000 }),
+  size: flag.size({ min: 1, max: 1024 ** 2 }),
+  rounds: flag.int({ min: 1, max: 100 }),
 });
-const seconds = Number(values.seconds);
-const nconn = Number(values.connections);
-const size = Number(values.size);
-const rounds = Number(values.rounds);
+const seconds = values.seconds ?? 3;
+const nconn = values.connections ?? 50;
+const size = values.size ?? 64;
+const rounds = values.rounds ?? 2;
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const NODE_ECHO = `

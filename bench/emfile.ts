@@ -11,20 +11,18 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    nofile: { type: 'string', default: '256' },
-    concurrency: { type: 'string', default: '1000' },
-    requests: { type: 'string', default: '20000' },
-    'no-nginx': { type: 'boolean', default: false },
-  },
+const opts = parseFlagsOrExit('bench:emfile', process.argv.slice(2), {
+  nofile: flag.int({ min: 16, max: 1_048_576 }),
+  concurrency: flag.int({ min: 1, max: 20_000 }),
+  requests: flag.int({ min: 1 }),
+  'no-nginx': flag.bool(),
 });
-const nofile = Number(opts.nofile);
-const concurrency = Number(opts.concurrency);
-const requests = Number(opts.requests);
+const nofile = opts.nofile ?? 256;
+const concurrency = opts.concurrency ?? 1000;
+const requests = opts.requests ?? 20000;
 
 function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

@@ -7,7 +7,6 @@
  * 16-deep pipeline, plus the parser alone; then the wrk GET through the fetch
  * adapter and through a Hono app (the Web API's own JS cost).
  */
-import { parseArgs } from 'node:util';
 import { Hono } from 'hono';
 import { HttpConnection } from '../src/http/connection.js';
 import { fromFetch } from '../src/http/fetch.js';
@@ -21,9 +20,9 @@ import { LoopStats } from '../src/reactor/LoopStats.js';
 import type { EventLoop } from '../src/reactor/EventLoop.js';
 import type { TcpConnection } from '../src/reactor/TcpConnection.js';
 import type { Buffer as ReactorBuffer } from '../src/reactor/Buffer.js';
+import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2' } } });
-const seconds = Number(values.seconds);
+const seconds = parseFlagsOrExit('bench:http-micro', process.argv.slice(2), { seconds: flag.decimal({ min: 0, above: true, max: 3600 }) }).seconds ?? 2;
 
 const stats = new LoopStats(0);
 const fakeLoop = {

@@ -23,7 +23,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, parseFlags, UsageError, type FlagValues } from '../src/cli/args.js';
+import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
 import { bunPath, ensurePeers, peersDir } from './peers.js';
 
@@ -38,16 +38,7 @@ const FLAGS = {
   'no-fetch': flag.bool(),
   help: flag.bool({ short: 'h' }),
 };
-function commandLine(): FlagValues<typeof FLAGS> {
-  try {
-    return parseFlags(process.argv.slice(2), FLAGS).values;
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`bench:http: ${err.message}`);
-    process.exit(2);
-  }
-}
-const values = commandLine();
+const values = parseFlagsOrExit('bench:http', process.argv.slice(2), FLAGS);
 if (values.help) {
   console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch]');
   process.exit(0);

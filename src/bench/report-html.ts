@@ -3,7 +3,7 @@
  * no external assets, so the file can be mailed or attached to an issue and
  * still open years later. Thread: main. Owns nothing.
  */
-import { esc, formatBytes, formatMs, int } from '../cli/format.js';
+import { esc, formatBytes, formatMs, int, plural } from '../cli/format.js';
 import { ERROR_LABELS } from './report-human.js';
 import { rpsSeries, type BenchResult } from './result.js';
 
@@ -181,7 +181,7 @@ ${
 }
 ${
   r.unanswered.count > 0
-    ? `<h2>Unanswered requests</h2><p>${int(r.unanswered.count)} request(s) on ${r.unanswered.connections.length} connection(s) had no answer when the run ended.</p>
+    ? `<h2>Unanswered requests</h2><p>${plural(r.unanswered.count, 'request')} on ${plural(r.unanswered.connections.length, 'connection')} had no answer when the run ended.</p>
 <table><tr><th>conn</th><th>thread</th><th>local address</th><th>pending</th><th>oldest waited</th></tr>${unanswered}</table>`
     : ''
 }

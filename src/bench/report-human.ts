@@ -4,7 +4,7 @@
  * finding, and a missing line would leave the reader guessing.
  */
 import type { BenchResult } from './result.js';
-import { formatBytes, formatMs, int } from '../cli/format.js';
+import { formatBytes, formatMs, int, plural } from '../cli/format.js';
 
 export const ERROR_LABELS: Array<[keyof BenchResult['errors'], string, string]> = [
   ['connectRefused', 'connect refused', 'ECONNREFUSED: nothing listening on that port'],
@@ -20,16 +20,16 @@ export const ERROR_LABELS: Array<[keyof BenchResult['errors'], string, string]> 
 
 export function humanReport(r: BenchResult): string {
   const out: string[] = [];
-  const threads = `${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+  const threads = plural(r.threads, 'thread');
   const extra = [r.pipeline > 1 ? `pipeline ${r.pipeline}` : '', r.rate !== null ? `rate ${int(r.rate)}/s` : '']
     .filter(Boolean)
     .join(', ');
   out.push(
     `edgeloop bench ${r.method} ${r.url}`,
-    `  ${r.connections} connections, ${threads}, ${r.mode}${extra ? `, ${extra}` : ''}${r.interrupted ? '  (interrupted)' : ''}`,
+    `  ${plural(r.connections, 'connection')}, ${threads}, ${r.mode}${extra ? `, ${extra}` : ''}${r.interrupted ? '  (interrupted)' : ''}`,
     '',
     `  requests    ${int(r.requests)} in ${formatMs(r.elapsedMs)}, ${int(r.completed)} answered` +
-      (r.mode === 'close' || r.connects > r.connections ? `, ${int(r.connects)} connections opened` : ''),
+      (r.mode === 'close' || r.connects > r.connections ? `, ${plural(r.connects, 'connection')} opened` : ''),
     `  rate        ${r.rps.toFixed(1)} req/s   ${formatBytes(r.throughput)}/s read` +
       `   (${formatBytes(r.bytesIn)} read, ${formatBytes(r.bytesOut)} written)`,
   );
@@ -42,7 +42,7 @@ export function humanReport(r: BenchResult): string {
   }
   if (r.rate !== null && r.dueNotSent > 0) {
     out.push(
-      `  behind      ${int(r.dueNotSent)} requests were due by the --rate schedule but never sent: ` +
+      `  behind      ${plural(r.dueNotSent, 'request')} ${r.dueNotSent === 1 ? 'was' : 'were'} due by the --rate schedule but never sent: ` +
         'the server (or this client) could not keep up',
     );
   }
@@ -77,7 +77,7 @@ export function humanReport(r: BenchResult): string {
 
   if (r.unanswered.count > 0) {
     const conns = r.unanswered.connections;
-    out.push(`  unanswered  ${int(r.unanswered.count)} request(s) on ${conns.length} connection(s):`);
+    out.push(`  unanswered  ${plural(r.unanswered.count, 'request')} on ${plural(conns.length, 'connection')}:`);
     for (const c of conns.slice(0, 10)) {
       out.push(
         `    conn #${c.conn} (thread ${c.thread}, local ${c.local}): ${c.pending} pending, oldest waited ${formatMs(c.oldestMs)}`,

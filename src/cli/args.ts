@@ -276,6 +276,20 @@ export function parseFlags<F extends Flags>(argv: string[], flags: F, { position
   return { values: values as FlagValues<F>, positionals: parsed.positionals };
 }
 
+/**
+ * parseFlags for a script with no subcommands (the benchmarks under bench/):
+ * a bad command line prints `program: message` and exits 2.
+ */
+export function parseFlagsOrExit<F extends Flags>(program: string, argv: string[], flags: F): FlagValues<F> {
+  try {
+    return parseFlags(argv, flags).values;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${program}: ${err.message}`);
+    process.exit(2);
+  }
+}
+
 /** The aligned option lines of a --help text, in table order. */
 export function flagHelp(flags: Flags, indent = '  '): string {
   const rows: [string, string][] = [];

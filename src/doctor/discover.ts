@@ -8,6 +8,7 @@ import { parseNetTcp, TCP_LISTEN, type TcpRow } from './proc/netTcp.js';
 import { parseStatus } from './proc/status.js';
 import { descendants, readProcess, readStat, scanProcesses, socketHolders, type ProcessInfo } from './processes.js';
 import type { Listener, TargetInfo } from './types.js';
+import { plural } from '../cli/format.js';
 
 export class TargetError extends Error {
   constructor(message: string) {
@@ -159,7 +160,7 @@ export function discoverByPort(port: number): Discovery {
     const denied = [...scan.unreadable.values()].filter((c) => c === 'EACCES' || c === 'EPERM').length;
     throw new TargetError(
       `port ${port} is listened on (socket inode ${rows.map((r) => r.inode).join(', ')}) but no readable process holds it` +
-        (denied > 0 ? `: ${denied} processes could not be read (EACCES); run as root` : ''),
+        (denied > 0 ? `: ${plural(denied, 'process', 'processes')} could not be read (EACCES); run as root` : ''),
     );
   }
   return {

@@ -7,6 +7,7 @@ import { listenerName } from './checks/util.js';
 import { listenerDrops } from './checks/acceptQueue.js';
 import type { DoctorResult } from './run.js';
 import type { Finding } from './types.js';
+import { plural } from '../cli/format.js';
 
 export const PITFALLS_DOC = 'shared/pitfalls.md';
 
@@ -87,11 +88,11 @@ export function toText(r: DoctorResult): string {
   const d = r.data;
   const lines: string[] = [];
   const what = d.target.mode === 'pid' ? `pid ${d.target.pid}` : `port ${d.target.port}`;
-  lines.push(`edgeloop doctor: ${what}, sampled ${d.seconds.toFixed(1)} s (${d.samples} samples)`);
+  lines.push(`edgeloop doctor: ${what}, sampled ${d.seconds.toFixed(1)} s (${plural(d.samples, 'sample')})`);
   lines.push('');
   lines.push('Processes');
   for (const p of r.processes) {
-    const state = d.target.exited?.includes(p.pid) ? 'exited during the sample' : `${p.threads} thread(s)`;
+    const state = d.target.exited?.includes(p.pid) ? 'exited during the sample' : plural(p.threads, 'thread');
     lines.push(`  ${String(p.pid).padStart(7)}  ${p.comm.padEnd(16)} ppid ${p.ppid}, ${state}${p.uid !== null ? `, uid ${p.uid}` : ''}`);
   }
   lines.push('');
@@ -114,7 +115,7 @@ export function toText(r: DoctorResult): string {
   }
   lines.push('');
   const n = (s: string) => r.findings.filter((f) => f.severity === s).length;
-  lines.push(`Findings: ${n('error')} error(s), ${n('warning')} warning(s), ${n('info')} info`);
+  lines.push(`Findings: ${plural(n('error'), 'error')}, ${plural(n('warning'), 'warning')}, ${n('info')} info`);
   for (const f of r.findings) {
     lines.push('');
     lines.push(...renderFinding(f));

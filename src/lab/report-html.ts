@@ -3,7 +3,7 @@
  * scripts, no external assets, so it can be attached to an issue as the proof.
  * Thread: any. Owns nothing.
  */
-import { esc, int, ms, pct } from '../cli/format.js';
+import { esc, int, ms, pct, plural } from '../cli/format.js';
 import { rowName } from './format.js';
 import type { LabRun } from './run.js';
 import type { ScenarioResult } from './result.js';
@@ -127,8 +127,8 @@ rect.a{fill:#3b7dd8}rect.e{fill:#d84b3b}rect.w{fill:#e0a030}.val{fill:#555}
 .verdict{font-weight:bold}li.error{color:#b00}li.warning{color:#a60}li.info{color:#555}
 </style></head><body>
 <h1>edgeloop lab</h1>
-<p>Linux ${esc(run.kernel)}, ${run.cpus} CPUs, net.core.somaxconn ${run.somaxconn}; ${run.workers} workers per server;
-${run.seconds} s per timed load; slp ${run.slpMs} ms; ${rows.length} scenarios in ${(run.elapsedMs / 1000).toFixed(1)} s.
+<p>Linux ${esc(run.kernel)}, ${plural(run.cpus, 'CPU')}, net.core.somaxconn ${run.somaxconn}; ${plural(run.workers, 'worker')} per server;
+${run.seconds} s per timed load; slp ${run.slpMs} ms; ${plural(rows.length, 'scenario')} in ${(run.elapsedMs / 1000).toFixed(1)} s.
 Clients: <code>edgeloop bench</code>. Diagnosis: <code>edgeloop doctor</code>, run against each server while it was under load.</p>
 <h2>Summary</h2>
 ${summaryTable(run)}

@@ -4,7 +4,7 @@
  * nothing), then a summary of all scenarios and a verdict each.
  * Thread: any. Owns nothing.
  */
-import { int, ms } from '../cli/format.js';
+import { int, ms, plural } from '../cli/format.js';
 import { rowName } from './format.js';
 import type { LabRun } from './run.js';
 import type { ScenarioResult } from './result.js';
@@ -94,7 +94,7 @@ export function summaryText(run: LabRun): string {
 export function labText(run: LabRun): string {
   const out: string[] = [];
   out.push(
-    `edgeloop lab: Linux ${run.kernel}, ${run.cpus} CPUs, somaxconn ${run.somaxconn}, ${run.workers} workers, ` +
+    `edgeloop lab: Linux ${run.kernel}, ${plural(run.cpus, 'CPU')}, somaxconn ${run.somaxconn}, ${plural(run.workers, 'worker')}, ` +
       `${run.seconds} s per timed load, slp ${run.slpMs} ms`,
   );
   out.push('');
@@ -104,6 +104,6 @@ export function labText(run: LabRun): string {
   out.push('');
   for (const r of run.scenarios) out.push(r.verdict);
   for (const e of run.errors) out.push(`${e.name} (${e.load}): could not run: ${e.message}`);
-  out.push('', `${run.scenarios.length} scenarios in ${(run.elapsedMs / 1000).toFixed(1)} s`);
+  out.push('', `${plural(run.scenarios.length, 'scenario')} in ${(run.elapsedMs / 1000).toFixed(1)} s`);
   return out.join('\n');
 }

@@ -4,6 +4,7 @@
  */
 import type { NaiveConfig } from './naive/config.js';
 import type { LoadName } from './loads.js';
+import { plural } from '../cli/format.js';
 
 export interface LabParams {
   workers: number;
@@ -58,7 +59,7 @@ export function allScenarios(p: LabParams): Scenario[] {
       name: 'herd-lt',
       load: 'steady',
       seed: '002',
-      describe: `${n} workers in epoll_wait on one shared epoll instance, listener level-triggered, one accept per wakeup`,
+      describe: `${plural(n, 'worker')} in epoll_wait on one shared epoll instance, listener level-triggered, one accept per wakeup`,
       focus: 'herd',
       server: naive(p, { topology: 'shared-epoll' }),
     },
@@ -83,7 +84,7 @@ export function allScenarios(p: LabParams): Scenario[] {
       name: 'et-no-drain',
       load: 'burst',
       seed: '000',
-      describe: `${n} workers on one shared epoll instance, listener EPOLLET, one accept per wakeup${slp}`,
+      describe: `${plural(n, 'worker')} on one shared epoll instance, listener EPOLLET, one accept per wakeup${slp}`,
       focus: 'lost',
       server: naive(p, { topology: 'shared-epoll', edgeTriggered: true, slpMs: p.slpMs }),
     },
@@ -91,7 +92,7 @@ export function allScenarios(p: LabParams): Scenario[] {
       name: 'et-drain',
       load: 'burst',
       seed: '002',
-      describe: `${n} workers on one shared epoll instance, listener EPOLLET, accept until EAGAIN${slp}`,
+      describe: `${plural(n, 'worker')} on one shared epoll instance, listener EPOLLET, accept until EAGAIN${slp}`,
       focus: 'lost',
       server: naive(p, { topology: 'shared-epoll', edgeTriggered: true, accept: 'drain', slpMs: p.slpMs }),
     },
@@ -100,7 +101,7 @@ export function allScenarios(p: LabParams): Scenario[] {
       name: 'backlog-8',
       load: 'storm',
       seed: '004',
-      describe: `listen(fd, 8); ${n} workers on one shared epoll instance, level-triggered, accept until EAGAIN`,
+      describe: `listen(fd, 8); ${plural(n, 'worker')} on one shared epoll instance, level-triggered, accept until EAGAIN`,
       focus: 'backlog',
       server: naive(p, { topology: 'shared-epoll', accept: 'drain', backlog: 8 }),
     },

@@ -4,7 +4,7 @@
  * accept, connect timeouts and overflows for the backlog. Thread: any. Owns
  * nothing.
  */
-import { int, pct } from '../cli/format.js';
+import { int, pct, plural } from '../cli/format.js';
 import { rowName } from './format.js';
 import type { ScenarioResult } from './result.js';
 
@@ -14,7 +14,7 @@ function herd(r: Facts): string {
   const d = r.distribution;
   return (
     `${int(r.spuriousWakeups)} of ${int(r.wakeups)} wakeups (${pct(r.spuriousWakeups, r.wakeups)}) found nothing to accept; ` +
-    `${int(r.accepted)} connections over ${r.workers.length} workers, ${int(d.min)}–${int(d.max)} each (stddev ${int(d.stddev)})`
+    `${int(r.accepted)} connections over ${plural(r.workers.length, 'worker')}, ${int(d.min)}–${int(d.max)} each (stddev ${int(d.stddev)})`
   );
 }
 

@@ -101,6 +101,16 @@ test('human report names every bucket and the unanswered connections', () => {
   assert.match(text, /78 requests = 71 answered \+ 5 failed \+ 2 unanswered/);
 });
 
+test('human report counts in English: 1 connection, 1 thread', () => {
+  const one = (parseBenchArgs(['http://127.0.0.1:9/', '-n', '1']) as { options: BenchOptions }).options;
+  const st = new Stats(0);
+  st.response(200, 1, 5);
+  st.requests = 1;
+  st.stopIssuingAbsMs = 10;
+  const text = humanReport(buildResult(one, mergeSnapshots([st.snapshot()]), false));
+  assert.match(text, /^ {2}1 connection, 1 thread, /m);
+});
+
 test('HTML report is self-contained with two charts', () => {
   const html = htmlReport(buildResult(options, twoThreads(), false), new Date(0));
   assert.match(html, /^<!doctype html>/);

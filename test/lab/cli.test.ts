@@ -26,6 +26,11 @@ test('bad arguments exit 2 and say what was wrong', async () => {
   const workers = await run(['--workers', 'many']);
   assert.equal(workers.code, 2);
   assert.match(workers.stderr, /--workers must be a whole number, got 'many'/);
+  // The report's directory is checked before any scenario runs (they take seconds each).
+  const html = await run(['et-drain', '--html', path.join(os.tmpdir(), 'edgeloop-no-such-dir', 'lab.html')]);
+  assert.equal(html.code, 2, html.stderr);
+  assert.match(html.stderr, /^edgeloop lab: --html .*lab\.html: directory .*edgeloop-no-such-dir does not exist \(ENOENT\)/);
+  assert.doesNotMatch(html.stderr, /\[1\/1\]/, 'no scenario ran');
 });
 
 test('--json prints the scenarios with the promised keys; --html writes the report', async () => {

@@ -10,6 +10,7 @@
 import { counterDelta } from '../proc/netstat.js';
 import type { DoctorData, Finding, Listener, QueueStats } from '../types.js';
 import { listenerName } from './util.js';
+import { plural } from '../../cli/format.js';
 
 function stats(d: DoctorData, l: Listener): QueueStats | undefined {
   return d.queues.find((q) => q.inode === l.inode);
@@ -212,7 +213,7 @@ export function checkBacklog(d: DoctorData): Finding[] {
     out.push({
       code: 'BACKLOG_TRUNCATED',
       severity: 'info',
-      message: `the backlog of ${names.join(', ')} equals net.core.somaxconn (${somaxconn}): the app asked for at least that (${idleCapped.length} socket(s)); the queue stayed short`,
+      message: `the backlog of ${names.join(', ')} equals net.core.somaxconn (${somaxconn}): the app asked for at least that (${plural(idleCapped.length, 'socket')}); the queue stayed short`,
       evidence: { somaxconn, listeners: idleCapped.map((l) => queueEvidence(l, stats(d, l))) },
       why: 'a listener that asks for more gets somaxconn; fine while the queue stays short',
       fix: 'nothing now; raise net.core.somaxconn before restarting if the queue ever fills',

@@ -6,6 +6,7 @@
 import { counterDelta } from '../proc/netstat.js';
 import type { TcpRow } from '../proc/netTcp.js';
 import type { DoctorData, Finding } from '../types.js';
+import { plural } from '../../cli/format.js';
 
 const rowKey = (r: TcpRow) => `${r.inode}|${r.localAddress}|${r.localPort}|${r.remoteAddress}|${r.remotePort}`;
 
@@ -39,7 +40,7 @@ export function checkCloseWait(d: DoctorData): Finding[] {
       code: 'CLOSE_WAIT_UNREAD',
       severity: stuck ? 'error' : 'info',
       message:
-        `${s.total} socket(s) of the target in CLOSE_WAIT: ${s.withUnreadBytes} with unread bytes (Recv-Q total ${s.unreadBytes}, a FIN counts as 1), ` +
+        `${plural(s.total, 'socket')} of the target in CLOSE_WAIT: ${s.withUnreadBytes} with unread bytes (Recv-Q total ${s.unreadBytes}, a FIN counts as 1), ` +
         `${s.neverAccepted} never accepted (inode 0)` +
         (stuck ? `; ${persistent.length} stayed through the whole ${d.seconds.toFixed(1)} s sample` : '; none persisted through the sample'),
       evidence: {

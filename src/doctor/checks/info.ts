@@ -2,6 +2,7 @@
 import type { DoctorData, Finding } from '../types.js';
 import { foreignOverflow } from './acceptQueue.js';
 import { listenerName } from './util.js';
+import { plural } from '../../cli/format.js';
 
 export function checkReuseport(d: DoctorData): Finding[] {
   const groups = new Map<string, typeof d.listeners>();
@@ -76,7 +77,7 @@ export function checkVisibility(d: DoctorData): Finding[] {
   if (d.waitSamplingError) limits.threadWaits = d.waitSamplingError;
   const unreadable = Object.keys(d.target.unreadable).length;
   if (unreadable > 0 && Object.values(d.target.unreadable).some((c) => c === 'EACCES' || c === 'EPERM')) {
-    limits.processes = `${unreadable} processes could not be read (not root): holders among them are not shown`;
+    limits.processes = `${plural(unreadable, 'process', 'processes')} could not be read (not root): holders among them are not shown`;
   }
   if (d.target.exited?.length) {
     limits.exited = `${d.target.exited.length} process(es) of the target exited during the sample: ${d.target.exited.join(', ')} (their CPU, fds and epoll state are missing or stale)`;

@@ -5,6 +5,7 @@
 import { describeEvents, isEdgeTriggered, isOneshot } from '../proc/fdinfo.js';
 import type { DoctorData, Finding, QueueStats } from '../types.js';
 import { hex, listenerByInode, listenerName } from './util.js';
+import { plural } from '../../cli/format.js';
 
 /**
  * The seed's stall seen from outside: connections waited in the accept queue
@@ -26,9 +27,9 @@ export function checkEdgeTriggered(d: DoctorData): Finding[] {
       code: 'LISTENER_EDGE_TRIGGERED',
       severity: stalled ? 'error' : 'warning',
       message: stalled
-        ? `listener ${listenerName(l)} is registered with EPOLLET in ${regs.length} epoll instance(s) and its accept queue never emptied: ` +
-          `at least ${stalled.min} connection(s) waited in every one of ${stalled.samples} samples, so wakeups are not draining accept()`
-        : `listener ${listenerName(l)} is registered with EPOLLET in ${regs.length} epoll instance(s)`,
+        ? `listener ${listenerName(l)} is registered with EPOLLET in ${plural(regs.length, 'epoll instance')} and its accept queue never emptied: ` +
+          `at least ${plural(stalled.min ?? 1, 'connection')} waited in every one of ${plural(stalled.samples, 'sample')}, so wakeups are not draining accept()`
+        : `listener ${listenerName(l)} is registered with EPOLLET in ${plural(regs.length, 'epoll instance')}`,
       evidence: {
         listener: listenerName(l),
         inode: l.inode,
