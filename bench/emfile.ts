@@ -44,19 +44,20 @@ interface Peer {
   start(): Promise<{ port: number; child: ChildProcess; log: () => string }>;
 }
 
-const limited = (cmd: string[]): string[] => ['prlimit', `--nofile=${nofile}:${nofile}`, ...cmd];
+const limited = (cmd: string[]): [string, ...string[]] => ['prlimit', `--nofile=${nofile}:${nofile}`, ...cmd];
 
-function startPrinting(cmd: string[]): Promise<{ port: number; child: ChildProcess; log: () => string }> {
+function startPrinting(cmd: [string, ...string[]]): Promise<{ port: number; child: ChildProcess; log: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...args] = cmd;
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m) resolve({ port: Number(m[1]), child, log: () => out });
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${cmd.join(' ')} exited with ${code}: ${out}`)));
   });
 }

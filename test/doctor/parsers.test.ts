@@ -36,29 +36,33 @@ test('netTcp: IPv4 rows, states, queues, inode 0, uid; junk lines skipped', () =
     family: 'IPv4', localAddress: '0.0.0.0', localPort: 2024, remoteAddress: '0.0.0.0', remotePort: 0,
     state: 10, txQueue: 0, rxQueue: 5, uid: 0, inode: 123,
   });
+  const [, , r2, r3] = rows;
+  assert.ok(r2 && r3, 'rows 2 and 3');
   // The seed's case: CLOSE_WAIT with Recv-Q 114 (0x72), never accepted (inode 0).
-  assert.equal(rows[2]!.localAddress, '172.16.4.96');
-  assert.equal(rows[2]!.localPort, 1022);
-  assert.equal(rows[2]!.state, 8);
-  assert.equal(rows[2]!.rxQueue, 114);
-  assert.equal(rows[2]!.inode, 0);
-  assert.equal(rows[2]!.uid, 1000);
+  assert.equal(r2.localAddress, '172.16.4.96');
+  assert.equal(r2.localPort, 1022);
+  assert.equal(r2.state, 8);
+  assert.equal(r2.rxQueue, 114);
+  assert.equal(r2.inode, 0);
+  assert.equal(r2.uid, 1000);
   // Missing trailing fields (older kernels print fewer): still parsed.
-  assert.equal(rows[3]!.inode, 45678);
-  assert.equal(rows[3]!.txQueue, 10);
+  assert.equal(r3.inode, 45678);
+  assert.equal(r3.txQueue, 10);
 });
 
 test('netTcp: IPv6 loopback, wildcard, v4-mapped and a global address', () => {
   const rows = parseNetTcp(TCP6, 'IPv6', true);
   assert.equal(rows.length, 4);
-  assert.equal(rows[0]!.localAddress, '::1');
-  assert.equal(rows[0]!.localPort, 0x8dc3);
-  assert.equal(rows[1]!.localAddress, '::');
-  assert.equal(rows[2]!.localAddress, '::ffff:127.0.0.1');
-  assert.equal(rows[2]!.state, 8);
-  assert.equal(rows[2]!.rxQueue, 1);
-  assert.equal(rows[3]!.localAddress, '2001:db8::1');
-  assert.equal(rows[3]!.family, 'IPv6');
+  const [r0, r1, r2, r3] = rows;
+  assert.ok(r0 && r1 && r2 && r3, 'four rows');
+  assert.equal(r0.localAddress, '::1');
+  assert.equal(r0.localPort, 0x8dc3);
+  assert.equal(r1.localAddress, '::');
+  assert.equal(r2.localAddress, '::ffff:127.0.0.1');
+  assert.equal(r2.state, 8);
+  assert.equal(r2.rxQueue, 1);
+  assert.equal(r3.localAddress, '2001:db8::1');
+  assert.equal(r3.family, 'IPv6');
 });
 
 test('netTcp: byte order is a parameter; a big-endian kernel prints words as-is', () => {
@@ -92,16 +96,17 @@ test('fdinfo: epoll items keyed by hex ino, flags decoded', () => {
   assert.equal(info.ino, 1039);
   assert.equal(info.epoll.length, 5);
   const [lt, et, fired, exclEt, nested] = info.epoll;
+  assert.ok(lt && et && fired && exclEt && nested, 'five epoll items');
   assert.deepEqual(lt, { tfd: 3, events: 0x19, data: '3', pos: 0, ino: 0x2abb, sdev: 9 });
-  assert.ok(!isEdgeTriggered(lt!.events) && !isOneshot(lt!.events));
-  assert.ok(isEdgeTriggered(et!.events));
-  assert.equal(et!.data, '7f3a00001234');
-  assert.ok(isOneshot(fired!.events) && isDisarmed(fired!.events));
-  assert.ok(!isDisarmed(lt!.events));
-  assert.ok(isExclusive(exclEt!.events) && isEdgeTriggered(exclEt!.events));
-  assert.equal(describeEvents(exclEt!.events), 'IN|ERR|HUP|EXCLUSIVE|ET');
+  assert.ok(!isEdgeTriggered(lt.events) && !isOneshot(lt.events));
+  assert.ok(isEdgeTriggered(et.events));
+  assert.equal(et.data, '7f3a00001234');
+  assert.ok(isOneshot(fired.events) && isDisarmed(fired.events));
+  assert.ok(!isDisarmed(lt.events));
+  assert.ok(isExclusive(exclEt.events) && isEdgeTriggered(exclEt.events));
+  assert.equal(describeEvents(exclEt.events), 'IN|ERR|HUP|EXCLUSIVE|ET');
   // An epoll fd inside an epoll fd targets the shared anon inode (1039 = 0x40f).
-  assert.equal(nested!.ino, info.ino);
+  assert.equal(nested.ino, info.ino);
 });
 
 test('fdinfo: older kernels without pos/ino/sdev, and a non-epoll fd', () => {

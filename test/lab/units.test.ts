@@ -34,16 +34,21 @@ test('the catalog: every seed experiment, and edgeloop after each load group', (
     { ...byName.get('herd-lt'), workers: 0 },
     { topology: 'shared-epoll', workers: 0, edgeTriggered: false, exclusive: false, accept: 'one', slpMs: 0, backlog: 4096, host: '127.0.0.1' },
   );
-  assert.equal(byName.get('et-no-drain')!.edgeTriggered, true);
-  assert.equal(byName.get('et-no-drain')!.accept, 'one');
-  assert.equal(byName.get('et-no-drain')!.slpMs, 10);
-  assert.equal(byName.get('et-drain')!.accept, 'drain');
-  assert.equal(byName.get('et-drain')!.slpMs, 10, 'the fix is compared under the same delay');
-  assert.equal(byName.get('exclusive')!.exclusive, true);
-  assert.equal(byName.get('exclusive')!.topology, 'epoll-per-worker');
-  assert.equal(byName.get('reuseport')!.topology, 'reuseport');
-  assert.equal(byName.get('backlog-8')!.backlog, 8);
-  assert.equal(byName.get('backlog-default')!.backlog, 4096);
+  const config = (name: string) => {
+    const c = byName.get(name);
+    assert.ok(c, name);
+    return c;
+  };
+  assert.equal(config('et-no-drain').edgeTriggered, true);
+  assert.equal(config('et-no-drain').accept, 'one');
+  assert.equal(config('et-no-drain').slpMs, 10);
+  assert.equal(config('et-drain').accept, 'drain');
+  assert.equal(config('et-drain').slpMs, 10, 'the fix is compared under the same delay');
+  assert.equal(config('exclusive').exclusive, true);
+  assert.equal(config('exclusive').topology, 'epoll-per-worker');
+  assert.equal(config('reuseport').topology, 'reuseport');
+  assert.equal(config('backlog-8').backlog, 8);
+  assert.equal(config('backlog-default').backlog, 4096);
 });
 
 test('selection: by name, backlog for both rows, edgeloop by load, catalog order kept', () => {
