@@ -1,7 +1,7 @@
 /**
  * HTTP benchmark: `edgeloop serve --loops 1` vs Node's `http` vs nginx (one
  * worker, when installed), driven by wrk in the same run.
- * Run: npm run bench:http [-- --seconds S --connections C --rounds R --idle N --no-nginx --no-memory --no-fetch]
+ * Run: npm run bench:http [-- --seconds S --connections C --rounds R --idle N --no-nginx --no-memory --no-fetch --no-access-log]
  *
  * Scenarios (GET /hello -> 200 "hello"):
  *   keep-alive   wrk -c C
@@ -10,8 +10,10 @@
  * Then the Web API, keep-alive (--no-fetch skips it), in rounds of its own: the
  * native API again, the fetch adapter (`new Response('hello')`), and one Hono app
  * on edgeloop, on @hono/node-server and on Bun.serve (peers from bench/peers,
- * installed on first use; Bun only where it runs). Then memory: RSS added per
- * idle keep-alive connection with N (5,000) open, edgeloop vs Node `http`.
+ * installed on first use; Bun only where it runs). Then keep-alive with
+ * `--access-log FILE` against the same server without it (alternating, same
+ * run; --no-access-log skips it). Then memory: RSS added per idle keep-alive
+ * connection with N (5,000) open, edgeloop vs Node `http`.
  *
  * Servers are pinned to CPU 1 and wrk to CPU 0 when taskset exists (2 cores:
  * one each). Rounds alternate the servers so a noisy neighbour hurts them
@@ -36,11 +38,12 @@ const FLAGS = {
   'no-nginx': flag.bool(),
   'no-memory': flag.bool(),
   'no-fetch': flag.bool(),
+  'no-access-log': flag.bool(),
   help: flag.bool({ short: 'h' }),
 };
 const values = parseFlagsOrExit('bench:http', process.argv.slice(2), FLAGS);
 if (values.help) {
-  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch]');
+  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch --no-access-log]');
   process.exit(0);
 }
 const seconds = values.seconds ?? 5;
@@ -447,6 +450,44 @@ async function webApi(): Promise<[string, boolean | undefined][]> {
   ];
 }
 
+/**
+ * The access log's cost: keep-alive through `edgeloop serve --access-log FILE` against plain
+ * `edgeloop serve`, alternating in the same run (a noisy neighbour hurts both alike). The goal:
+ * under 10% of throughput, read on requests/s and on server CPU per request.
+ */
+async function accessLogCost(): Promise<boolean | undefined> {
+  const serveArgs: [string, ...string[]] = [process.execPath, cli, 'serve', '--port', '0', '--loops', '1', '--keep-alive-timeout', '120000'];
+  const logFile = path.join(tmp, 'access.log');
+  const ready = /listening on http:\/\/[^:]+:(\d+)/;
+  const plain = await spawnServer('edgeloop', serveArgs, ready);
+  const logged = await spawnServer('edgeloop + access log', [...serveArgs, '--access-log', logFile], ready);
+  const best = { plain: 0, logged: 0, plainCpu: Infinity, loggedCpu: Infinity };
+  try {
+    for (let r = 0; r < Math.max(rounds, 2); r++) {
+      for (const srv of r % 2 === 0 ? [plain, logged] : [logged, plain]) {
+        const res = await wrk(srv, 'keep-alive');
+        const k = srv === plain ? 'plain' : 'logged';
+        best[k] = Math.max(best[k], res.rps);
+        if (srv === plain) best.plainCpu = Math.min(best.plainCpu, res.cpuUs);
+        else best.loggedCpu = Math.min(best.loggedCpu, res.cpuUs);
+      }
+    }
+  } finally {
+    await plain.stop();
+    await logged.stop();
+  }
+  const lines = fs.readFileSync(logFile, 'utf8').split('\n').length - 1;
+  const loss = 1 - best.logged / best.plain;
+  const cpuCost = best.loggedCpu / best.plainCpu - 1;
+  console.log('');
+  console.log(
+    `access log (common log format, to a file), keep-alive: ${fmt(best.logged)} requests/s vs ${fmt(best.plain)} without ` +
+      `(${(loss * 100).toFixed(1)}% fewer); server CPU per request ${us(best.loggedCpu)} us vs ${us(best.plainCpu)} us ` +
+      `(${(cpuCost * 100).toFixed(1)}% more); ${fmt(lines)} lines written`,
+  );
+  return loss < 0.1;
+}
+
 /** RSS added per idle keep-alive connection: edgeloop, then node http. */
 async function memory(make: Factory[]): Promise<{ edgeloop: number; node: number }> {
   const perConn: number[] = [];
@@ -465,7 +506,7 @@ async function memory(make: Factory[]): Promise<{ edgeloop: number; node: number
   return { edgeloop, node };
 }
 
-function printGoals(m: Measured, mem: { edgeloop: number; node: number } | undefined, web: [string, boolean | undefined][]): void {
+function printGoals(m: Measured, mem: { edgeloop: number; node: number } | undefined, web: [string, boolean | undefined][], accessLogOk: boolean | undefined): void {
   const get = (sc: string, n: string) => m.rps.get(key(sc, n));
   const cpu = (sc: string, n: string) => m.cpuUs.get(key(sc, n));
   const goals: [string, boolean | undefined][] = [
@@ -479,6 +520,7 @@ function printGoals(m: Measured, mem: { edgeloop: number; node: number } | undef
     ['keep-alive CPU per request <= 1.1x nginx', cmp(mul(cpu('keep-alive', 'nginx'), 1.1), cpu('keep-alive', 'edgeloop'), 1)],
     ...web,
     ['idle memory <= 0.25x node http', mem ? mem.edgeloop <= mem.node * 0.25 : undefined],
+    ['access log costs < 10% of keep-alive requests/s', accessLogOk],
   ];
   console.log('');
   console.log('goals (one loop, on requests/s as measured above):');
@@ -509,8 +551,9 @@ async function main(): Promise<void> {
   const m = await measure(make);
   printTables(m);
   const web = values['no-fetch'] ? [] : await webApi();
+  const accessLogOk = values['no-access-log'] ? undefined : await accessLogCost();
   const mem = values['no-memory'] ? undefined : await memory(make);
-  printGoals(m, mem, web);
+  printGoals(m, mem, web, accessLogOk);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -31,6 +31,8 @@
  * - Hosts: an IP address (IPv6 with or without brackets) or a DNS name.
  * - A value that looks negative (`--backlog -1`) is taken as the flag's value,
  *   so the range check names the flag instead of parseArgs calling it ambiguous.
+ * - A flag with `ifBare` may be given without a value (`--access-log` alone,
+ *   or followed by another flag): it then has that value. `-` is a value.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -189,6 +191,8 @@ export interface Flag<T> {
   label?: string;
   /** Placeholder in --help ('N', 'T', 'BYTES'); absent for booleans. */
   metavar?: string;
+  /** The value of the flag given without one (`--access-log` alone means '-'). */
+  ifBare?: string;
   /** One line (or more, joined by '\n') for --help; a flag without help is not listed. */
   help?: string;
   parse: (raw: string, label: string) => T;
@@ -203,6 +207,7 @@ export type FlagValues<F extends Flags> = {
 
 interface Common {
   short?: string;
+  ifBare?: string;
   label?: string;
   metavar?: string;
   help?: string;
@@ -259,7 +264,7 @@ export function parseFlags<F extends Flags>(argv: string[], flags: F, { position
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: attachNegativeValues(argv, options), options, strict: true, allowPositionals: positionals });
+    parsed = parseArgs({ args: attachNegativeValues(fillBareValues(argv, flags), options), options, strict: true, allowPositionals: positionals });
   } catch (err) {
     // parseArgs explains how to pass a positional that starts with '-'; the first sentence is the error.
     const msg = err instanceof Error ? err.message : String(err);
@@ -302,6 +307,23 @@ export function flagHelp(flags: Flags, indent = '  '): string {
   return rows
     .map(([n, h]) => h.split('\n').map((line, i) => `${indent}${(i === 0 ? n : '').padEnd(width)}${line}`).join('\n'))
     .join('\n');
+}
+
+/** `--flag` without a value, for flags that allow it, becomes `--flag=<ifBare>`. */
+function fillBareValues(argv: string[], flags: Flags): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const f = a.startsWith('--') ? flags[a.slice(2)] : undefined;
+    const next = argv[i + 1];
+    if (f?.ifBare !== undefined && (next === undefined || (next.startsWith('-') && next !== '-'))) out.push(`${a}=${f.ifBare}`);
+    else out.push(a);
+  }
+  return out;
 }
 
 /**

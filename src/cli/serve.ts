@@ -9,6 +9,7 @@ import type { ParserLimits } from '../http/parser/limits.js';
 import { flag, flagHelp, parseFlags, parsePort, usageError, UsageError, type FlagValues } from './args.js';
 import { durationArg, plural, sizeArg } from './format.js';
 import { TrustProxy } from '../http/trust-proxy.js';
+import { ACCESS_LOG_FORMATS, type AccessLogFormat, type AccessLogOptions } from '../http/access-log.js';
 import { onReloadSignal, onStopSignal, readTls, reloadTls, serverFlags, tlsFiles, tlsFlags, type TlsFiles } from './options.js';
 
 const D = resolveHttpOptions();
@@ -36,12 +37,27 @@ const FLAGS = {
   ...serverFlags,
   port: flag.port({ short: 'p', help: 'port to listen on (default: $PORT, else 8080; 0 picks a free one)' }),
   ...HTTP_FLAGS,
+  'access-log': flag.text({
+    ifBare: '-',
+    metavar: '[FILE|-]',
+    what: 'a file or -',
+    help: 'a line per response to FILE (appended to), or to standard output with - or no value',
+  }),
+  'access-log-format': flag.choice(ACCESS_LOG_FORMATS, { help: `${ACCESS_LOG_FORMATS.join(' | ')} (default common)` }),
   'trust-proxy': flag.csv({
     item: trustedAddress,
     help: 'believe X-Forwarded-For from these peers: comma-separated addresses, CIDR ranges,\nloopback, linklocal, uniquelocal (default: nobody)',
   }),
   ...tlsFlags,
 };
+
+function accessLog(path: string | undefined, format: AccessLogFormat | undefined): { accessLog?: AccessLogOptions } {
+  if (path === undefined) {
+    if (format !== undefined) throw new UsageError('--access-log-format needs --access-log');
+    return {};
+  }
+  return { accessLog: { path, format: format ?? 'common' } };
+}
 
 /** One --trust-proxy entry, checked as serve() will check it. */
 function trustedAddress(raw: string, label: string): string {
@@ -99,6 +115,7 @@ Routes:
   WS   /ws           WebSocket echo: text back as text, binary as binary
   WS   /pubsub/TOPIC  each message goes to every other subscriber of TOPIC, on any loop
   GET  /ip           the client's address as the server sees it (text)
+  GET  /metrics      every loop's counters in the Prometheus text format
 
 Options:
 ${flagHelp({ ...serverFlags, port: FLAGS.port })}
@@ -128,8 +145,10 @@ export async function main(argv: string[]): Promise<number> {
       accept: v.accept ?? 'reuseport',
       backlog: v.backlog,
       module: new URL('../http/demo.js', import.meta.url),
+      metrics: '/metrics',
       ...httpOptions(v),
       ...(v['proxy-protocol'] ? { proxyProtocol: true } : {}),
+      ...accessLog(v['access-log'], v['access-log-format']),
       ...(v['trust-proxy'] !== undefined ? { trustProxy: v['trust-proxy'] } : {}),
     };
     stopTimeout = v['stop-timeout'] ?? stopTimeout;

@@ -569,8 +569,8 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
   private sendError(status: number): void {
     if (!this.beginWrite()) return;
     const req = this.req ?? undefined;
-    this.hl.refused(status, req, req !== undefined ? this.reqStart : this.requestStart || this.hl.loop.now());
     const text = `${status} ${STATUS_TEXT[status] ?? 'Error'}\n`;
+    this.hl.refused(status, req, this.hl.logsAccess ? this.conn.remoteAddress()?.address : undefined, req !== undefined ? this.reqStart : this.requestStart || this.hl.loop.now(), text.length);
     this.output.latin1(
       `${statusLine(status)}${dateLine()}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
     );

@@ -12,6 +12,7 @@
  *   WS   /ws           WebSocket echo: text back as text, binary as binary
  *   WS   /pubsub/TOPIC  every message goes to every other subscriber of TOPIC, on any loop
  *   GET  /ip           the client's address as the server sees it (text)
+ *   GET  /metrics      (answered by serve({ metrics: '/metrics' }) before this app)
  */
 import type { HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
@@ -33,6 +34,7 @@ const INDEX = `<!doctype html>
 <li>WebSocket <code>/ws</code>: echo (text back as text, binary as binary)</li>
 <li>WebSocket <code>/pubsub/&lt;topic&gt;</code>: every message goes to every other subscriber of the topic, on any loop</li>
 <li><a href="/ip">GET /ip</a>: your address as the server sees it</li>
+<li><a href="/metrics">GET /metrics</a>: counters in the Prometheus text format</li>
 </ul>
 `;
 

@@ -12,6 +12,7 @@ import type { WebSocketBehavior } from '../ws/options.js';
 import { Bus, type BusHandles } from '../ws/pubsub.js';
 import { HttpConnection } from './connection.js';
 import { requestIP } from './fetch.js';
+import { withMetrics } from './metrics.js';
 import { HttpLoop } from './loop.js';
 import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
 import { responseToUpgrade } from './upgrade.js';
@@ -34,7 +35,8 @@ export function httpHandlers(
 ): ServerHandlers & { ws: WsLoop | null } {
   let wsl: WsLoop | null = null;
   const hctx = handlerContext({ loop: ctx.index, loops: ctx.loops, stats: ctx.stats }, websocket !== undefined, () => wsl);
-  const hl = new HttpLoop(ctx.loop, options, app, hctx);
+  const served = options.metricsPath !== undefined ? withMetrics(options.metricsPath, app) : app;
+  const hl = new HttpLoop(ctx.loop, options, served, hctx);
   if (websocket !== undefined) {
     wsl = new WsLoop(ctx.loop, hl.output, websocket, (err) => hl.reportError(err), bus ? new Bus(bus, ctx.index) : null);
     hl.ws = wsl;
@@ -58,6 +60,9 @@ export function httpHandlers(
       const p = conn.context as ConnectionProtocol | undefined;
       if (p) p.onClose();
       conn.context = undefined;
+    },
+    onStopped() {
+      hl.close();
     },
     onStop(conn) {
       hl.stopping = true;

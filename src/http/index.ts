@@ -16,3 +16,7 @@ export { HttpError } from './parser/errors.js';
 export { defaultLimits, type ParserLimits } from './parser/limits.js';
 export { RequestParser, RequestHead } from './parser/request-parser.js';
 export { STATUS_TEXT } from './status.js';
+export { buildRegistry, metricsText, METRICS_CONTENT_TYPE } from './metrics.js';
+export { requestIP } from './fetch.js';
+export { TrustProxy, type ProxyHeader } from './trust-proxy.js';
+export type { AccessLogOptions, AccessLogFormat } from './access-log.js';

@@ -16,6 +16,7 @@ import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js'
 import { Output } from './output.js';
 import { RequestParser } from './parser/request-parser.js';
 import type { TrustProxy } from './trust-proxy.js';
+import { AccessLog, type AccessLogOptions } from './access-log.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
 
@@ -31,6 +32,7 @@ export class HttpLoop {
   /** The loop's WebSocket side, when the server has `websocket` handlers. */
   ws: WsLoop | null = null;
   readonly trustProxy: TrustProxy | null;
+  private readonly accessLog: AccessLog | null;
 
   constructor(
     readonly loop: EventLoop,
@@ -39,6 +41,7 @@ export class HttpLoop {
     readonly ctx: HandlerContext,
   ) {
     this.trustProxy = options.trustProxy;
+    this.accessLog = options.accessLog ? new AccessLog(loop, options.accessLog, (err) => this.reportError(err)) : null;
     const shortest = Math.min(options.headersTimeout, options.requestTimeout || Infinity, options.bodyTimeout, options.keepAliveTimeout, options.sendTimeout);
     // Deadlines are honoured within a quarter of the shortest timeout (at most 1 s late).
     this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
@@ -67,14 +70,27 @@ export class HttpLoop {
     if (this.parsers.length < 1024) this.parsers.push(p);
   }
 
-  /** A response ended (its last byte queued): counted by status class and duration in this loop's slab. */
-  responded(_req: HttpRequest, res: HttpResponse, startMs: number): void {
-    this.loop.stats.response(res.statusCode, (performance.now() - startMs) / 1000);
+  /** A response ended (its last byte queued): counted by status class and duration in this loop's slab, and logged. */
+  responded(req: HttpRequest, res: HttpResponse, startMs: number): void {
+    const ms = performance.now() - startMs;
+    this.loop.stats.response(res.statusCode, ms / 1000);
+    this.accessLog?.record({ req, remote: req.remoteAddress, status: res.statusCode, bytes: res.bodyBytes, ms });
   }
 
   /** The server answered on its own (400, 408, 413, ...) and closes the connection. */
-  refused(status: number, _req: HttpRequest | undefined, startMs: number): void {
-    this.loop.stats.response(status, (performance.now() - startMs) / 1000);
+  refused(status: number, req: HttpRequest | undefined, remote: string | undefined, startMs: number, bytes: number): void {
+    const ms = performance.now() - startMs;
+    this.loop.stats.response(status, ms / 1000);
+    this.accessLog?.record({ req, remote: req?.remoteAddress ?? remote, status, bytes, ms });
+  }
+
+  get logsAccess(): boolean {
+    return this.accessLog !== null;
+  }
+
+  /** The server stopped on this loop: the access log is flushed and closed. */
+  close(): void {
+    this.accessLog?.close();
   }
 
   get size(): number {

@@ -14,6 +14,7 @@ import type { WebSocketBehavior, WsData, SendOptions } from '../ws/options.js';
 /** What `new Headers()` takes. */
 export type HeadersLike = ConstructorParameters<typeof Headers>[0];
 import { TrustProxy, type ProxyHeader } from './trust-proxy.js';
+import { resolveAccessLog, type AccessLogOptions } from './access-log.js';
 
 /** What a handler knows about where it runs. */
 export interface HandlerContext {
@@ -99,6 +100,13 @@ export interface HttpOptions {
   trustProxy?: readonly string[];
   /** Which header trusted proxies write: 'x-forwarded-for' (default; nginx, HAProxy) or 'forwarded' (RFC 7239). */
   proxyHeader?: ProxyHeader;
+  /**
+   * One line per response: a file path (appended to) or '-' for standard output, in common log
+   * format; or `{ path, format: 'common' | 'combined' | 'json' }`. Written once per loop turn.
+   */
+  accessLog?: string | AccessLogOptions;
+  /** A path (e.g. '/metrics') answered with every loop's counters in the Prometheus text format, before the app sees it. */
+  metrics?: string;
   /** Errors thrown by handlers (answered with 500). Default: console.error. Not with `module`: the module exports `onError` instead. */
   onError?: (err: unknown) => void;
 }
@@ -114,12 +122,22 @@ export interface ResolvedHttpOptions {
   writeHighWaterMark: number;
   /** null: no proxy is trusted. */
   trustProxy: TrustProxy | null;
+  metricsPath: string | undefined;
+  accessLog: Required<AccessLogOptions> | undefined;
   onError: ((err: unknown) => void) | undefined;
 }
 
 function ms(name: string, v: number | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`${name} must be a positive number of milliseconds, got ${String(v)}`);
+  return v;
+}
+
+function checkPath(name: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^\/[\x21-\x7e]*$/.test(v) || v.includes('?')) {
+    throw new RangeError(`${name} must be a path such as '/${name}' (no query), got ${JSON.stringify(v)}`);
+  }
   return v;
 }
 
@@ -137,6 +155,8 @@ export function resolveHttpOptions(o: HttpOptions = {}): ResolvedHttpOptions {
     sendTimeout: ms('sendTimeout', o.sendTimeout, 60_000),
     maxRequestsPerConnection: maxReq,
     writeHighWaterMark: hwm,
+    metricsPath: checkPath('metrics', o.metrics),
+    accessLog: resolveAccessLog(o.accessLog),
     trustProxy: o.trustProxy === undefined && o.proxyHeader === undefined ? null : new TrustProxy(o.trustProxy ?? [], o.proxyHeader),
     onError: o.onError,
   };

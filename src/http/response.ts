@@ -235,6 +235,11 @@ export class HttpResponse {
     }
   }
 
+  /** Body bytes written so far (what an access log reports). */
+  get bodyBytes(): number {
+    return this.written;
+  }
+
   /** True when the connection closed or answered for us (an error status): writes go nowhere. */
   get abandoned(): boolean {
     return this.dead;

@@ -21,6 +21,8 @@ export interface ServerHandlers extends ConnectionHandlers {
    * their response). Default: conn.shutdown(), a FIN after the output drains.
    */
   onStop?(conn: TcpConnection): void;
+  /** The server has stopped on this loop (every connection closed): release per-loop resources, flush logs. */
+  onStopped?(): void;
 }
 
 /** What a handler module's setup function receives, in every loop thread. */
@@ -180,6 +182,11 @@ export class ServerLoop {
       let timer: { cancel(): void } | undefined;
       const done = (): void => {
         timer?.cancel();
+        try {
+          this.handlers.onStopped?.();
+        } catch (err) {
+          this.loop.reportError(err);
+        }
         resolve();
       };
       this.stopping = { resolve: done };
