@@ -36,6 +36,31 @@ const INDEX = `<!doctype html>
 <li><a href="/ip">GET /ip</a>: your address as the server sees it</li>
 <li><a href="/metrics">GET /metrics</a>: counters in the Prometheus text format</li>
 </ul>
+<h2>Live chat on <code>/pubsub/demo</code></h2>
+<p id="status">connecting...</p>
+<ol id="log"></ol>
+<form id="chat"><input id="say" autocomplete="off" placeholder="say something" disabled> <button disabled>send</button></form>
+<script>
+// Every tab is a subscriber of /pubsub/demo; the server relays each line to every other one, on any loop.
+const nick = new URLSearchParams(location.search).get('nick') || 'guest-' + Math.floor(Math.random() * 1e4);
+const log = document.getElementById('log'), say = document.getElementById('say'), send = document.querySelector('#chat button');
+const line = (text) => { const li = document.createElement('li'); li.textContent = text; log.append(li); };
+const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/pubsub/demo');
+ws.onopen = () => {
+  document.getElementById('status').textContent = 'connected as ' + nick;
+  say.disabled = send.disabled = false;
+  ws.send(nick + ' joined');
+};
+ws.onmessage = (e) => line(String(e.data));
+ws.onclose = (e) => { document.getElementById('status').textContent = 'disconnected (' + e.code + ')'; say.disabled = send.disabled = true; };
+document.getElementById('chat').onsubmit = (e) => {
+  e.preventDefault();
+  if (!say.value) return;
+  ws.send(nick + ': ' + say.value);
+  line('me: ' + say.value);
+  say.value = '';
+};
+</script>
 `;
 
 /** What a demo socket is for: echo (no topic) or a pub/sub topic. */
