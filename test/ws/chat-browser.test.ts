@@ -9,13 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { requireTool, runCommand, startCli, within } from '../helpers.js';
+import { execTool, needTool, startCli, within } from '../helpers.js';
 
 const READY = /^listening on http:\/\/([^\s]+):(\d+) /m;
 
 test('the index page chats over /pubsub/demo with another subscriber, in Chromium', async (t) => {
-  const chromium = requireTool(t, 'chromium');
-  if (!chromium) return;
+  if (!needTool(t, 'chromium')) return;
   const s = await startCli(['serve', '--port', '0', '--loops', '2'], READY);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-chromium-'));
   const peer = new WebSocket(`ws://127.0.0.1:${s.match[2]}/pubsub/demo`, { perMessageDeflate: false });
@@ -27,14 +26,15 @@ test('the index page chats over /pubsub/demo with another subscriber, in Chromiu
       if (m.toString() === 'bot joined') peer.send('hello browser');
     });
     // --virtual-time-budget lets the page's script and its socket run before the DOM is dumped.
-    const r = await runCommand(
-      chromium,
+    const r = await execTool(
+      'chromium',
       [
         '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
         '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000',
         '--dump-dom', `http://127.0.0.1:${s.match[2]}/?nick=bot`,
       ],
-      { ms: 60_000 },
+      undefined,
+      60_000,
     );
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     assert.deepEqual(heard, ['bot joined'], 'the page announced itself to the other subscriber');
