@@ -25,17 +25,24 @@ test('the index page chats over /pubsub/demo with another subscriber, in Chromiu
       heard.push(m.toString());
       if (m.toString() === 'bot joined') peer.send('hello browser');
     });
-    // --virtual-time-budget lets the page's script and its socket run before the DOM is dumped.
-    const r = await execTool(
-      'chromium',
-      [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
-        '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000',
-        '--dump-dom', `http://127.0.0.1:${s.match[2]}/?nick=bot`,
-      ],
-      undefined,
-      60_000,
-    );
+    // --virtual-time-budget lets the page's script and its socket run before the DOM is dumped. On a
+    // loaded machine the socket can open after the budget is spent, so a page that had not joined yet
+    // is loaded again (at most three times): what is checked is the chat, not the browser's speed.
+    let r = { code: -1, stdout: '', stderr: '' };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      heard.length = 0;
+      r = await execTool(
+        'chromium',
+        [
+          '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
+          '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000',
+          '--dump-dom', `http://127.0.0.1:${s.match[2]}/?nick=bot`,
+        ],
+        undefined,
+        60_000,
+      );
+      if (r.code !== 0 || r.stdout.includes('<li>hello browser</li>')) break;
+    }
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     assert.deepEqual(heard, ['bot joined'], 'the page announced itself to the other subscriber');
     assert.match(r.stdout, /<p id="status">connected as bot<\/p>/);
