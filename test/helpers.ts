@@ -3,8 +3,10 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestContext } from 'node:test';
 
 export { sleep };
 
@@ -144,16 +146,6 @@ export function listenOnV6Loopback(server: net.Server): Promise<number | undefin
 }
 
 /**
- * Whether an external tool is installed. Outside CI a missing one skips the
- * test with a message; under CI=true it fails the test (CI must have it).
- */
-export function needTool(t: { skip(msg: string): void }, cmd: string): boolean {
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0) return true;
-  if (process.env.CI === 'true') throw new Error(`${cmd} is not installed; CI installs it (.ci/run)`);
-  t.skip(`${cmd} not installed`);
-  return false;
-}
-
 /** Runs a command with a bounded time; never rejects (the exit code says). */
 export function execTool(cmd: string, args: string[], input?: Uint8Array | string, timeout = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -163,4 +155,84 @@ export function execTool(cmd: string, args: string[], input?: Uint8Array | strin
     if (input !== undefined) child.stdin!.end(input);
     else child.stdin!.end();
   });
+}
+
+/**
+ * The external programs tests drive: the commands that may provide each one (the
+ * first found on PATH wins; an absolute path is taken as is), an optional probe
+ * run with it that must exit 0, and the Debian package that installs it. `.ci/run`
+ * installs every package listed here (test/ci.test.ts checks the two agree).
+ * A test that needs a new tool adds it here and calls requireTool; nothing else
+ * looks for programs.
+ */
+export const TOOLS = {
+  curl: { commands: ['curl'], deb: 'curl' },
+  ab: { commands: ['ab'], deb: 'apache2-utils' },
+  wrk: { commands: ['wrk'], deb: 'wrk' },
+  siege: { commands: ['siege'], deb: 'siege' },
+  nginx: { commands: ['nginx'], deb: 'nginx-light' },
+  cc: { commands: ['cc'], deb: 'gcc' },
+  haproxy: { commands: ['haproxy'], deb: 'haproxy' },
+  openssl: { commands: ['openssl'], deb: 'openssl' },
+  chromium: { commands: ['chromium', 'chromium-browser'], deb: 'chromium' },
+  // Debian's python3, whatever python3 comes first on PATH (pyenv and the like lack the package).
+  'python3-websockets': { commands: ['/usr/bin/python3'], probe: ['-c', 'import websockets'], deb: 'python3-websockets' },
+  promtool: { commands: ['promtool'], deb: 'prometheus' },
+  'testssl.sh': { commands: ['testssl.sh', 'testssl'], deb: 'testssl.sh' },
+} as const satisfies Record<string, { commands: readonly string[]; probe?: readonly string[]; deb: string }>;
+
+export type Tool = keyof typeof TOOLS;
+
+/** CI=true (or any value but '', 0 and false), as CI services set it. */
+export function inCi(): boolean {
+  const v = (process.env.CI ?? '').toLowerCase();
+  return v !== '' && v !== '0' && v !== 'false';
+}
+
+function onPath(command: string): string | null {
+  const candidates = path.isAbsolute(command)
+    ? [command]
+    : (process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, command));
+  for (const c of candidates) {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      if (fs.statSync(c).isFile()) return c;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+const found = new Map<Tool, string | null>();
+
+/** The path of the tool, or null when it is not installed (the probe included). */
+export function findTool(name: Tool): string | null {
+  if (!found.has(name)) {
+    const spec: { commands: readonly string[]; probe?: readonly string[] } = TOOLS[name];
+    let hit: string | null = null;
+    for (const command of spec.commands) {
+      const p = onPath(command);
+      if (p && (!spec.probe || spawnSync(p, spec.probe, { stdio: 'ignore', timeout: 30_000 }).status === 0)) {
+        hit = p;
+        break;
+      }
+    }
+    found.set(name, hit);
+  }
+  return found.get(name) ?? null;
+}
+
+/**
+ * The path of a tool the test needs. When it is missing the test skips with the
+ * reason, except under CI, where it fails: CI must run every test.
+ * Use: `const curl = requireTool(t, 'curl'); if (!curl) return;`
+ */
+export function requireTool(t: TestContext, name: Tool): string | null {
+  const p = findTool(name);
+  if (p) return p;
+  const why = `${name} is not installed (Debian package ${TOOLS[name].deb})`;
+  if (inCi()) throw new Error(`${why}; under CI a missing tool fails the test instead of skipping it (.ci/run installs it)`);
+  t.skip(why);
+  return null;
 }

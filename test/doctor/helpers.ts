@@ -21,19 +21,14 @@ export const repoRoot = [path.resolve(here, '../../..'), path.resolve(here, '../
 export const fixtures = path.join(repoRoot, 'test/fixtures/doctor');
 export const cliPath = path.join(repoRoot, 'dist/src/cli/main.js');
 
-export function haveCommand(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
+let built: Promise<string> | null = null;
 
-let built: Promise<string | null> | null = null;
-
-/** Path of the compiled epoll_server, or null when there is no C compiler. */
-export function buildServer(): Promise<string | null> {
+/** Compiles the epoll_server with the C compiler found by requireTool(t, 'cc'); its path. */
+export function buildServer(cc: string): Promise<string> {
   built ??= (async () => {
-    if (!haveCommand('cc')) return null;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-doctor-'));
     const out = path.join(dir, 'epoll_server');
-    const r = spawnSync('cc', ['-O1', '-Wall', '-Wextra', '-pthread', '-o', out, path.join(fixtures, 'epoll_server.c')], {
+    const r = spawnSync(cc, ['-O1', '-Wall', '-Wextra', '-pthread', '-o', out, path.join(fixtures, 'epoll_server.c')], {
       encoding: 'utf8',
       timeout: 60_000,
     });

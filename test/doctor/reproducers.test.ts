@@ -3,27 +3,21 @@
  * real kernel (test/fixtures/doctor/epoll_server.c, compiled here with cc).
  * Every server is killed after its test; every loop is bounded.
  */
-import { test, before } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { runDoctor } from '../../src/doctor/run.js';
 import { toJson } from '../../src/doctor/report.js';
 import { readTcpTables } from '../../src/doctor/discover.js';
 import { buildServer, codes, connect, runCli, sendAndClose, sleep, startProgram, type Running } from './helpers.js';
-
-let server: string | null = null;
-before(async () => {
-  server = await buildServer();
-});
+import { requireTool } from '../helpers.js';
 
 const SECONDS = 1;
 
-async function withServer(t: { skip(msg: string): void; after(fn: () => unknown): void }, args: string[]): Promise<Running | null> {
-  if (!server) {
-    t.skip('no C compiler (cc) found');
-    return null;
-  }
-  const r = await startProgram(server, args);
+async function withServer(t: TestContext, args: string[]): Promise<Running | null> {
+  const cc = requireTool(t, 'cc');
+  if (!cc) return null;
+  const r = await startProgram(await buildServer(cc), args);
   t.after(() => r.stop());
   // Workers fork and reach epoll_wait right after "ready"; give them a moment.
   await sleep(150);

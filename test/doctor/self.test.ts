@@ -1,12 +1,16 @@
 /**
  * doctor on processes the test controls without a C compiler: this very
  * process (an IPv6 listener in libuv's epoll), the epoll grouping logic with a
- * stand-in for kcmp, and the "cannot read" exit for an unprivileged user.
+ * stand-in for kcmp, and the "cannot read" exit for an unprivileged user
+ * (run from a copy any user can read, wherever the checkout lives).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runDoctor } from '../../src/doctor/run.js';
 import { groupInstances, instancesWaitedVia, type EpollFd } from '../../src/doctor/epoll.js';
 import type { Kernel } from '../../src/doctor/kernel.js';
@@ -79,12 +83,45 @@ test('epoll grouping without kcmp: fds stay apart and the report says why', () =
   assert.match(g.kcmpError ?? '', /kcmp\(KCMP_FILE\) failed: EPERM/);
 });
 
+/**
+ * A copy of the compiled CLI and the addon that any user can run: the checkout
+ * itself may sit in a directory only its owner can enter (mktemp -d makes
+ * 0700). Made under the first temp root every user can traverse.
+ */
+function worldRunnableCli(): { cli: string; dir: string } {
+  const traversable = (d: string): boolean => {
+    for (let p = path.resolve(d); ; p = path.dirname(p)) {
+      if ((fs.statSync(p).mode & 0o001) === 0) return false;
+      if (p === path.dirname(p)) return true;
+    }
+  };
+  const root = [os.tmpdir(), '/tmp', '/dev/shm'].find((d) => fs.existsSync(d) && traversable(d));
+  assert.ok(root, `no temp directory every user can enter (tried ${os.tmpdir()}, /tmp, /dev/shm)`);
+  const dir = fs.mkdtempSync(path.join(root, 'edgeloop-cli-'));
+  const from = path.resolve(path.dirname(cliPath), '../../..');
+  fs.cpSync(path.join(from, 'dist/src'), path.join(dir, 'dist/src'), {
+    recursive: true,
+    filter: (src) => fs.statSync(src).isDirectory() || src.endsWith('.js'),
+  });
+  fs.cpSync(path.join(from, 'build/Release/edgeloop.node'), path.join(dir, 'build/Release/edgeloop.node'));
+  fs.writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+  (function open(p: string) {
+    const st = fs.statSync(p);
+    fs.chmodSync(p, st.isDirectory() ? 0o755 : 0o644);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) open(path.join(p, e));
+  })(dir);
+  return { cli: path.join(dir, 'dist/src/cli/main.js'), dir };
+}
+
 test('exit 2 with the reason when another user\'s process cannot be read', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to run the CLI as an unprivileged user');
+  const { cli, dir } = worldRunnableCli();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [cliPath, 'doctor', '--pid', String(process.pid), '--seconds', '0.2'], {
+    const child = spawn(process.execPath, [cli, 'doctor', '--pid', String(process.pid), '--seconds', '0.2'], {
       uid: 65534,
       gid: 65534,
+      cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -99,7 +136,7 @@ test('exit 2 with the reason when another user\'s process cannot be read', async
       resolve({ code, stderr });
     });
   });
-  if (r.code === null) return t.skip(`cannot run as uid 65534: ${r.stderr}`);
+  assert.notEqual(r.code, null, `could not run the CLI as uid 65534: ${r.stderr}`);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /EACCES|EPERM/);
   assert.match(r.stderr, /owned by uid 0/);

@@ -1,7 +1,7 @@
 /**
  * Healthy servers must get no error-level finding: edgeloop's own `serve`
- * and nginx with `reuseport`, both under load from loopback clients. Each
- * test skips with the reason when its server is not available.
+ * and nginx with `reuseport`, both under load from loopback clients. The
+ * nginx test needs nginx (requireTool: a skip outside CI, a failure in it).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { runDoctor } from '../../src/doctor/run.js';
-import { codes, connect, haveCommand, repoRoot, sleep, startProgram } from './helpers.js';
-import { freePort, nginxTempPaths } from '../helpers.js';
+import { codes, connect, cliPath, sleep, startProgram } from './helpers.js';
+import { freePort, nginxTempPaths, requireTool } from '../helpers.js';
 
 /**
  * HTTP load on 127.0.0.1 until `until` resolves: keep-alive requests plus
@@ -54,16 +54,9 @@ async function load(port: number, until: Promise<unknown>, maxRequests = 20_000)
 }
 
 test('a healthy `edgeloop serve` under load: no error-level finding', async (t) => {
-  const index = path.join(repoRoot, 'dist/src/http/index.js');
-  const serveCli = path.join(repoRoot, 'dist/src/cli/serve.js');
-  if (!fs.existsSync(index) || !fs.existsSync(serveCli)) {
-    return t.skip('edgeloop serve is not built yet (dist/src/http/index.js or dist/src/cli/serve.js missing)');
-  }
-  const mod = (await import(index)) as { serve?: unknown };
-  if (typeof mod.serve !== 'function') return t.skip('dist/src/http/index.js does not export serve yet');
   const s = await startProgram(
     process.execPath,
-    [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', '--port', '0', '--loops', '2'],
+    [cliPath, 'serve', '--port', '0', '--loops', '2'],
     /listening on http:\/\//,
     /listening on http:\/\/\S+:(\d+) /,
   );
@@ -78,7 +71,8 @@ test('a healthy `edgeloop serve` under load: no error-level finding', async (t) 
 });
 
 test('nginx with reuseport under load: REUSEPORT_GROUP info and no error-level finding', async (t) => {
-  if (!haveCommand('nginx')) return t.skip('nginx not installed');
+  const nginx = requireTool(t, 'nginx');
+  if (!nginx) return;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-nginx-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
@@ -101,7 +95,7 @@ ${nginxTempPaths(dir)}
 }
 `,
   );
-  const child = spawn('nginx', ['-p', dir, '-c', tmp('nginx.conf'), '-e', tmp('error.log')], { stdio: 'ignore' });
+  const child = spawn(nginx, ['-p', dir, '-c', tmp('nginx.conf'), '-e', tmp('error.log')], { stdio: 'ignore' });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
