@@ -5,7 +5,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import net from 'node:net';
-import { EventLoop, resolveHosts } from '../reactor/index.js';
+import { EventLoop } from '../reactor/index.js';
+import { resolveHosts } from '../reactor/Listener.js';
 import { native } from '../native/binding.js';
 import { LoopDriver, type DriverConfig } from './driver.js';
 import { LiveCounters } from './live.js';

@@ -14,7 +14,6 @@ export { fromFetch, toWebRequest, sendWebResponse } from './fetch.js';
 export { FastResponse, installFastResponse } from './web-response.js';
 export { HttpError } from './parser/errors.js';
 export { defaultLimits, type ParserLimits } from './parser/limits.js';
-export { RequestParser, RequestHead } from './parser/request-parser.js';
 export { STATUS_TEXT } from './status.js';
 export { buildRegistry, metricsText, METRICS_CONTENT_TYPE } from './metrics.js';
 export { requestIP } from './fetch.js';

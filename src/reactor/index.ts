@@ -1,14 +1,16 @@
+/**
+ * edgeloop/reactor: the public surface of the epoll reactor, one event loop
+ * per thread. Internals that need raw fds or another thread's ring (Poller,
+ * Channel, Acceptor, LoopQueue, ServerLoop, listenTcp) stay in their modules.
+ */
 export { EventLoop, type EventLoopOptions } from './EventLoop.js';
-export { Channel, type ChannelOwner } from './Channel.js';
-export { Poller } from './Poller.js';
 export { Buffer } from './Buffer.js';
-export { Timer, TimerQueue } from './TimerQueue.js';
+export type { Timer } from './TimerQueue.js';
 export { TcpConnection, type ConnectionHandlers, type ConnState, type CloseReason } from './TcpConnection.js';
-export { Acceptor, describeFdShortage, type AcceptorOptions, type FdShortage } from './Acceptor.js';
-export { LoopStats, STAT_FIELDS, S, DURATION_BUCKETS, type LoopStatsSnapshot, type StatusClass } from './LoopStats.js';
+export { describeFdShortage, type FdShortage } from './Acceptor.js';
+export { STAT_FIELDS, type LoopStats, type LoopStatsSnapshot, type StatusClass } from './LoopStats.js';
 export { parseProxyHeader, type ProxyHeaderResult } from './ProxyProtocol.js';
-export { LoopQueue, QueueMsg } from './LoopQueue.js';
-export { listenTcp, somaxconn, resolveHost, resolveHosts, type Listening, type ListenOptions } from './Listener.js';
-export { ServerLoop, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
+export type { ServerHandlers, ServerContext, SetupFn } from './ServerLoop.js';
 export { TcpServer, ACCEPT_STRATEGIES, type TcpServerOptions, type ServerInfo, type AcceptStrategy, type DispatchPolicy } from './TcpServer.js';
 export { connect, TcpClient, ConnectionPool, type ConnectOptions, type PoolOptions, type RetryOptions } from './TcpClient.js';
+export { SysError } from '../native/errors.js';

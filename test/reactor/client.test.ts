@@ -6,14 +6,13 @@ import { native } from '../../src/native/index.js';
 import {
   ConnectionPool,
   EventLoop,
-  LoopQueue,
-  QueueMsg,
   TcpClient,
   TcpServer,
   connect,
-  listenTcp,
   type TcpConnection,
 } from '../../src/reactor/index.js';
+import { LoopQueue, QueueMsg } from '../../src/reactor/LoopQueue.js';
+import { listenTcp } from '../../src/reactor/Listener.js';
 import { listenOnV6Loopback, waitFor, within } from '../helpers.js';
 
 const echo = {
@@ -208,7 +207,7 @@ test('cross-loop queue: integers posted from another thread arrive in order with
         let i = 0;
         while (i < 1000) { if (q.post(QueueMsg.User, i)) i++; else await new Promise(r => setTimeout(r, 1)); }
       })();`;
-    const w = new Worker(src, { eval: true, workerData: { handle: queue.handle, reactor: new URL('../../src/reactor/index.js', import.meta.url).href } });
+    const w = new Worker(src, { eval: true, workerData: { handle: queue.handle, reactor: new URL('../../src/reactor/LoopQueue.js', import.meta.url).href } });
     await waitFor(() => got.length === 1000, 10_000, '1000 messages');
     assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
     await w.terminate();
