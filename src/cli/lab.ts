@@ -1,5 +1,5 @@
 /**
- * `edgeloop lab [SCENARIO...]`: runs the seeds' epoll experiments on this
+ * `edgeloop lab [SCENARIO...]`: runs the field reports' epoll experiments on this
  * kernel and prints their tables with real numbers. Thread: main. Owns the
  * progress output for the length of the run.
  * Exit status: 0 all scenarios ran and cleaned up; 1 one could not run or

@@ -9,7 +9,8 @@ import type { DoctorResult } from './run.js';
 import type { Finding } from './types.js';
 import { plural } from '../cli/format.js';
 
-export const PITFALLS_DOC = 'shared/pitfalls.md';
+/** Where the numbered pitfalls are explained: in the repository and in the installed package. */
+export const PITFALLS_DOC = 'docs/pitfalls.md';
 
 export function toJson(r: DoctorResult): object {
   const d = r.data;
@@ -72,7 +73,7 @@ function evidenceLines(e: Record<string, unknown>): string[] {
 const LABEL = { error: 'ERROR', warning: 'WARN ', info: 'info ' } as const;
 
 function renderFinding(f: Finding): string[] {
-  const rows = f.pitfalls.length ? ` (${PITFALLS_DOC} row ${f.pitfalls.map((p) => `#${p}`).join(', ')})` : '';
+  const rows = f.pitfalls.length ? ` (pitfall ${f.pitfalls.map((p) => `#${p}`).join(', ')} in edgeloop's ${PITFALLS_DOC})` : '';
   const lines = [`${LABEL[f.severity]} ${f.code}${rows}`, `  what:     ${f.message}`];
   const ev = evidenceLines(f.evidence);
   if (ev.length) {

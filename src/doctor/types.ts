@@ -16,7 +16,7 @@ export interface Finding {
   why: string;
   /** What to do. */
   fix: string;
-  /** Row numbers in shared/pitfalls.md. */
+  /** Pitfall numbers in docs/pitfalls.md. */
   pitfalls: number[];
 }
 

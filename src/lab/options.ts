@@ -9,19 +9,22 @@ export const USAGE = `usage: edgeloop lab [SCENARIO...] [--workers N] [--seconds
 
 Runs the field reports' epoll experiments on this kernel: deliberately naive
 servers on the raw binding (worker threads sharing the listener and epoll fds
-the way the seeds' forked processes did), and edgeloop's own server under the
+the way the field reports' forked processes did), and edgeloop's own server under the
 same loads, all driven by edgeloop bench and looked at by edgeloop doctor.
 
 Scenarios (default: all, in this order):
   herd-lt       N workers in epoll_wait on one shared epoll instance, LT,
-                one accept per wakeup: most wake up for nothing (seed 002)
+                one accept per wakeup: most wake up for nothing
+                (field report: 20 workers, 3-4 hot)
   exclusive     one listener, an epoll instance per worker, EPOLLEXCLUSIVE
   reuseport     one SO_REUSEPORT listener per worker: no herd at all
   et-no-drain   shared epoll, EPOLLET, one accept per wakeup: connections
-                stay in the accept queue forever (seeds 000 and 002)
+                stay in the accept queue forever (field report: ab
+                stalls at 996)
   et-drain      the same with accept until EAGAIN: all accepted
   backlog       a connect/close storm against listen(fd, 8) and against the
-                default backlog (seed 004: connect timeouts, errno 110);
+                default backlog (field report: errno 110 on short
+                connections);
                 backlog-8 or backlog-default run one of the two
   edgeloop      edgeloop serve under each load (edgeloop:steady, :burst, :storm)
 
@@ -30,11 +33,11 @@ burst = B connections at once, twice; storm = M clients connecting and closing
 in a loop for S seconds. Connect timeout 500 ms, request timeout 1 s.
 
 Options:
-  --workers N     workers (threads) per naive server, loops for edgeloop (default ${LAB_DEFAULTS.workers}, as in seed 002)
+  --workers N     workers (threads) per naive server, loops for edgeloop (default ${LAB_DEFAULTS.workers}, as in the 20-worker field report)
   --seconds T     length of the steady and storm loads (default ${LAB_DEFAULTS.seconds}s;
                   a bare number is seconds, 500ms and 1m work too)
   --slp T         et-no-drain/et-drain: sleep between wakeup and accept, the
-                  seed's slp (default ${LAB_DEFAULTS.slpMs}ms; a bare number is ms; 0 = none)
+                  20-worker field report's slp (default ${LAB_DEFAULTS.slpMs}ms; a bare number is ms; 0 = none)
   --burst B       connections per burst (default ${LAB_DEFAULTS.burst})
   --storm M       clients in the storm (default ${LAB_DEFAULTS.storm})
   --no-doctor     do not run edgeloop doctor against the servers

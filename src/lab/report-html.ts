@@ -79,7 +79,8 @@ function scenarioSection(r: ScenarioResult): string {
     ? `<p>${esc(r.doctorError)}</p>`
     : `<ul>${r.doctorFindings.map((f) => `<li class="${f.severity}"><b>${esc(f.code)}</b> (${f.severity}): ${esc(f.message)}</li>`).join('') || '<li>no findings</li>'}</ul>`;
   return `<section id="${esc(anchor(r))}">
-<h2>${esc(rowName(r))} <small>seed ${esc(r.seed)}</small></h2>
+<h2>${esc(rowName(r))}</h2>
+<p><b>field report</b> ${esc(r.fieldReport)}</p>
 <p class="verdict">${esc(r.verdict)}</p>
 <p><b>server</b> ${esc(r.describe)} (backlog ${int(r.server.backlog)})<br><b>load</b> ${esc(r.loadDescribe)}</p>
 ${chart}

@@ -1,5 +1,5 @@
 /**
- * The lab as text: a table per scenario in the shape of the seeds' own
+ * The lab as text: a table per scenario in the shape of the field reports' own
  * (one row per worker: what it accepted, how often it woke, how often for
  * nothing), then a summary of all scenarios and a verdict each.
  * Thread: any. Owns nothing.
@@ -28,7 +28,8 @@ function serious(r: ScenarioResult) {
 
 export function scenarioText(r: ScenarioResult): string {
   const out: string[] = [];
-  out.push(`━━ ${rowName(r)} (seed ${r.seed}) ━━`);
+  out.push(`━━ ${rowName(r)} ━━`);
+  out.push(`from     field report: ${r.fieldReport}`);
   out.push(`server   ${r.describe}`);
   out.push(`         pid ${r.server.pid}, port ${r.server.port}, backlog ${int(r.server.backlog)}`);
   out.push(`load     ${r.loadDescribe}`);

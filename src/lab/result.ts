@@ -29,7 +29,8 @@ export interface Distribution {
 export interface ScenarioResult {
   name: string;
   load: LoadName;
-  seed: string;
+  /** The field report the scenario reproduces, in one line. */
+  fieldReport: string;
   describe: string;
   loadDescribe: string;
   focus: 'herd' | 'lost' | 'backlog' | 'reference';

@@ -16,6 +16,7 @@ import { QueueSampler } from './sampler.js';
 import { allScenarios, selectScenarios, type Scenario } from './scenarios.js';
 import { EdgeloopHandle, NaiveHandle, type ServerHandle } from './servers.js';
 import { verdict } from './verdict.js';
+import { FIELD_REPORTS } from './fieldReports.js';
 import { rowName } from './format.js';
 
 export interface LabOptions {
@@ -98,7 +99,7 @@ export async function runScenario(s: Scenario, o: LabOptions): Promise<ScenarioR
     const facts = {
       name: s.name,
       load: s.load,
-      seed: s.seed,
+      fieldReport: FIELD_REPORTS[s.report],
       describe: s.describe,
       loadDescribe: spec.describe,
       focus: s.focus,

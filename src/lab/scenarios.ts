@@ -1,14 +1,15 @@
 /**
- * The lab's scenarios: one naive server per seed experiment, and edgeloop's
+ * The lab's scenarios: one naive server per field report's experiment, and edgeloop's
  * own server under each load for comparison. Thread: any. Owns nothing.
  */
 import type { NaiveConfig } from './naive/config.js';
 import type { LoadName } from './loads.js';
 import { plural } from '../cli/format.js';
+import type { FieldReport } from './fieldReports.js';
 
 export interface LabParams {
   workers: number;
-  /** The seed's `slp`, for the edge-triggered pair. */
+  /** The `slp` of the 20-worker field report: a sleep before accept, for the edge-triggered pair. */
   slpMs: number;
   /** net.core.somaxconn: the default backlog, as edgeloop's. */
   somaxconn: number;
@@ -20,8 +21,8 @@ export interface Scenario {
   /** Row name; several edgeloop rows share the name and differ by load. */
   name: string;
   load: LoadName;
-  /** The seed it reproduces (file prefix in shared/seeds). */
-  seed: string;
+  /** The field report it reproduces. */
+  report: FieldReport;
   /** How the server waits and accepts, in one line. */
   describe: string;
   /** What the verdict leads with. */
@@ -53,12 +54,12 @@ function naive(p: LabParams, c: Partial<NaiveConfig> & Pick<NaiveConfig, 'topolo
 /** Every scenario, in run order: grouped by load so each group ends with edgeloop under that load. */
 export function allScenarios(p: LabParams): Scenario[] {
   const n = p.workers;
-  const slp = p.slpMs > 0 ? `, ${p.slpMs} ms sleep before accept (the seed's slp)` : '';
+  const slp = p.slpMs > 0 ? `, ${p.slpMs} ms sleep before accept (the 20-worker field report's slp)` : '';
   return [
     {
       name: 'herd-lt',
       load: 'steady',
-      seed: '002',
+      report: 'herd',
       describe: `${plural(n, 'worker')} in epoll_wait on one shared epoll instance, listener level-triggered, one accept per wakeup`,
       focus: 'herd',
       server: naive(p, { topology: 'shared-epoll' }),
@@ -66,7 +67,7 @@ export function allScenarios(p: LabParams): Scenario[] {
     {
       name: 'exclusive',
       load: 'steady',
-      seed: '002',
+      report: 'herd',
       describe: `one listener, one epoll instance per worker (${n}), EPOLLEXCLUSIVE, one accept per wakeup`,
       focus: 'herd',
       server: naive(p, { topology: 'epoll-per-worker', exclusive: true }),
@@ -74,16 +75,16 @@ export function allScenarios(p: LabParams): Scenario[] {
     {
       name: 'reuseport',
       load: 'steady',
-      seed: '002',
+      report: 'herd',
       describe: `${n} SO_REUSEPORT listeners, one epoll instance per worker, one accept per wakeup`,
       focus: 'herd',
       server: naive(p, { topology: 'reuseport' }),
     },
-    { name: 'edgeloop', load: 'steady', seed: '002', describe: edgeloopDescribe(n), focus: 'reference', server: { kind: 'edgeloop', loops: n } },
+    { name: 'edgeloop', load: 'steady', report: 'herd', describe: edgeloopDescribe(n), focus: 'reference', server: { kind: 'edgeloop', loops: n } },
     {
       name: 'et-no-drain',
       load: 'burst',
-      seed: '000',
+      report: 'etStall',
       describe: `${plural(n, 'worker')} on one shared epoll instance, listener EPOLLET, one accept per wakeup${slp}`,
       focus: 'lost',
       server: naive(p, { topology: 'shared-epoll', edgeTriggered: true, slpMs: p.slpMs }),
@@ -91,16 +92,16 @@ export function allScenarios(p: LabParams): Scenario[] {
     {
       name: 'et-drain',
       load: 'burst',
-      seed: '002',
+      report: 'herd',
       describe: `${plural(n, 'worker')} on one shared epoll instance, listener EPOLLET, accept until EAGAIN${slp}`,
       focus: 'lost',
       server: naive(p, { topology: 'shared-epoll', edgeTriggered: true, accept: 'drain', slpMs: p.slpMs }),
     },
-    { name: 'edgeloop', load: 'burst', seed: '000', describe: edgeloopDescribe(n), focus: 'reference', server: { kind: 'edgeloop', loops: n } },
+    { name: 'edgeloop', load: 'burst', report: 'etStall', describe: edgeloopDescribe(n), focus: 'reference', server: { kind: 'edgeloop', loops: n } },
     {
       name: 'backlog-8',
       load: 'storm',
-      seed: '004',
+      report: 'shortConnections',
       describe: `listen(fd, 8); ${plural(n, 'worker')} on one shared epoll instance, level-triggered, accept until EAGAIN`,
       focus: 'backlog',
       server: naive(p, { topology: 'shared-epoll', accept: 'drain', backlog: 8 }),
@@ -108,12 +109,12 @@ export function allScenarios(p: LabParams): Scenario[] {
     {
       name: 'backlog-default',
       load: 'storm',
-      seed: '004',
+      report: 'shortConnections',
       describe: `the same server with listen(fd, ${p.somaxconn}) (net.core.somaxconn, edgeloop's default)`,
       focus: 'backlog',
       server: naive(p, { topology: 'shared-epoll', accept: 'drain' }),
     },
-    { name: 'edgeloop', load: 'storm', seed: '004', describe: edgeloopDescribe(n), focus: 'reference', server: { kind: 'edgeloop', loops: n } },
+    { name: 'edgeloop', load: 'storm', report: 'shortConnections', describe: edgeloopDescribe(n), focus: 'reference', server: { kind: 'edgeloop', loops: n } },
   ];
 }
 

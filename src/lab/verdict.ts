@@ -1,5 +1,5 @@
 /**
- * The one-line verdict of a scenario, led by what its seed is about: wasted
+ * The one-line verdict of a scenario, led by what its field report is about: wasted
  * wakeups for the herd, connections never accepted for edge-triggered
  * accept, connect timeouts and overflows for the backlog. Thread: any. Owns
  * nothing.
@@ -32,7 +32,7 @@ function backlog(r: Facts): string {
   const q = `accept queue peaked at ${int(r.queue.max)} of backlog ${int(r.server.backlog)}`;
   if (r.connectTimeouts > 0 || r.queue.full > 0) {
     return (
-      `${int(r.connectTimeouts)} connect timeouts (the seed's errno 110) of ${int(r.client.requests)} attempts; ` +
+      `${int(r.connectTimeouts)} connect timeouts (the field report's errno 110) of ${int(r.client.requests)} attempts; ` +
       `ListenOverflows +${int(r.listenOverflows)}; ${q}${r.queue.full > 0 ? ', full in ' + int(r.queue.full) + ' samples' : ''}`
     );
   }

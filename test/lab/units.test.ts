@@ -16,7 +16,7 @@ import { LAB_DEFAULTS } from '../../src/lab/run.js';
 const all = allScenarios({ workers: 4, slpMs: 10, somaxconn: 4096 });
 const names = (list: { name: string; load: string }[]) => list.map((s) => `${s.name}/${s.load}`);
 
-test('the catalog: every seed experiment, and edgeloop after each load group', () => {
+test('the catalog: every field report experiment, and edgeloop after each load group', () => {
   assert.deepEqual(names(all), [
     'herd-lt/steady',
     'exclusive/steady',
@@ -151,14 +151,14 @@ function facts(over: Partial<ScenarioResult>): Omit<ScenarioResult, 'verdict'> {
   return { ...base, ...over } as unknown as Omit<ScenarioResult, 'verdict'>;
 }
 
-test('verdicts lead with what the seed is about', () => {
+test('verdicts lead with what the field report is about', () => {
   assert.equal(
     verdict(facts({ name: 'et-no-drain' })),
     'et-no-drain: 1,873 of 2,000 connections never accepted (1,873 still in the accept queue at the end); 1,873 of 2,000 requests failed',
   );
   assert.match(verdict(facts({ name: 'et-drain', neverAccepted: 0, accepted: 2000 })), /^et-drain: all 2,000 connections accepted/);
   assert.match(verdict(facts({ name: 'herd-lt', focus: 'herd' })), /^herd-lt: 2 of 12 wakeups \(16\.7%\) found nothing to accept/);
-  assert.match(verdict(facts({ name: 'backlog-8', focus: 'backlog', connectTimeouts: 40 })), /40 connect timeouts \(the seed's errno 110\).*ListenOverflows \+5.*peaked at 9 of backlog 8/);
+  assert.match(verdict(facts({ name: 'backlog-8', focus: 'backlog', connectTimeouts: 40 })), /40 connect timeouts \(the field report's errno 110\).*ListenOverflows \+5.*peaked at 9 of backlog 8/);
   assert.match(
     verdict(facts({ name: 'backlog-default', focus: 'backlog', queue: { max: 3, full: 0, samples: 5 }, listenOverflows: 0 })),
     /^backlog-default: no connect timeouts/,

@@ -101,7 +101,7 @@ after(() => {
 });
 
 test('the tarball holds the compiled library, its types, the C sources and the docs; no tests, bench, CI or source maps', () => {
-  for (const must of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'native/src/addon.c', 'native/src/common.h', 'docs/http-api.md', 'docs/reactor-api.md']) {
+  for (const must of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'native/src/addon.c', 'native/src/common.h', 'docs/http-api.md', 'docs/reactor-api.md', 'docs/pitfalls.md']) {
     assert.ok(files.includes(must), `${must} is missing from the tarball`);
   }
   const bad = files.filter((f) => /^(test|bench|scripts|\.ci|build|src|dist\/(test|bench))\/|\.map$|\.tgz$|tsconfig/.test(f));

@@ -52,7 +52,7 @@ export function overflowDeltas(d: DoctorData): { overflows: number | null; drops
 
 const OVERFLOW_WHY =
   'when the accept queue is full the kernel drops the SYN (or the final ACK): the client retransmits after ' +
-  '1 s, 3 s, ... and short-timeout clients fail with ETIMEDOUT (errno 110), as in the seed\'s short-connection bursts.';
+  '1 s, 3 s, ... and short-timeout clients fail with ETIMEDOUT (errno 110), as in a field report of short-connection bursts (docs/pitfalls.md).';
 const OVERFLOW_FIX =
   'accept faster (drain accept() to EAGAIN on every wakeup, more accepting loops), raise the listen() backlog ' +
   'and net.core.somaxconn (then restart: the backlog is fixed at listen()), and pool client connections';

@@ -39,7 +39,7 @@ export function checkSharedEpoll(d: DoctorData): Finding[] {
       why:
         'all waiters sleep on one ready list: ' +
         (lt
-          ? 'a level-triggered listener stays on it after each wakeup, so wakeups cascade and most workers find accept() = EAGAIN while a few do the work (the seed\'s 20 workers, 3-4 hot).'
+          ? 'a level-triggered listener stays on it after each wakeup, so wakeups cascade and most workers find accept() = EAGAIN while a few do the work (a field report: 20 workers, 3-4 hot).'
           : 'each batch of arrivals wakes whichever waiter is first, so load concentrates on a few workers, and with ' +
             'ONESHOT the event may be handled by one thread while another still touches the same listener.'),
       fix:

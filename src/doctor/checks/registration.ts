@@ -8,7 +8,7 @@ import { hex, listenerByInode, listenerName } from './util.js';
 import { plural } from '../../cli/format.js';
 
 /**
- * The seed's stall seen from outside: connections waited in the accept queue
+ * The stall of the field report "ab stalls at 996", seen from outside: connections waited in the accept queue
  * at every sample and the queue did not shrink. A server that drains accept()
  * empties it between bursts; an edge-triggered one that accepts once per
  * wakeup leaves the remainder there until the next arrival, or for good.
@@ -39,7 +39,7 @@ export function checkEdgeTriggered(d: DoctorData): Finding[] {
       why:
         'edge-triggered readiness is announced once per batch of arrivals: a wakeup that accepts one connection ' +
         'leaves the rest of the accept queue unannounced until the next SYN, so connections sit in CLOSE_WAIT ' +
-        'unaccepted (the seed\'s ab run stalling at 996 of 1000).',
+        'unaccepted (a field report: ab stalling at 996 of 1000).',
       fix: 'every wakeup must call accept() until it returns EAGAIN; or register the listener level-triggered',
       pitfalls: [1, 6],
     });

@@ -6,7 +6,7 @@
 
 /**
  * shared-epoll: one epoll instance holding the one listener; every worker
- *   blocks in epoll_wait on it (fork after epoll_create, as in seed 002).
+ *   blocks in epoll_wait on it (fork after epoll_create, as in the 20-worker field report).
  * epoll-per-worker: one listener, one epoll instance per worker.
  * reuseport: one SO_REUSEPORT listener and one epoll instance per worker.
  */
@@ -19,9 +19,9 @@ export interface NaiveConfig {
   edgeTriggered: boolean;
   /** Register the listener with EPOLLEXCLUSIVE (epoll-per-worker only). */
   exclusive: boolean;
-  /** 'one': one accept() per wakeup, as the seeds' servers; 'drain': until EAGAIN. */
+  /** 'one': one accept() per wakeup, as the field reports' servers; 'drain': until EAGAIN. */
   accept: 'one' | 'drain';
-  /** Sleep between the wakeup and the accept (the seed's `slp`), ms. */
+  /** Sleep between the wakeup and the accept (the field report's `slp`), ms. */
   slpMs: number;
   /** listen() backlog; the kernel caps it at net.core.somaxconn. */
   backlog: number;

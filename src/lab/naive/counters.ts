@@ -16,7 +16,7 @@ export interface WorkerCounts {
   tid: number;
   accepted: number;
   wakeups: number;
-  /** Wakeups whose accept() found the queue empty (the seed's "shit xxx" lines). */
+  /** Wakeups whose accept() found the queue empty (the field report's "shit xxx" lines). */
   eagain: number;
   errors: number;
 }

@@ -1,7 +1,7 @@
 /**
  * A deliberately naive epoll server built on the raw binding, in the shape of
- * the seeds' servers: listener(s) and epoll instance(s) opened by the main
- * thread, N worker threads sharing those fds the way the seeds' forked
+ * the field reports' servers: listener(s) and epoll instance(s) opened by the main
+ * thread, N worker threads sharing those fds the way the field reports' forked
  * processes did, and a responder answering HTTP on the main thread.
  * Thread: the server process's main thread. Owns every fd it opens (listeners,
  * epoll instances, the responder and its connections) and the worker threads;

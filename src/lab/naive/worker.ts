@@ -1,5 +1,5 @@
 /**
- * A naive accept worker, the loop of seed 002's `server(epfd)`: block in
+ * A naive accept worker, the loop of the 20-worker field report's `server(epfd)`: block in
  * epoll_wait, optionally sleep, accept (once, or until EAGAIN), hand the
  * connection over. Thread: one worker thread per worker; owns no fd (the
  * server's main thread opened them all and closes them all), only its slab of
