@@ -9,6 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'test');
+// No compiled tests is a failure, never an empty pass.
+if (!fs.existsSync(root)) {
+  console.error(`${root} does not exist: compile first (npx tsc -p tsconfig.json; npm test does it)`);
+  process.exit(1);
+}
 const files = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {

@@ -83,6 +83,32 @@ export function runCli(args: string[], timeoutMs = 30_000, env: Record<string, s
   });
 }
 
+export interface CommandResult {
+  /** null when it was killed at the deadline or could not start. */
+  code: number | null;
+  /** stdout and stderr together, in arrival order. */
+  out: string;
+}
+
+/** Runs a program to its end, killed after opts.ms (default 60 s). */
+export function runCommand(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; ms?: number } = {}): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const t = setTimeout(() => child.kill('SIGKILL'), opts.ms ?? 60_000);
+    child.on('error', (e) => {
+      clearTimeout(t);
+      resolve({ code: null, out: `${out}${String(e)}` });
+    });
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, out });
+    });
+  });
+}
+
 export interface RunningCli {
   child: ChildProcess;
   /** The ready line matched. */

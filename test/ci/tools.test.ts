@@ -4,23 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TOOLS, fixture, within } from '../helpers.js';
+import { TOOLS, fixture, runCommand } from '../helpers.js';
 
-function runNeedsTool(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return within(60_000, new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', fileURLToPath(fixture('needsTool.js'))], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    child.on('exit', (code) => resolve({ code, out }));
-  }), 'the fixture test run');
-}
+const runNode = (args: string[], env?: NodeJS.ProcessEnv) => runCommand(process.execPath, args, env ? { env } : {});
+const runNeedsTool = (env: NodeJS.ProcessEnv) => runNode(['--test', '--test-reporter=tap', fileURLToPath(fixture('needsTool.js'))], env);
 
 test('a missing tool skips the test with the reason outside CI and fails it under CI=true', async () => {
   // No PATH: wrk cannot be found, whatever is installed here.
@@ -42,4 +33,17 @@ test('.ci/run installs the Debian package of every tool in TOOLS, and nothing th
   const wanted = Object.values(TOOLS).map((x) => x.deb).sort();
   assert.deepEqual(installed, wanted);
   assert.match(run, /CI=true npm test/);
+});
+
+test('scripts/test.mjs without compiled tests fails with what to do, never passes empty', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-nodist-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'scripts'));
+    fs.copyFileSync(fileURLToPath(new URL('../../../scripts/test.mjs', import.meta.url)), path.join(dir, 'scripts/test.mjs'));
+    const r = await runNode([path.join(dir, 'scripts/test.mjs')]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /dist\/test does not exist: compile first/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -21,7 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { within } from '../helpers.js';
+import { runCommand, within } from '../helpers.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
@@ -42,30 +42,6 @@ let dir = '';
 let app = '';
 let files: string[] = [];
 
-interface Run {
-  code: number | null;
-  out: string;
-}
-
-/** Runs a command to its end (killed after ms); stdout and stderr together. */
-function run(cmd: string, args: string[], opts: { cwd: string; ms: number; env?: NodeJS.ProcessEnv }): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), opts.ms);
-    child.on('error', (e) => {
-      clearTimeout(t);
-      resolve({ code: null, out: `${out}${String(e)}` });
-    });
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, out });
-    });
-  });
-}
-
 /** The environment of `npm test` minus what describes this package, so npm inside acts for the temp project. */
 function npmEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -76,14 +52,14 @@ function npmEnv(): NodeJS.ProcessEnv {
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-package-'));
   // dist/ is what this test runs from, already built: no prepare script (it would rewrite dist under the running suite).
-  const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repo, ms: 120_000, env: npmEnv() });
+  const pack = await runCommand('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repo, ms: 120_000, env: npmEnv() });
   assert.equal(pack.code, 0, pack.out);
   const info = JSON.parse(pack.out.slice(pack.out.indexOf('['))) as [{ filename: string; files: { path: string }[] }];
   files = info[0].files.map((f) => f.path);
   app = path.join(dir, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, info[0].filename)], {
+  const install = await runCommand('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, info[0].filename)], {
     cwd: app,
     ms: 240_000,
     env: npmEnv(),
@@ -142,7 +118,7 @@ await echo.stop({ timeout: 1000 });
 console.log('esm ok');
 `;
   fs.writeFileSync(path.join(app, 'esm.mjs'), script);
-  const r = await run(process.execPath, ['esm.mjs'], { cwd: app, ms: 30_000 });
+  const r = await runCommand(process.execPath, ['esm.mjs'], { cwd: app, ms: 30_000 });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /esm ok/);
 });
@@ -160,13 +136,13 @@ for (const name of ${JSON.stringify(Object.keys(ENTRIES))}) {
 console.log('cjs ok', Boolean(process.features.require_module));
 `;
   fs.writeFileSync(path.join(app, 'cjs.cjs'), script);
-  const r = await run(process.execPath, ['cjs.cjs'], { cwd: app, ms: 30_000 });
+  const r = await runCommand(process.execPath, ['cjs.cjs'], { cwd: app, ms: 30_000 });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /cjs ok/);
 });
 
 test('the CLI runs from node_modules/.bin', async () => {
-  const r = await run(path.join(app, 'node_modules/.bin/edgeloop'), ['--version'], { cwd: app, ms: 30_000 });
+  const r = await runCommand(path.join(app, 'node_modules/.bin/edgeloop'), ['--version'], { cwd: app, ms: 30_000 });
   assert.equal(r.code, 0, r.out);
   const version = (JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string }).version;
   assert.equal(r.out.trim(), version);
@@ -205,7 +181,7 @@ function tsconfig(extra: Record<string, unknown>, include: string[]): string {
 
 /** Type-checks (or compiles) the project in d with the repo's TypeScript; tsc's report on failure. */
 async function typeCheck(d: string): Promise<void> {
-  const r = await run(process.execPath, [tsc, '-p', d], { cwd: app, ms: 180_000 });
+  const r = await runCommand(process.execPath, [tsc, '-p', d], { cwd: app, ms: 180_000 });
   assert.equal(r.code, 0, `tsc -p ${path.basename(d)}:\n${r.out}`);
 }
 
