@@ -177,7 +177,8 @@ const MODES: Record<string, Record<string, unknown>> = {
 
 function tsconfig(extra: Record<string, unknown>, include: string[]): string {
   return JSON.stringify({
-    compilerOptions: { target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], ...extra },
+    // TypeScript's own lib files are not ours to check (and checking them doubles the time).
+    compilerOptions: { target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, skipDefaultLibCheck: true, types: ['node'], ...extra },
     include,
   });
 }
