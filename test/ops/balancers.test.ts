@@ -11,7 +11,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { serve, type HttpServer } from '../../src/http/index.js';
 import { freePort, nginxTempPaths, waitFor, within } from '../helpers.js';
-import { needTool, run, startDaemon, tempDir } from './tools.js';
+import { run, startDaemon, tempDir } from './tools.js';
+import { requireTool } from '../helpers.js';
 
 /** GET path over a fresh connection; resolves with the client's own port and the body. */
 function get(port: number, pathname: string, extra = ''): Promise<{ clientPort: number; status: number; body: string }> {
@@ -52,7 +53,7 @@ function wrkErrors(out: string): string | undefined {
 }
 
 test('HAProxy send-proxy-v2 and send-proxy: req.remoteAddress/remotePort are the client\'s; health checks served; wrk: 0 errors', async (t) => {
-  if (!needTool(t, 'haproxy', 'haproxy') || !needTool(t, 'wrk', 'wrk')) return;
+  if (!requireTool(t, 'haproxy') || !requireTool(t, 'wrk')) return;
   const server = await app({ proxyProtocol: true });
   t.after(() => server.stop());
   const dir = tempDir(t, 'edgeloop-haproxy-');
@@ -101,7 +102,7 @@ backend v1
 });
 
 test('nginx proxy_pass with upstream keepalive: X-Forwarded-For believed from the trusted proxy only; wrk: 0 errors', async (t) => {
-  if (!needTool(t, 'nginx', 'nginx-light') || !needTool(t, 'wrk', 'wrk')) return;
+  if (!requireTool(t, 'nginx') || !requireTool(t, 'wrk')) return;
   // nginx connects from 127.0.0.2 (proxy_bind): the only trusted address, so the client on
   // 127.0.0.1 is told apart from the proxy.
   const server = await app({ trustProxy: ['127.0.0.2'] });

@@ -3,7 +3,7 @@
  * CI), free ports for daemons that cannot bind port 0, and daemons started
  * in a temporary directory and stopped after the test.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -11,17 +11,6 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { sleep } from '../helpers.js';
 
-export function haveCommand(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-/** True when `cmd` exists; otherwise skips the test, or fails it under CI=true (CI installs every tool). */
-export function needTool(t: TestContext, cmd: string, pkg: string): boolean {
-  if (haveCommand(cmd)) return true;
-  if (process.env.CI === 'true') throw new Error(`${cmd} is missing: .ci/run installs it (Debian package ${pkg})`);
-  t.skip(`${cmd} not installed (Debian package ${pkg})`);
-  return false;
-}
 
 export function tempDir(t: TestContext, prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
