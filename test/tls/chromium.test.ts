@@ -11,11 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { serve } from '../../src/http/index.js';
 import { handler as demo } from '../../src/http/demo.js';
-import { execTool, needTool } from '../helpers.js';
+import { execTool, requireTool } from '../helpers.js';
 import { testCerts } from './certs.js';
 
 test('Chromium headless loads the demo page over HTTPS (TLS 1.3, ALPN http/1.1)', async (t) => {
-  if (!needTool(t, 'chromium')) return;
+  if (!requireTool(t, 'chromium')) return;
   const c = testCerts();
   const seen: string[] = [];
   const s = await serve({

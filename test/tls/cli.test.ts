@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { execTool, needTool, runCli, startCli, waitFor, within } from '../helpers.js';
+import { execTool, requireTool, runCli, startCli, waitFor, within } from '../helpers.js';
 import { testCerts } from './certs.js';
 import { tlsExchange } from './exchange.js';
 
@@ -28,7 +28,7 @@ function peerName(port: number, servername = 'localhost'): Promise<string> {
 }
 
 test('edgeloop serve --tls-cert --tls-key with --loops 2 and each --accept strategy', async (t) => {
-  if (!needTool(t, 'curl')) return;
+  if (!requireTool(t, 'curl')) return;
   const c = testCerts();
   for (const accept of ['reuseport', 'exclusive', 'dispatcher']) {
     const cli = await startCli(

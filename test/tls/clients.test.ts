@@ -12,7 +12,7 @@ import path from 'node:path';
 import https from 'node:https';
 import tls from 'node:tls';
 import { serve, type HttpServer } from '../../src/http/index.js';
-import { execTool, needTool, within } from '../helpers.js';
+import { execTool, requireTool, within } from '../helpers.js';
 import { testCerts, type TestCerts } from './certs.js';
 
 let certs: TestCerts;
@@ -44,7 +44,7 @@ test('serve({ tls }) reports an https url', () => {
 });
 
 test('curl --tlsv1.3 and --tls-max 1.2: verified against the test CA, keep-alive reused', async (t) => {
-  if (!needTool(t, 'curl')) return;
+  if (!requireTool(t, 'curl')) return;
   const v13 = await execTool('curl', ['-sS', '-v', '--tlsv1.3', '--cacert', certs.caFile, `${server.url}/a`, `${server.url}/b`]);
   assert.equal(v13.code, 0, v13.stderr);
   assert.equal(v13.stdout, 'hello /a\nhello /b\n');
@@ -61,7 +61,7 @@ test('curl --tlsv1.3 and --tls-max 1.2: verified against the test CA, keep-alive
 });
 
 test('curl SNI via --resolve: each name gets its certificate; rsa.test sends its chain', async (t) => {
-  if (!needTool(t, 'curl')) return;
+  if (!requireTool(t, 'curl')) return;
   for (const [name, cn] of [['b.test', 'b.test'], ['rsa.test', 'rsa.test'], ['localhost', 'localhost']] as const) {
     const r = await execTool('curl', ['-sS', '-v', '--resolve', `${name}:${server.port}:127.0.0.1`, '--cacert', certs.caFile, `https://${name}:${server.port}/sni`]);
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
@@ -97,7 +97,7 @@ function sClient(args: string[], lines: string[], gapMs = 300): Promise<string> 
 const GET = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
 
 test('openssl s_client: -tls1_2 and -tls1_3 with -alpn and -servername', async (t) => {
-  if (!needTool(t, 'openssl')) return;
+  if (!requireTool(t, 'openssl')) return;
   const a = await sClient(['-tls1_2', '-alpn', 'http/1.1', '-servername', 'b.test'], [GET('/v12')]);
   assert.match(a, /Protocol\s*: TLSv1\.2/);
   assert.match(a, /ALPN protocol: http\/1\.1/);
@@ -113,7 +113,7 @@ test('openssl s_client: -tls1_2 and -tls1_3 with -alpn and -servername', async (
 });
 
 test('openssl s_client: resumption (TLS 1.2 -reconnect, TLS 1.3 PSK from a saved ticket)', async (t) => {
-  if (!needTool(t, 'openssl')) return;
+  if (!requireTool(t, 'openssl')) return;
   const r12 = await execTool('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-tls1_2', '-reconnect', '-CAfile', certs.caFile], '');
   assert.match(r12.stdout, /Reused, TLSv1\.2/);
   const sess = path.join(certs.dir, 'sess13.pem');
@@ -126,7 +126,7 @@ test('openssl s_client: resumption (TLS 1.2 -reconnect, TLS 1.3 PSK from a saved
 });
 
 test('openssl s_client: K (KeyUpdate) mid-connection, then a request on the same connection', async (t) => {
-  if (!needTool(t, 'openssl')) return;
+  if (!requireTool(t, 'openssl')) return;
   const out = await sClient(['-tls1_3'], ['K\n', GET('/after-key-update')]);
   assert.match(out, /KEYUPDATE/);
   assert.match(out, /hello \/after-key-update/);
@@ -168,7 +168,7 @@ test('Node tls and https clients', async () => {
 });
 
 test('wrk over https: every request answered', async (t) => {
-  if (!needTool(t, 'wrk')) return;
+  if (!requireTool(t, 'wrk')) return;
   const r = await execTool('wrk', ['-t1', '-c8', '-d1s', `${server.url}/wrk`]);
   assert.equal(r.code, 0, r.stderr);
   const m = /(\d+) requests in/.exec(r.stdout);

@@ -11,7 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { serve, type HttpServer } from '../../src/http/index.js';
-import { needTool, openFds, waitFor, within } from '../helpers.js';
+import { requireTool, openFds, waitFor, within } from '../helpers.js';
 import { testCerts } from './certs.js';
 import { tlsExchange } from './exchange.js';
 
@@ -122,7 +122,7 @@ test('a truncated ClientHello and a silent client are closed at the handshake ti
 });
 
 test('a TLS 1.2 renegotiation attempt is refused; the server keeps serving', async (t) => {
-  if (!needTool(t, 'openssl')) return;
+  if (!requireTool(t, 'openssl')) return;
   const { spawn } = await import('node:child_process');
   const out = await within(
     10_000,

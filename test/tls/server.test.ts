@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { TcpServer } from '../../src/reactor/index.js';
 import echo from '../../src/cli/echoHandlers.js';
 import { serve } from '../../src/http/index.js';
-import { execTool, fixture, needTool, within } from '../helpers.js';
+import { execTool, fixture, requireTool, within } from '../helpers.js';
 import { testCerts } from './certs.js';
 
 function tlsRoundTrip(
@@ -79,7 +79,7 @@ test('TcpServer({ tls, loops: 2 }): loop threads share ticket keys, so sessions 
 });
 
 test('mTLS: requestCert with a CA; the handler sees the client certificate; no certificate is refused', async (t) => {
-  if (!needTool(t, 'curl')) return;
+  if (!requireTool(t, 'curl')) return;
   const c = testCerts();
   const s = await serve({
     port: 0,

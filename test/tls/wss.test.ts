@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { serve, type HttpServer } from '../../src/http/index.js';
-import { execTool, needTool, within } from '../helpers.js';
+import { execTool, requireTool, within } from '../helpers.js';
 import { testCerts } from './certs.js';
 
 let server: HttpServer;
@@ -59,7 +59,7 @@ test('wss:// with the ws package: text, 1 MiB binary, close handshake', async ()
 const PYTHON = '/usr/bin/python3';
 
 test('wss:// with python3-websockets', async (t) => {
-  if (!needTool(t, PYTHON)) return;
+  if (!requireTool(t, 'python3-websockets')) return;
   const probe = await execTool(PYTHON, ['-c', 'import websockets']);
   if (probe.code !== 0) {
     if (process.env.CI === 'true') throw new Error('python3-websockets is not installed; CI installs it');
