@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { serve, type HttpServer } from '../../src/http/index.js';
 import { request1 } from '../http/wire.js';
 import { startCli } from '../helpers.js';
-import { needTool, run } from './tools.js';
+import { run } from './tools.js';
+import { requireTool } from '../helpers.js';
 
 type Samples = Map<string, number>;
 
@@ -65,7 +66,7 @@ async function checked(t: TestContext, server: HttpServer): Promise<Samples> {
 }
 
 test('serve({ metrics }): promtool accepts the text; counters of both loops move under load', async (t) => {
-  if (!needTool(t, 'promtool', 'prometheus')) return;
+  if (!requireTool(t, 'promtool')) return;
   const server = await serve({ port: 0, loops: 2, module: new URL('../../src/http/demo.js', import.meta.url), metrics: '/metrics' });
   t.after(() => server.stop());
   const before = await checked(t, server);
@@ -130,7 +131,7 @@ test('serve({ fetch, metrics }): the path is answered before the app; other meth
 });
 
 test('edgeloop serve: GET /metrics passes promtool', async (t) => {
-  if (!needTool(t, 'promtool', 'prometheus')) return;
+  if (!requireTool(t, 'promtool')) return;
   const cli = await startCli(['serve', '--port', '0', '--loops', '1'], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
   try {
     const port = Number(cli.match[1]);

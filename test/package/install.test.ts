@@ -35,6 +35,8 @@ const ENTRIES: Record<string, { has: string[]; hasNot: string[] }> = {
   'edgeloop/http': { has: ['serve', 'HttpRequest', 'HttpResponse', 'RequestBody', 'HttpError', 'fromFetch', 'STATUS_TEXT'], hasNot: [] },
   'edgeloop/reactor': { has: ['TcpServer', 'EventLoop', 'Buffer', 'TcpClient', 'ConnectionPool', 'connect', 'SysError', 'ACCEPT_STRATEGIES'], hasNot: [] },
   'edgeloop/ws': { has: ['ServerWebSocket', 'SendStatus', 'CloseCode'], hasNot: [] },
+  // Needs hono (an optional peer dependency), linked into the consumer below.
+  'edgeloop/hono': { has: ['upgradeWebSocket', 'websocket', 'createEdgeloopWebSocket'], hasNot: [] },
 };
 /** Internals no public entry exports: users cannot use them (raw fds, another thread's ring, parser events). */
 const INTERNALS = ['Poller', 'LoopQueue', 'QueueMsg', 'Channel', 'Acceptor', 'ServerLoop', 'listenTcp', 'RequestParser', 'RequestHead', 'native'];

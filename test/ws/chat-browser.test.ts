@@ -9,12 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { execTool, needTool, startCli, within } from '../helpers.js';
+import { execTool, requireTool, startCli, within } from '../helpers.js';
 
 const READY = /^listening on http:\/\/([^\s]+):(\d+) /m;
 
 test('the index page chats over /pubsub/demo with another subscriber, in Chromium', async (t) => {
-  if (!needTool(t, 'chromium')) return;
+  const chromium = requireTool(t, 'chromium');
+  if (!chromium) return;
   const s = await startCli(['serve', '--port', '0', '--loops', '2'], READY);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-chromium-'));
   const peer = new WebSocket(`ws://127.0.0.1:${s.match[2]}/pubsub/demo`, { perMessageDeflate: false });
@@ -32,7 +33,7 @@ test('the index page chats over /pubsub/demo with another subscriber, in Chromiu
     for (let attempt = 0; attempt < 3; attempt++) {
       heard.length = 0;
       r = await execTool(
-        'chromium',
+        chromium,
         [
           '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
           '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000',

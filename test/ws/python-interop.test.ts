@@ -7,7 +7,7 @@
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, type HttpServer } from '../../src/http/index.js';
-import { execTool, needTool } from '../helpers.js';
+import { execTool, requireTool } from '../helpers.js';
 
 const CLIENT = `
 import asyncio, json, sys, websockets
@@ -35,9 +35,9 @@ asyncio.run(asyncio.wait_for(main(sys.argv[1]), 20))
 `;
 
 async function runClient(t: TestContext, url: string): Promise<Record<string, unknown> | null> {
-  // Debian's python3 has the websockets package; a python3 earlier on PATH (pyenv) may not.
-  if (!needTool(t, '/usr/bin/python3')) return null;
-  const r = await execTool('/usr/bin/python3', ['-c', CLIENT, url], undefined, 30_000);
+  const python = requireTool(t, 'python3-websockets');
+  if (!python) return null;
+  const r = await execTool(python, ['-c', CLIENT, url], undefined, 30_000);
   assert.equal(r.code, 0, `python3 websockets client failed:\n${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
