@@ -9,7 +9,7 @@
  * A new counter is a row in COUNTERS reading a LoopStatsSnapshot field (the
  * TLS and WebSocket rows read slots those layers fill).
  */
-import client from 'prom-client';
+import * as client from 'prom-client';
 import { DURATION_BUCKETS, type LoopStatsSnapshot } from '../reactor/LoopStats.js';
 import type { Handler, HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
