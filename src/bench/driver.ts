@@ -13,6 +13,8 @@ import { Live, LiveRow } from './live.js';
 import type { RequestBytes } from './request.js';
 import type { BenchTls } from './options.js';
 import type { TlsClientOptions } from '../reactor/tls/options.js';
+import { WsSlot, type WsSlotHost } from './ws-slot.js';
+import type { WsRequest } from './ws-request.js';
 
 /** One thread's share of the run. Structured-clonable: it is workerData for -t > 1. */
 export interface DriverConfig {
@@ -32,13 +34,15 @@ export interface DriverConfig {
   timeoutMs: number;
   graceMs: number;
   request: RequestBytes;
+  /** ws:// runs: the upgrade and the message frames (the slots are WsSlots then). */
+  ws?: WsRequest;
   liveBuffer: SharedArrayBuffer;
   tls?: BenchTls;
 }
 
 const origin = performance.timeOrigin;
 
-export class LoopDriver implements SlotHost {
+export class LoopDriver implements SlotHost, WsSlotHost {
   readonly host: string;
   readonly port: number;
   readonly pipeline: number;
@@ -51,8 +55,8 @@ export class LoopDriver implements SlotHost {
   readonly single: Uint8Array;
   readonly batch: Uint8Array;
   readonly head: boolean;
-  private readonly slots: Slot[] = [];
-  private readonly parkedSlots: Slot[] = [];
+  private readonly slots: Array<Slot | WsSlot> = [];
+  private readonly parkedSlots: Array<Slot | WsSlot> = [];
   private readonly lingeringConns = new Set<TcpConnection>();
   private readonly live: LiveRow;
   private stats!: Stats;
@@ -102,7 +106,8 @@ export class LoopDriver implements SlotHost {
     this.done = new Promise((r) => (this.resolveDone = r));
     // Every connect in flight listens on this one signal (-c of them at once): that is by design, not a leak.
     setMaxListeners(0, this.connectSignal);
-    for (let i = 0; i < cfg.connections; i++) this.slots.push(new Slot(i, this));
+    const ws = cfg.ws;
+    for (let i = 0; i < cfg.connections; i++) this.slots.push(ws ? new WsSlot(i, this, ws) : new Slot(i, this));
   }
 
   get active(): boolean {
@@ -204,7 +209,7 @@ export class LoopDriver implements SlotHost {
     return t;
   }
 
-  park(slot: Slot): void {
+  park(slot: Slot | WsSlot): void {
     // Only an open-loop run has requests that become due later; otherwise nothing would wake it.
     if (this.intervalMs === 0 || slot.parked || this.stopping) return;
     slot.parked = true;
@@ -215,6 +220,24 @@ export class LoopDriver implements SlotHost {
     this.stats.response(status, now - intendedMs, origin + now);
     this.live.add(Live.Completed);
     this.settle(1);
+  }
+
+  echo(intendedMs: number, now: number): void {
+    this.stats.echo(now - intendedMs, origin + now);
+    this.live.add(Live.Completed);
+    this.settle(1);
+  }
+
+  refused(status: number, count: number, now: number): void {
+    this.stats.refused(status, count, origin + now);
+    this.live.add(Live.Failed, count);
+    this.settle(count);
+  }
+
+  closedWith(code: number, count: number, now: number): void {
+    this.stats.closedWith(code, count, origin + now);
+    this.live.add(Live.Failed, count);
+    this.settle(count);
   }
 
   failed(kind: Failure, count: number, now: number): void {

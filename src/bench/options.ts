@@ -4,6 +4,7 @@
  * generator that silently "fixes" an argument measures something else.
  */
 import fs from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { flag, parseFlags, UsageError, type FlagValues } from '../cli/args.js';
 import { parseTarget, type Target } from './target.js';
 
@@ -31,6 +32,8 @@ export interface BenchOptions {
   graceMs: number;
   json: boolean;
   html?: string;
+  /** ws:// targets: each request is one message echoed back; binary frames with --binary. */
+  ws?: { binary: boolean };
   /** Show the progress line (decided by the CLI from isTTY; --no-progress forces it off). */
   progress: boolean;
   /** https: how the server's certificate is checked. */
@@ -92,6 +95,15 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
                            (default: Node's bundled roots)
   -h, --help               this text
 
+WebSocket (ws://host:port/path): each connection does the handshake, then
+sends a message and waits for its echo; a "request" is one echoed message.
+  -b TEXT / --body-file    the message (default 'hello')
+      --size N             an N-byte message instead
+      --binary             binary frames (text by default)
+      --pipeline N         messages in flight per connection
+A refused handshake counts under "status", a close from the server under
+"closed" (its codes in closeCodes). wss:// is not supported yet.
+
 Durations take ms, s, m or h like -d; a bare number is seconds for -d and
 milliseconds for the timeouts and --grace (their meaning before units).
 
@@ -135,6 +147,8 @@ const FLAGS = {
   'no-progress': flag.bool(),
   insecure: flag.bool(),
   cacert: flag.input(),
+  binary: flag.bool(),
+  size: flag.int({ min: 0, max: 16 * 1024 * 1024 }),
   help: flag.bool({ short: 'h' }),
 };
 
@@ -165,6 +179,10 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
   const tls = tlsShape(v, target);
   if (tls !== undefined) options.tls = tls;
   if (v.html !== undefined) options.html = v.html;
+  if (target.scheme === 'ws') webSocketShape(v, options);
+  else if (v.binary !== undefined || v.size !== undefined) {
+    throw new UsageError(`${v.binary !== undefined ? '--binary' : '--size'} is for ws:// URLs`);
+  }
   return { help: false, options };
 }
 
@@ -254,4 +272,18 @@ function requestBody(v: Values): Uint8Array | undefined {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new UsageError(`--body-file ${file}: cannot read it (${code})`);
   }
+}
+
+/** A ws:// run: the message and its frames; HTTP-only flags are refused rather than ignored. */
+function webSocketShape(v: Values, o: BenchOptions): void {
+  if (o.close) throw new UsageError('--close is for http:// URLs: a WebSocket run keeps its connections');
+  if (v.method !== undefined) throw new UsageError('-m is for http:// URLs: the WebSocket handshake is a GET');
+  if (v.size !== undefined) {
+    if (o.body !== undefined) throw new UsageError('give either -b/--body-file or --size, not both');
+    o.body = new Uint8Array(v.size).fill(0x78); // 'x': valid UTF-8 as a text message too
+  }
+  o.body ??= new TextEncoder().encode('hello');
+  const binary = v.binary ?? false;
+  if (!binary && !isUtf8(o.body)) throw new UsageError('the message is not valid UTF-8: add --binary to send it as binary');
+  o.ws = { binary };
 }

@@ -10,6 +10,7 @@ export const ERROR_LABELS: Array<[keyof BenchResult['errors'], string, string]> 
   ['connectRefused', 'connect refused', 'ECONNREFUSED: nothing listening on that port'],
   ['connectTimeout', 'connect timeout', 'no SYN-ACK in time: host down or accept queue full (errno 110)'],
   ['connectError', 'connect failed', 'another connect errno (see codes)'],
+  ['status', 'handshake refused', 'the WebSocket upgrade was answered without 101 (see status)'],
   ['reset', 'connection reset', 'the server sent RST with requests in flight'],
   ['closed', 'closed early', 'the server closed before a full response'],
   ['timeout', 'request timeout', 'no full response within --timeout'],
@@ -20,17 +21,21 @@ export const ERROR_LABELS: Array<[keyof BenchResult['errors'], string, string]> 
 
 export function humanReport(r: BenchResult): string {
   const out: string[] = [];
+  const ws = r.mode === 'websocket';
   const threads = plural(r.threads, 'thread');
   const extra = [r.pipeline > 1 ? `pipeline ${r.pipeline}` : '', r.rate !== null ? `rate ${int(r.rate)}/s` : '']
     .filter(Boolean)
     .join(', ');
   out.push(
-    `edgeloop bench ${r.method} ${r.url}`,
+    ws ? `edgeloop bench ${r.url}` : `edgeloop bench ${r.method} ${r.url}`,
     `  ${plural(r.connections, 'connection')}, ${threads}, ${r.mode}${extra ? `, ${extra}` : ''}${r.interrupted ? '  (interrupted)' : ''}`,
     '',
-    `  requests    ${int(r.requests)} in ${formatMs(r.elapsedMs)}, ${int(r.completed)} answered` +
-      (r.mode === 'close' || r.connects > r.connections ? `, ${plural(r.connects, 'connection')} opened` : ''),
-    `  rate        ${r.rps.toFixed(1)} req/s   ${formatBytes(r.throughput)}/s read` +
+    ws
+      ? `  messages    ${int(r.requests)} in ${formatMs(r.elapsedMs)}, ${int(r.completed)} echoed` +
+          (r.connects > r.connections ? `, ${plural(r.connects, 'connection')} opened` : '')
+      : `  requests    ${int(r.requests)} in ${formatMs(r.elapsedMs)}, ${int(r.completed)} answered` +
+          (r.mode === 'close' || r.connects > r.connections ? `, ${plural(r.connects, 'connection')} opened` : ''),
+    `  rate        ${r.rps.toFixed(1)} ${ws ? 'messages/s' : 'req/s'}   ${formatBytes(r.throughput)}/s read` +
       `   (${formatBytes(r.bytesIn)} read, ${formatBytes(r.bytesOut)} written)`,
   );
 
@@ -74,6 +79,8 @@ export function humanReport(r: BenchResult): string {
   }
   const codes = Object.entries(r.connectErrorCodes);
   if (codes.length) out.push(`    connect errnos: ${codes.map(([k, v]) => `${k} ${int(v)}`).join(', ')}`);
+  const closes = Object.entries(r.closeCodes);
+  if (closes.length) out.push(`    close codes: ${closes.map(([k, v]) => `${k} ${int(v)}`).join(', ')}`);
 
   if (r.unanswered.count > 0) {
     const conns = r.unanswered.connections;
@@ -90,6 +97,7 @@ export function humanReport(r: BenchResult): string {
     r.errors.connectRefused +
     r.errors.connectTimeout +
     r.errors.connectError +
+    r.errors.status +
     r.errors.reset +
     r.errors.closed +
     r.errors.timeout +

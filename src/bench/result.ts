@@ -23,7 +23,7 @@ export interface BenchResult {
   connections: number;
   threads: number;
   pipeline: number;
-  mode: 'keep-alive' | 'close';
+  mode: 'keep-alive' | 'close' | 'websocket';
   rate: number | null;
   /** --rate only: requests the schedule called for that were never sent (not counted in `requests`). */
   dueNotSent: number;
@@ -46,6 +46,9 @@ export interface BenchResult {
   latencyMs: LatencySummary;
   errors: FailureCounts & { non2xx: number; unanswered: number };
   connectErrorCodes: Record<string, number>;
+  /** WebSocket: close codes the server sent, with how many connections it closed with each. */
+  closeCodes: Record<string, number>;
+  /** Response statuses; for ws://, the statuses of refused handshakes. */
   status: Record<string, number>;
   unanswered: { count: number; connections: UnansweredConnection[] };
   timeline: { slotMs: number; completed: number[]; failed: number[] };
@@ -72,7 +75,8 @@ export function buildResult(o: BenchOptions, m: MergedStats, interrupted: boolea
     max: any ? ms(h.maxValue) : 0,
   };
   let non2xx = 0;
-  for (const [code, n] of Object.entries(m.status)) if (!code.startsWith('2')) non2xx += n;
+  // A refused WebSocket handshake is already counted, per message, under errors.status.
+  if (!o.ws) for (const [code, n] of Object.entries(m.status)) if (!code.startsWith('2')) non2xx += n;
 
   const latencyBins: BenchResult['latencyBins'] = [];
   const first = m.bins.findIndex((c) => c > 0);
@@ -91,7 +95,7 @@ export function buildResult(o: BenchOptions, m: MergedStats, interrupted: boolea
     connections: o.connections,
     threads: o.threads,
     pipeline: o.pipeline,
-    mode: o.close ? 'close' : 'keep-alive',
+    mode: o.ws ? 'websocket' : o.close ? 'close' : 'keep-alive',
     rate: o.rate ?? null,
     dueNotSent: m.dueNotSent,
     interrupted,
@@ -109,6 +113,7 @@ export function buildResult(o: BenchOptions, m: MergedStats, interrupted: boolea
     latencyMs,
     errors,
     connectErrorCodes: m.connectErrorCodes,
+    closeCodes: m.closeCodes,
     status: m.status,
     unanswered: {
       count: m.unanswered,

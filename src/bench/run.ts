@@ -12,6 +12,7 @@ import { LoopDriver, type DriverConfig } from './driver.js';
 import { LiveCounters } from './live.js';
 import type { BenchOptions } from './options.js';
 import { buildRequest } from './request.js';
+import { buildWsRequest } from './ws-request.js';
 import { buildResult, type BenchResult } from './result.js';
 import { mergeSnapshots, type StatsSnapshot } from './stats.js';
 
@@ -32,6 +33,8 @@ export function driverConfigs(o: BenchOptions, host: string, live: LiveCounters)
   const conns = shares(o.connections, o.threads);
   const reqs = o.requests !== undefined ? shares(o.requests, o.threads) : undefined;
   const request = buildRequest(o);
+  // One handshake key and masking key for the run: every thread checks the same accept value.
+  const ws = o.ws ? buildWsRequest(o) : undefined;
   return conns.map((connections, thread) => {
     const c: DriverConfig = {
       thread,
@@ -47,6 +50,7 @@ export function driverConfigs(o: BenchOptions, host: string, live: LiveCounters)
       liveBuffer: live.sab,
       ...(o.tls ? { tls: o.tls } : {}),
     };
+    if (ws) c.ws = ws;
     const share = reqs?.[thread];
     if (share !== undefined) c.requests = share;
     if (o.durationMs !== undefined) c.durationMs = o.durationMs;

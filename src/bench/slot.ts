@@ -43,7 +43,7 @@ export interface SlotHost {
   later(fn: () => void): void;
 }
 
-function failureFor(reason: CloseReason, err: { code?: string } | undefined): Failure {
+export function failureFor(reason: CloseReason, err: { code?: string } | undefined): Failure {
   switch (reason) {
     case 'reset':
       return 'reset';

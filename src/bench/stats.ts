@@ -9,7 +9,8 @@
  */
 import { build, encodeIntoCompressedBase64, decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
 
-export const FAILURES = ['connectRefused', 'connectTimeout', 'connectError', 'reset', 'closed', 'timeout', 'malformed'] as const;
+/** `status`: a WebSocket handshake the server refused (its status is in `status`). */
+export const FAILURES = ['connectRefused', 'connectTimeout', 'connectError', 'status', 'reset', 'closed', 'timeout', 'malformed'] as const;
 export type Failure = (typeof FAILURES)[number];
 export type FailureCounts = Record<Failure, number>;
 
@@ -37,6 +38,8 @@ export interface StatsSnapshot {
   completed: number;
   failures: FailureCounts;
   connectErrorCodes: Record<string, number>;
+  /** WebSocket: the close codes servers sent (1005 for a close frame without one). */
+  closeCodes: Record<string, number>;
   status: Record<string, number>;
   unanswered: number;
   unansweredConnections: UnansweredConnection[];
@@ -58,7 +61,7 @@ export interface StatsSnapshot {
 }
 
 export function emptyFailures(): FailureCounts {
-  return { connectRefused: 0, connectTimeout: 0, connectError: 0, reset: 0, closed: 0, timeout: 0, malformed: 0 };
+  return { connectRefused: 0, connectTimeout: 0, connectError: 0, status: 0, reset: 0, closed: 0, timeout: 0, malformed: 0 };
 }
 
 function newHistogram(): Histogram {
@@ -89,6 +92,7 @@ export class Stats {
   bytesOut = 0;
   readonly failures = emptyFailures();
   readonly connectErrorCodes: Record<string, number> = {};
+  readonly closeCodes: Record<string, number> = {};
   readonly status = new Map<number, number>();
   readonly unansweredConnections: UnansweredConnection[] = [];
   private readonly hist = newHistogram();
@@ -117,8 +121,13 @@ export class Stats {
 
   /** A response arrived; latency in ms (fractional). */
   response(status: number, latencyMs: number, absMs: number): void {
-    this.completed++;
     this.status.set(status, (this.status.get(status) ?? 0) + 1);
+    this.echo(latencyMs, absMs);
+  }
+
+  /** A WebSocket message came back (it has no status). */
+  echo(latencyMs: number, absMs: number): void {
+    this.completed++;
     const us = Math.max(0, Math.round(latencyMs * 1000));
     this.hist.recordValue(Math.min(us, HIGHEST_US));
     const b = binOf(us);
@@ -143,6 +152,18 @@ export class Stats {
     if (ms > this.handshakeMsMax) this.handshakeMsMax = ms;
   }
 
+  /** A WebSocket handshake answered with `status` instead of 101: `count` messages failed with it. */
+  refused(status: number, count: number, absMs: number): void {
+    this.status.set(status, (this.status.get(status) ?? 0) + 1);
+    this.fail('status', absMs, count);
+  }
+
+  /** The server closed a WebSocket with `code`: `count` messages were in flight. */
+  closedWith(code: number, count: number, absMs: number): void {
+    this.closeCodes[code] = (this.closeCodes[code] ?? 0) + 1;
+    this.fail('closed', absMs, count);
+  }
+
   noteUnanswered(c: UnansweredConnection): void {
     this.unanswered += c.pending;
     this.unansweredConnections.push(c);
@@ -154,6 +175,7 @@ export class Stats {
       completed: this.completed,
       failures: { ...this.failures },
       connectErrorCodes: { ...this.connectErrorCodes },
+      closeCodes: { ...this.closeCodes },
       status: Object.fromEntries([...this.status].map(([k, v]) => [String(k), v])),
       unanswered: this.unanswered,
       unansweredConnections: [...this.unansweredConnections],
@@ -192,6 +214,7 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
     completed: 0,
     failures: emptyFailures(),
     connectErrorCodes: {},
+    closeCodes: {},
     status: {},
     unanswered: 0,
     unansweredConnections: [],
@@ -223,6 +246,7 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): MergedStats {
     out.bytesOut += s.bytesOut;
     for (const k of FAILURES) out.failures[k] += s.failures[k];
     for (const [k, v] of Object.entries(s.connectErrorCodes)) out.connectErrorCodes[k] = (out.connectErrorCodes[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.closeCodes)) out.closeCodes[k] = (out.closeCodes[k] ?? 0) + v;
     for (const [k, v] of Object.entries(s.status)) out.status[k] = (out.status[k] ?? 0) + v;
     out.unansweredConnections.push(...s.unansweredConnections);
     addSeries(out.bins, s.bins);

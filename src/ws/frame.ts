@@ -86,3 +86,49 @@ export function closePayload(code: number, reason: string): Uint8Array {
   out.set(r, 2);
   return out;
 }
+
+/** A frame header as read off the wire; filled in place so parsing a frame allocates nothing. */
+export interface FrameHeader {
+  /** The first byte: FIN, RSV1-3 and the opcode. */
+  first: number;
+  masked: boolean;
+  /** Bytes of the header, mask key included. */
+  size: number;
+  /** Payload length; -1 when the 64-bit length has its top bit set (a protocol error). */
+  length: number;
+}
+
+/**
+ * Reads the header at d[pos] into `out`. False while it is not whole yet.
+ * Either side's parser: the server refuses unmasked frames, a client masked ones.
+ */
+export function readHeader(d: Uint8Array, pos: number, end: number, out: FrameHeader): boolean {
+  if (end - pos < 2) return false;
+  const b1 = d[pos + 1]!;
+  const len7 = b1 & 0x7f;
+  const masked = (b1 & 0x80) !== 0;
+  const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+  if (end - pos < size) return false;
+  out.first = d[pos]!;
+  out.masked = masked;
+  out.size = size;
+  const m = pos + 2;
+  if (len7 === 126) out.length = (d[m]! << 8) | d[m + 1]!;
+  else if (len7 === 127) {
+    const hi = ((d[m]! << 24) | (d[m + 1]! << 16) | (d[m + 2]! << 8) | d[m + 3]!) >>> 0;
+    const lo = ((d[m + 4]! << 24) | (d[m + 5]! << 16) | (d[m + 6]! << 8) | d[m + 7]!) >>> 0;
+    out.length = hi > 0x1fffff ? -1 : hi * 2 ** 32 + lo;
+  } else out.length = len7;
+  return true;
+}
+
+/** A whole client frame (RFC 6455 5.3: masked with `key`), for a client to send. */
+export function encodeMaskedFrame(first: number, payload: Uint8Array, key: Uint8Array): Uint8Array {
+  const at = headerSize(payload.length);
+  const out = new Uint8Array(at + 4 + payload.length);
+  writeHeader(out, 0, first, payload.length);
+  out[1] = out[1]! | 0x80;
+  out.set(key.subarray(0, 4), at);
+  for (let i = 0; i < payload.length; i++) out[at + 4 + i] = payload[i]! ^ key[i & 3]!;
+  return out;
+}

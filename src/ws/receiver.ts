@@ -9,7 +9,7 @@
  * Thread: the loop thread of its connection. Owns the message being collected.
  */
 import { isUtf8 } from 'node:buffer';
-import { CloseCode, isValidCloseCode, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from './frame.js';
+import { CloseCode, isValidCloseCode, readHeader, type FrameHeader, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from './frame.js';
 import { InflateTooBig, type DeflateCodec } from './deflate.js';
 import { Utf8Validator } from './utf8.js';
 
@@ -35,6 +35,7 @@ export class Receiver {
   private op = 0;
   private fin = false;
   private remaining = 0;
+  private readonly hdr: FrameHeader = { first: 0, masked: false, size: 0, length: 0 };
   private readonly mask = new Uint8Array(4);
   private maskPos = 0;
   /** The data message being collected: its opcode (0 = none), compression and parts. */
@@ -82,29 +83,16 @@ export class Receiver {
       if (this.state === S_DONE) return end;
       // S_HEADER
       if (sink.holdInput) break;
-      if (end - pos < 2) break;
-      const b0 = d[pos]!;
-      const b1 = d[pos + 1]!;
-      const len7 = b1 & 0x7f;
-      // (An unmasked header is 4 bytes shorter: it is refused as soon as it is whole.)
-      const hdr = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
-      if (end - pos < hdr) break;
-      if (!this.header(b0, b1)) return end;
-      let len = len7;
-      let m = pos + 2;
-      if (len7 === 126) {
-        len = (d[m]! << 8) | d[m + 1]!;
-        m += 2;
-      } else if (len7 === 127) {
-        const hi = ((d[m]! << 24) | (d[m + 1]! << 16) | (d[m + 2]! << 8) | d[m + 3]!) >>> 0;
-        const lo = ((d[m + 4]! << 24) | (d[m + 5]! << 16) | (d[m + 6]! << 8) | d[m + 7]!) >>> 0;
-        if (hi > 0x1fffff) {
-          this.violation(CloseCode.ProtocolError, 'frame length has its top bit set');
-          return end;
-        }
-        len = hi * 2 ** 32 + lo;
-        m += 8;
+      if (!readHeader(d, pos, end, this.hdr)) break;
+      const hdr = this.hdr.size;
+      // (An unmasked header is 4 bytes shorter: header() refuses it as soon as it is whole.)
+      if (!this.header(this.hdr.first, d[pos + 1]!)) return end;
+      const len = this.hdr.length;
+      if (len < 0) {
+        this.violation(CloseCode.ProtocolError, 'frame length has its top bit set');
+        return end;
       }
+      const m = pos + hdr - 4;
       if (this.op < 8) {
         if (this.msgLen + len > this.maxPayload) {
           this.violation(CloseCode.TooBig, `message larger than maxPayloadLength (${this.maxPayload} bytes)`);

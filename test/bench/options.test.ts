@@ -26,6 +26,7 @@ test('defaults: 10 connections, 1 thread, 10 s, GET, keep-alive', () => {
   assert.equal(o.pipeline, 1);
   assert.equal(o.progress, false);
   assert.deepEqual(o.target, {
+    scheme: 'http',
     host: '127.0.0.1',
     port: 8080,
     path: '/x?y=1',
