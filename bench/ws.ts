@@ -1,0 +1,208 @@
+/**
+ * WebSocket benchmark: edgeloop vs the `ws` package on Node vs Bun's
+ * WebSocket server (when Bun is installed in bench/peers), in the same run.
+ * Run: npm run bench:ws [-- --seconds S --connections C --subscribers N --no-fanout]
+ *
+ *   echo     C (64) connections on one loop, each with --pipeline messages in
+ *            flight, driven by `edgeloop bench ws://` (messages/s)
+ *   fan-out  one publisher and N (1,000) subscribers of one topic, edgeloop on
+ *            2 loops (the demo app's /pubsub/<topic>) vs Bun (server.publish);
+ *            deliveries/s counted by the subscribers
+ *
+ * Servers are pinned to CPU 1 and clients to CPU 0 when taskset exists.
+ * Rounds alternate the servers; each figure is the best round.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { flag, parseFlags, UsageError, type FlagValues } from '../src/cli/args.js';
+import { int as fmt } from '../src/cli/format.js';
+import { bunPath, ensurePeers, peerModule, peersDir } from './peers.js';
+
+const FLAGS = {
+  seconds: flag.int({ min: 1, max: 3600 }),
+  connections: flag.int({ min: 1, max: 100_000 }),
+  subscribers: flag.int({ min: 1, max: 50_000 }),
+  rounds: flag.int({ min: 1, max: 100 }),
+  pipeline: flag.int({ min: 1, max: 1024 }),
+  'no-fanout': flag.bool(),
+  help: flag.bool({ short: 'h' }),
+};
+function commandLine(): FlagValues<typeof FLAGS> {
+  try {
+    return parseFlags(process.argv.slice(2), FLAGS).values;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`bench:ws: ${err.message}`);
+    process.exit(2);
+  }
+}
+const values = commandLine();
+if (values.help) {
+  console.log('usage: npm run bench:ws [-- --seconds S --connections C --pipeline P --subscribers N --rounds R --no-fanout]');
+  process.exit(0);
+}
+const seconds = values.seconds ?? 5;
+const connections = values.connections ?? 64;
+const pipeline = values.pipeline ?? 16;
+const subscribers = values.subscribers ?? 1000;
+const rounds = values.rounds ?? 2;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-ws-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const fanoutClient = fileURLToPath(new URL('./ws-fanout-client.js', import.meta.url));
+
+const canPin = spawnSync('sh', ['-c', 'command -v taskset']).status === 0 && os.availableParallelism() >= 2;
+const pinned = (cpu: number, [file, ...args]: [string, ...string[]]): [string, string[]] =>
+  canPin ? ['taskset', ['-c', String(cpu), file, ...args]] : [file, args];
+
+interface Server {
+  name: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const HTTP_INDEX = JSON.stringify(new URL('../src/http/index.js', import.meta.url).href);
+const DEMO = JSON.stringify(new URL('../src/http/demo.js', import.meta.url).href);
+
+/** The demo app's /ws echo and /pubsub/<topic>, as `edgeloop serve` runs it. */
+const edgeloopScript = (loops: number) => `
+const { serve } = await import(${HTTP_INDEX});
+const s = await serve({ port: 0, loops: ${loops}, module: new URL(${DEMO}) });
+console.log('listening on ' + s.url);`;
+
+const WS_ECHO = `
+const { WebSocketServer } = require(${JSON.stringify(peerModule('ws'))});
+const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary })));
+wss.on('listening', () => console.log('listening on http://127.0.0.1:' + wss.address().port));`;
+
+/** Echo on any path; /pubsub/<topic> subscribes, and a message goes to every other subscriber (ws.publish skips the sender). */
+const BUN_SERVER = `
+const s = Bun.serve({
+  port: 0, hostname: '127.0.0.1',
+  fetch(req, server) {
+    const path = new URL(req.url).pathname;
+    const topic = path.startsWith('/pubsub/') ? path.slice(8) : null;
+    if (server.upgrade(req, { data: { topic } })) return;
+    return new Response('ws only', { status: 426 });
+  },
+  websocket: {
+    perMessageDeflate: false,
+    open(ws) { if (ws.data.topic) ws.subscribe(ws.data.topic); },
+    message(ws, m) { if (ws.data.topic) ws.publish(ws.data.topic, m); else ws.send(m); },
+  },
+});
+console.log('listening on http://127.0.0.1:' + s.port);`;
+
+function kill(child: ChildProcess): Promise<void> {
+  return new Promise<void>((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) return r();
+    child.once('exit', () => r());
+    child.kill('SIGKILL');
+  });
+}
+
+function spawnServer(name: string, cmd: [string, ...string[]], cwd?: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(...pinned(1, cmd), { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+    let out = '';
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (m) resolve({ name, port: Number(m[1]), stop: () => kill(child) });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
+  });
+}
+
+function run(cmd: [string, ...string[]]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(...pinned(0, cmd), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd.join(' ')} exited with ${code}: ${err}`))));
+  });
+}
+
+async function echoRate(s: Server): Promise<number> {
+  const out = await run([process.execPath, cli, 'bench', `ws://127.0.0.1:${s.port}/ws`, '-c', String(connections), '-d', `${seconds}s`, '--pipeline', String(pipeline), '--json']);
+  const r = JSON.parse(out) as { rps: number; errors: Record<string, number> };
+  const bad = Object.entries(r.errors).filter(([k, v]) => v > 0 && k !== 'unanswered');
+  if (bad.length) console.error(`  ${s.name}: errors ${JSON.stringify(Object.fromEntries(bad))}`);
+  return r.rps;
+}
+
+async function fanoutRate(s: Server): Promise<number> {
+  const out = await run([process.execPath, fanoutClient, String(s.port), String(subscribers), String(seconds)]);
+  return (JSON.parse(out) as { deliveriesPerSecond: number }).deliveriesPerSecond;
+}
+
+type Maker = () => Promise<Server>;
+
+async function best(makers: Array<[string, Maker]>, measure: (s: Server) => Promise<number>): Promise<Map<string, number>> {
+  const bestOf = new Map<string, number>();
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? makers : [...makers].reverse();
+    for (const [name, make] of order) {
+      const s = await make();
+      try {
+        const x = await measure(s);
+        bestOf.set(name, Math.max(bestOf.get(name) ?? 0, x));
+      } catch (err) {
+        console.error(`  ${name}: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        await s.stop();
+      }
+    }
+  }
+  return bestOf;
+}
+
+function table(title: string, unit: string, figures: Map<string, number>, goals: Array<[string, number]>): void {
+  const base = figures.get('edgeloop') ?? 0;
+  console.log(`\n${title}`);
+  for (const [name, x] of figures) {
+    const ratio = name === 'edgeloop' || x === 0 ? '' : `   edgeloop/${name} ${(base / x).toFixed(2)}x`;
+    console.log(`  ${name.padEnd(12)}${fmt(Math.round(x)).padStart(12)} ${unit}${ratio}`);
+  }
+  for (const [peer, want] of goals) {
+    const x = figures.get(peer);
+    if (x === undefined || x === 0) console.log(`  goal >= ${want}x ${peer}: not measured (${peer} not available)`);
+    else console.log(`  goal >= ${want}x ${peer}: ${base / x >= want ? 'met' : 'NOT met'} (${(base / x).toFixed(2)}x)`);
+  }
+}
+
+const havePeers = ensurePeers();
+const bun = bunPath();
+console.log(
+  `bench:ws  ${seconds}s per round, ${rounds} rounds, best of; ${os.cpus().length} CPUs, load ${os.loadavg()[0]?.toFixed(1)}` +
+    (canPin ? '; servers on CPU 1, clients on CPU 0' : '; not pinned (no taskset or 1 CPU)'),
+);
+/** A script file, not -e: loop workers inherit execArgv, and --input-type would refuse their module files. */
+function edgeloopServer(loops: number): Promise<Server> {
+  const file = path.join(tmp, `edgeloop-${loops}.mjs`);
+  fs.writeFileSync(file, edgeloopScript(loops));
+  return spawnServer('edgeloop', [process.execPath, file]);
+}
+const echoMakers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(1)]];
+if (havePeers) echoMakers.push(['ws', () => spawnServer('ws', [process.execPath, '-e', WS_ECHO], peersDir)]);
+if (bun) echoMakers.push(['bun', () => spawnServer('bun', [bun, '-e', BUN_SERVER], peersDir)]);
+const echo = await best(echoMakers, echoRate);
+table(`echo: ${connections} connections x pipeline ${pipeline}, one loop`, 'messages/s', echo, [
+  ['ws', 3],
+  ['bun', 1],
+]);
+
+if (!values['no-fanout']) {
+  const fanMakers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(2)]];
+  if (bun) fanMakers.push(['bun', () => spawnServer('bun', [bun, '-e', BUN_SERVER], peersDir)]);
+  const fan = await best(fanMakers, fanoutRate);
+  table(`fan-out: 1 publisher, ${fmt(subscribers)} subscribers (edgeloop on 2 loops)`, 'deliveries/s', fan, [['bun', 1]]);
+}
