@@ -8,6 +8,7 @@
 import { setMaxListeners } from 'node:events';
 import type { EventLoop, Timer, TcpConnection } from '../reactor/index.js';
 import { Slot, type SlotHost } from './slot.js';
+import type { ConnectionSlot } from './connection-slot.js';
 import { Stats, type Failure, type StatsSnapshot } from './stats.js';
 import { Live, LiveRow } from './live.js';
 import type { RequestBytes } from './request.js';
@@ -55,8 +56,8 @@ export class LoopDriver implements SlotHost, WsSlotHost {
   readonly single: Uint8Array;
   readonly batch: Uint8Array;
   readonly head: boolean;
-  private readonly slots: Array<Slot | WsSlot> = [];
-  private readonly parkedSlots: Array<Slot | WsSlot> = [];
+  private readonly slots: ConnectionSlot[] = [];
+  private readonly parkedSlots: ConnectionSlot[] = [];
   private readonly lingeringConns = new Set<TcpConnection>();
   private readonly live: LiveRow;
   private stats!: Stats;
@@ -209,7 +210,7 @@ export class LoopDriver implements SlotHost, WsSlotHost {
     return t;
   }
 
-  park(slot: Slot | WsSlot): void {
+  park(slot: ConnectionSlot): void {
     // Only an open-loop run has requests that become due later; otherwise nothing would wake it.
     if (this.intervalMs === 0 || slot.parked || this.stopping) return;
     slot.parked = true;

@@ -6,15 +6,14 @@
  * one of: an echo, failAll(kind) / a refused handshake / a close frame, or
  * the driver's final unanswered count.
  */
-import { connect, type TcpConnection, type ConnectionHandlers, type CloseReason, type Buffer as InputBuffer } from '../reactor/index.js';
+import type { TcpConnection, Buffer as InputBuffer } from '../reactor/index.js';
 import { encodeMaskedFrame, readHeader, FIN, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, type FrameHeader } from '../ws/frame.js';
-import { failureFor, type SlotHost } from './slot.js';
+import { ConnectionSlot, type SlotDriver } from './connection-slot.js';
 import type { Failure } from './stats.js';
 import type { WsRequest } from './ws-request.js';
 
 /** What a WebSocket slot reports beyond an HTTP slot's outcomes. */
-export interface WsSlotHost extends Omit<SlotHost, 'response' | 'park'> {
-  park(slot: WsSlot): void;
+export interface WsSlotHost extends SlotDriver {
   echo(intendedMs: number, now: number): void;
   refused(status: number, count: number, now: number): void;
   closedWith(code: number, count: number, now: number): void;
@@ -24,12 +23,7 @@ export interface WsSlotHost extends Omit<SlotHost, 'response' | 'park'> {
 const MAX_HEAD = 16 * 1024;
 const CRLFCRLF = globalThis.Buffer.from('\r\n\r\n');
 
-export class WsSlot {
-  conn: TcpConnection | null = null;
-  connecting = false;
-  parked = false;
-  readonly intended: number[] = [];
-  readonly sent: number[] = [];
+export class WsSlot extends ConnectionSlot {
   /** The 101 arrived: bytes are frames now. */
   private open = false;
   /** Payload bytes of the echo being collected (fragments add up). */
@@ -37,118 +31,38 @@ export class WsSlot {
   private inMessage = false;
   private readonly hdr: FrameHeader = { first: 0, masked: false, size: 0, length: 0 };
   private carried = 0;
-  private readonly handlers: ConnectionHandlers;
 
   constructor(
-    readonly index: number,
+    index: number,
     private readonly d: WsSlotHost,
     private readonly w: WsRequest,
   ) {
-    this.handlers = {
-      onConnection: (c) => this.onConnection(c),
-      onMessage: (c, buf) => this.onMessage(c, buf),
-      onPeerHalfClose: (c) => this.lost(c, 'closed'),
-      onClose: (c, reason, err) => this.onClose(c, reason, err),
-    };
+    super(index, d);
   }
 
-  get inFlight(): number {
-    return this.intended.length;
+  protected override ready(): boolean {
+    return this.open; // the handshake's answer sends what is waiting
   }
 
-  fill(): void {
-    if (this.connecting) return;
-    const d = this.d;
-    const now = performance.now();
-    if (this.conn === null) {
-      if (!d.active) return;
-      const t = d.take(now);
-      if (t < 0) {
-        d.park(this);
-        return;
-      }
-      this.intended.push(t);
-      this.sent.push(NaN);
-      this.connect();
-      return;
-    }
-    if (!this.open) return; // the handshake's answer sends what is waiting
-    let k = 0;
-    while (this.intended.length < d.pipeline) {
-      const t = d.take(now);
-      if (t < 0) break;
-      this.intended.push(t);
-      this.sent.push(now);
-      k++;
-    }
-    if (k > 0) this.write(this.conn, k);
-    if (this.intended.length < d.pipeline) d.park(this);
-  }
-
-  timedOut(now: number): void {
-    this.failAll('timeout', now);
-    this.drop();
-  }
-
-  abandon(): void {
-    this.intended.length = 0;
-    this.sent.length = 0;
-    const c = this.conn;
-    this.conn = null;
-    if (c && !c.isClosed) c.forceClose('local');
-  }
-
-  private connect(): void {
-    this.connecting = true;
+  protected reset(): void {
     this.open = false;
     this.inMessage = false;
     this.msgLen = 0;
     this.carried = 0;
-    const d = this.d;
-    connect(d.loop, { host: d.host, port: d.port, timeout: d.connectTimeoutMs, handlers: this.handlers, signal: d.connectSignal }).then(
-      undefined,
-      (err: unknown) => this.onConnectError(err),
-    );
   }
 
-  private write(conn: TcpConnection, k: number): void {
+  protected write(conn: TcpConnection, k: number): void {
     const bytes = k === 1 ? this.w.single : this.w.batch.subarray(0, k * this.w.single.length);
     this.d.bytes(0, bytes.length);
     conn.send(bytes);
   }
 
-  private onConnection(c: TcpConnection): void {
-    this.connecting = false;
-    if (!this.d.active) {
-      c.forceClose('local');
-      return;
-    }
-    this.conn = c;
-    this.d.connected();
-    // The handshake counts toward the first messages' latency and --timeout, as a connect does in HTTP mode.
-    const now = performance.now();
-    for (let i = 0; i < this.sent.length; i++) if (Number.isNaN(this.sent[i])) this.sent[i] = now;
+  protected start(c: TcpConnection): void {
     this.d.bytes(0, this.w.handshake.length);
     c.send(this.w.handshake);
   }
 
-  private onConnectError(err: unknown): void {
-    this.connecting = false;
-    if (!this.d.active && this.intended.length === 0) return;
-    const now = performance.now();
-    const code = (err as { code?: string }).code ?? 'EUNKNOWN';
-    const n = this.intended.length;
-    this.intended.length = 0;
-    this.sent.length = 0;
-    if (n > 0) {
-      if (code === 'ECONNREFUSED') this.d.failed('connectRefused', n, now);
-      else if (code === 'ETIMEDOUT') this.d.failed('connectTimeout', n, now);
-      else for (let i = 0; i < n; i++) this.d.connectFailed(code, now);
-    }
-    this.d.later(() => this.fill());
-  }
-
-  private onMessage(c: TcpConnection, buf: InputBuffer): void {
+  protected onMessage(c: TcpConnection, buf: InputBuffer): void {
     if (c !== this.conn) {
       buf.retrieveAll();
       return;
@@ -181,14 +95,14 @@ export class WsSlot {
     if (end < 0) {
       if (view.length <= MAX_HEAD) return 0;
       this.failAll('malformed', now);
-      this.drop();
+      this.drop(true);
       return -1;
     }
     const head = globalThis.Buffer.from(view.buffer, view.byteOffset, end).toString('latin1');
     const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
     if (!m) {
       this.failAll('malformed', now);
-      this.drop();
+      this.drop(true);
       return -1;
     }
     const status = Number(m[1]);
@@ -197,13 +111,13 @@ export class WsSlot {
       this.intended.length = 0;
       this.sent.length = 0;
       this.d.refused(status, n, now);
-      this.drop();
+      this.drop(true);
       return -1;
     }
     const accept = /\r\nsec-websocket-accept:[ \t]*([^\r\n]*?)[ \t]*(?:\r\n|$)/i.exec(head);
     if (accept?.[1] !== this.w.accept) {
       this.failAll('malformed', now);
-      this.drop();
+      this.drop(true);
       return -1;
     }
     this.open = true;
@@ -243,10 +157,7 @@ export class WsSlot {
         this.d.closedWith(code, n, now);
         // Answer the close (echoing the code, RFC 6455 5.5.1) and let the server close the TCP connection.
         c.send(encodeMaskedFrame(FIN | OP_CLOSE, view.subarray(p, p + Math.min(h.length, 2)), this.w.key));
-        this.conn = null;
-        this.d.lingering(c, true);
-        c.close();
-        if (this.d.active) this.d.later(() => this.fill());
+        this.drop(false);
         return -1;
       } else if (op !== OP_PONG) {
         return this.malformed(now);
@@ -257,50 +168,26 @@ export class WsSlot {
 
   private malformed(now: number): number {
     this.failAll('malformed', now);
-    this.drop();
+    this.drop(true);
     return -1;
   }
 
   /** The server closed the TCP connection without a close frame: 1006 in WebSocket terms. */
-  private lost(c: TcpConnection, kind: Failure): void {
+  protected onPeerHalfClose(c: TcpConnection): void {
     if (c !== this.conn) {
       c.forceClose('local');
       return;
     }
-    this.abnormal(kind, performance.now());
-    this.drop();
+    this.lostInFlight('closed', performance.now());
+    this.drop(true);
   }
 
-  private onClose(c: TcpConnection, reason: CloseReason, err: { code?: string } | undefined): void {
-    this.d.lingering(c, false);
-    if (c !== this.conn) return;
-    this.conn = null;
-    this.abnormal(failureFor(reason, err), performance.now());
-    if (this.d.active) this.d.later(() => this.fill());
-  }
-
-  private abnormal(kind: Failure, now: number): void {
+  protected override lostInFlight(kind: Failure, now: number): void {
     const n = this.intended.length;
     if (kind === 'closed' && this.open) {
       this.intended.length = 0;
       this.sent.length = 0;
       this.d.closedWith(1006, n, now);
     } else this.failAll(kind, now);
-  }
-
-  private failAll(kind: Failure, now: number): void {
-    const n = this.intended.length;
-    if (n === 0) return;
-    this.intended.length = 0;
-    this.sent.length = 0;
-    this.d.failed(kind, n, now);
-  }
-
-  /** Stops using the current connection and, if there is more to do, opens another. */
-  private drop(): void {
-    const c = this.conn;
-    this.conn = null;
-    if (c && !c.isClosed) c.forceClose('local');
-    if (this.d.active) this.d.later(() => this.fill());
   }
 }
