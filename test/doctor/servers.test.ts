@@ -5,14 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { runDoctor } from '../../src/doctor/run.js';
 import { codes, connect, cliPath, sleep, startProgram } from './helpers.js';
-import { freePort, nginxTempPaths, requireTool } from '../helpers.js';
+import { freePort, requireTool } from '../helpers.js';
+import { startNginx, tempDir } from '../ops/tools.js';
 
 /**
  * HTTP load on 127.0.0.1 until `until` resolves: keep-alive requests plus
@@ -73,50 +70,17 @@ test('a healthy `edgeloop serve` under load: no error-level finding', async (t) 
 test('nginx with reuseport under load: REUSEPORT_GROUP info and no error-level finding', async (t) => {
   const nginx = requireTool(t, 'nginx');
   if (!nginx) return;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-nginx-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'doctor-nginx-');
   const port = await freePort();
-  const tmp = (n: string) => path.join(dir, n);
-  fs.writeFileSync(
-    tmp('nginx.conf'),
-    `daemon off;
-master_process on;
-worker_processes 2;
-pid ${tmp('nginx.pid')};
-error_log ${tmp('error.log')} warn;
-events { worker_connections 512; }
-http {
-  access_log off;
-${nginxTempPaths(dir)}
-  server {
+  await startNginx(t, dir, port, {
+    master: true,
+    workers: 2,
+    workerConnections: 512,
+    http: `  server {
     listen 127.0.0.1:${port} reuseport;
     location / { return 200 "ok\\n"; }
-  }
-}
-`,
-  );
-  const child = spawn(nginx, ['-p', dir, '-c', tmp('nginx.conf'), '-e', tmp('error.log')], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(3000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+  }`,
   });
-  let up = false;
-  for (let i = 0; i < 50 && !up && child.exitCode === null; i++) {
-    try {
-      (await connect(port, 500)).destroy();
-      up = true;
-    } catch {
-      await sleep(100);
-    }
-  }
-  if (!up) {
-    const log = fs.existsSync(tmp('error.log')) ? fs.readFileSync(tmp('error.log'), 'utf8') : '';
-    assert.fail(`nginx did not start: ${log}`);
-  }
   await sleep(200); // workers register their listeners after the master binds
   const run = runDoctor({ port, seconds: 2 });
   const traffic = await load(port, run);

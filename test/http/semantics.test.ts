@@ -12,10 +12,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type Handler, type HttpServer, type ServeOptions } from '../../src/http/index.js';
 import { handler as demo } from '../../src/http/demo.js';
-import fs from 'node:fs';
-import path from 'node:path';
-import { freePort, nginxTempPaths, requireTool, sleep } from '../helpers.js';
-import { startDaemon, tempDir } from '../ops/tools.js';
+import { freePort, requireTool, sleep } from '../helpers.js';
+import { startDaemon, startNginx, tempDir } from '../ops/tools.js';
 import { exchange, expectErrorAndClose, openSocket, parseResponses, request1 } from './wire.js';
 
 const H = 'Host: t\r\n';
@@ -76,27 +74,13 @@ test('dot-segments: the path nginx resolves ($uri) is the native req.path; what 
   if (!requireTool(t, 'nginx')) return;
   const dir = tempDir(t, 'edgeloop-nginx-paths-');
   const port = await freePort();
-  const tmp = (n: string): string => path.join(dir, n);
-  fs.writeFileSync(
-    tmp('nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${tmp('nginx.pid')};
-error_log ${tmp('error.log')} warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-${nginxTempPaths(dir)}
-  server {
+  await startNginx(t, dir, port, {
+    workerConnections: 64,
+    http: `  server {
     listen 127.0.0.1:${port};
     location / { return 200 "$uri"; }
-  }
-}
-`,
-  );
-  const log = (): string => (fs.existsSync(tmp('error.log')) ? fs.readFileSync(tmp('error.log'), 'utf8') : '');
-  await startDaemon(t, 'nginx', ['-p', dir, '-c', tmp('nginx.conf'), '-e', tmp('error.log')], port, log);
+  }`,
+  });
   const seen = async (p: number, target: string): Promise<string> => {
     const r = await request1(p, `GET ${target} HTTP/1.1\r\n${H}\r\n`);
     return r.status === 200 ? r.body.toString() : String(r.status);

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { serve, type HttpServer } from '../../src/http/index.js';
-import { freePort, nginxTempPaths, waitFor, within } from '../helpers.js';
-import { run, startDaemon, tempDir } from './tools.js';
+import { freePort, waitFor, within } from '../helpers.js';
+import { run, startDaemon, startNginx, tempDir } from './tools.js';
 import { requireTool } from '../helpers.js';
 
 /** GET path over a fresh connection; resolves with the client's own port and the body. */
@@ -109,19 +109,8 @@ test('nginx proxy_pass with upstream keepalive: X-Forwarded-For believed from th
   t.after(() => server.stop());
   const dir = tempDir(t, 'edgeloop-nginx-');
   const port = await freePort();
-  const tmp = (n: string) => path.join(dir, n);
-  fs.writeFileSync(
-    tmp('nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${tmp('nginx.pid')};
-error_log ${tmp('error.log')} warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-${nginxTempPaths(dir)}
-  upstream edgeloop {
+  const log = await startNginx(t, dir, port, {
+    http: `  upstream edgeloop {
     server 127.0.0.1:${server.port};
     keepalive 16;
   }
@@ -134,12 +123,8 @@ ${nginxTempPaths(dir)}
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_bind 127.0.0.2;
     }
-  }
-}
-`,
-  );
-  const log = () => (fs.existsSync(tmp('error.log')) ? fs.readFileSync(tmp('error.log'), 'utf8') : '');
-  await startDaemon(t, 'nginx', ['-p', dir, '-c', tmp('nginx.conf'), '-e', tmp('error.log')], port, log);
+  }`,
+  });
   const viaNginx = await get(port, '/ip');
   assert.equal(viaNginx.status, 200, log());
   assert.equal(viaNginx.body, '127.0.0.1 0', 'the client, from X-Forwarded-For (which has no port)');

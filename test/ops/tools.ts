@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { sleep } from '../helpers.js';
+import { nginxTempPaths, sleep } from '../helpers.js';
 
 
 export function tempDir(t: TestContext, prefix: string): string {
@@ -71,4 +71,36 @@ export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export interface NginxOptions {
+  /** The `http { ... }` block's contents beyond logging and temp paths: upstreams and servers. */
+  http: string;
+  workers?: number;
+  /** A master process (needed for more than one worker); off keeps nginx one process. */
+  master?: boolean;
+  workerConnections?: number;
+}
+
+/** Writes nginx.conf into `dir` (pid, logs and temp files stay there), starts nginx in the foreground until `port` accepts, and stops it after the test. Returns a reader of its error log. */
+export async function startNginx(t: TestContext, dir: string, port: number, o: NginxOptions): Promise<() => string> {
+  const tmp = (n: string): string => path.join(dir, n);
+  fs.writeFileSync(
+    tmp('nginx.conf'),
+    `daemon off;
+master_process ${o.master ? 'on' : 'off'};
+worker_processes ${o.workers ?? 1};
+pid ${tmp('nginx.pid')};
+error_log ${tmp('error.log')} warn;
+events { worker_connections ${o.workerConnections ?? 256}; }
+http {
+  access_log off;
+${nginxTempPaths(dir)}
+${o.http}
+}
+`,
+  );
+  const log = (): string => (fs.existsSync(tmp('error.log')) ? fs.readFileSync(tmp('error.log'), 'utf8') : '');
+  await startDaemon(t, 'nginx', ['-p', dir, '-c', tmp('nginx.conf'), '-e', tmp('error.log')], port, log);
+  return log;
 }
