@@ -103,7 +103,7 @@ export function humanReport(r: BenchResult): string {
     r.errors.timeout +
     r.errors.malformed;
   out.push(
-    `  accounted   ${int(r.requests)} requests = ${int(r.completed)} answered + ${int(failed)} failed + ${int(r.unanswered.count)} unanswered`,
+    `  accounted   ${int(r.requests)} ${ws ? 'messages' : 'requests'} = ${int(r.completed)} ${ws ? 'echoed' : 'answered'} + ${int(failed)} failed + ${int(r.unanswered.count)} unanswered`,
   );
   return out.join('\n');
 }

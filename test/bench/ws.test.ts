@@ -108,6 +108,8 @@ describe("against edgeloop's own /ws (serve() with the demo app)", () => {
     assert.equal(h.code, 0, h.stderr);
     assert.match(h.stdout, /messages\/s/);
     assert.match(h.stdout, /10 echoed/);
+    assert.match(h.stdout, /accounted +10 messages = 10 echoed \+ 0 failed \+ 0 unanswered/);
+    assert.doesNotMatch(h.stdout, /requests|req\/s/);
   });
 });
 
