@@ -21,6 +21,7 @@ import type { EventLoop } from '../src/reactor/EventLoop.js';
 import type { TcpConnection } from '../src/reactor/TcpConnection.js';
 import type { Buffer as ReactorBuffer } from '../src/reactor/Buffer.js';
 import { flag, parseFlagsOrExit } from '../src/cli/args.js';
+import { ServerState } from '../src/reactor/ServerState.js';
 
 const seconds = parseFlagsOrExit('bench:http-micro', process.argv.slice(2), { seconds: flag.decimal({ min: 0, above: true, max: 3600 }) }).seconds ?? 2;
 
@@ -71,7 +72,8 @@ const browserGet =
   'Connection: keep-alive\r\nCookie: session=abcdef0123456789; theme=dark\r\nCache-Control: max-age=0\r\n\r\n';
 
 function measure(name: string, raw: string, perBatch: number, handler: Handler = hello): void {
-  const hl = new HttpLoop(fakeLoop, resolveHttpOptions({}), handler, handlerContext({ loop: 0, loops: 1, stats: () => [] }));
+  const state = new ServerState();
+  const hl = new HttpLoop(fakeLoop, resolveHttpOptions({}), handler, handlerContext({ loop: 0, loops: 1, stats: () => [], health: () => state.health() }), state);
   const hc = new HttpConnection(hl, fakeConn);
   const buf = new FakeBuffer(Buffer.from(raw, 'latin1')) as unknown as ReactorBuffer;
   // warm up

@@ -205,6 +205,8 @@ export const TOOLS = {
   'python3-websockets': { commands: ['/usr/bin/python3'], probe: ['-c', 'import websockets'], deb: 'python3-websockets' },
   promtool: { commands: ['promtool'], deb: 'prometheus' },
   'testssl.sh': { commands: ['testssl.sh', 'testssl'], deb: 'testssl.sh' },
+  'systemd-analyze': { commands: ['systemd-analyze'], deb: 'systemd' },
+  'python3-yaml': { commands: ['/usr/bin/python3'], probe: ['-c', 'import yaml'], deb: 'python3-yaml' },
 } as const satisfies Record<string, { commands: readonly string[]; probe?: readonly string[]; deb: string }>;
 
 export type Tool = keyof typeof TOOLS;

@@ -80,5 +80,6 @@ NAPI_MODULE_INIT() {
   el_init_bridge(env, exports);
   el_init_diag(env, exports);
   el_init_tls(env, exports);
+  el_init_unix(env, exports);
   return exports;
 }

@@ -49,5 +49,6 @@ void el_init_epoll(napi_env env, napi_value exports);
 void el_init_bridge(napi_env env, napi_value exports);
 void el_init_diag(napi_env env, napi_value exports);
 void el_init_tls(napi_env env, napi_value exports);
+void el_init_unix(napi_env env, napi_value exports);
 
 #endif

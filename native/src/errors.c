@@ -39,6 +39,8 @@ void el_init_errors(napi_env env, napi_value exports) {
   C(SHUT_RD); C(SHUT_WR); C(SHUT_RDWR);
   C(EFD_NONBLOCK); C(EFD_CLOEXEC); C(EFD_SEMAPHORE);
   C(RLIMIT_NOFILE);
+  C(AF_UNIX); C(SO_ATTACH_FILTER); C(SO_DETACH_FILTER); C(SO_ATTACH_REUSEPORT_CBPF);
+  C(SO_DETACH_REUSEPORT_BPF); C(SO_INCOMING_CPU);
 #undef C
   napi_set_named_property(env, exports, "constants", c);
 }

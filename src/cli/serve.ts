@@ -49,6 +49,8 @@ const FLAGS = {
     help: 'believe X-Forwarded-For from these peers: comma-separated addresses, CIDR ranges,\nloopback, linklocal, uniquelocal (default: nobody)',
   }),
   ...tlsFlags,
+  control: flag.text({ metavar: 'PATH', what: 'a path', help: 'Unix socket for process takeover (see above)' }),
+  'drain-delay': flag.duration({ bare: 'ms', min: 0, help: 'on SIGTERM, /healthz says 503 for T before accepting stops (default 0)' }),
 };
 
 function accessLog(path: string | undefined, format: AccessLogFormat | undefined): { accessLog?: AccessLogOptions } {
@@ -101,9 +103,18 @@ function httpOptions(v: Values): Partial<ServeOptions> {
 const HELP = `usage: edgeloop serve [--port P] [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [options]
 
 HTTP/1.1 demo server. Prints "listening on http://HOST:PORT (N loops, accept=S, backlog=B)" when
-ready; SIGINT/SIGTERM drain it gracefully (in-flight requests finish, idle connections close).
-With --tls-cert and --tls-key it serves HTTPS (https://HOST:PORT; TLS 1.2 and 1.3, ALPN http/1.1),
-and SIGHUP re-reads both files: new handshakes use them, live connections go on.
+ready.
+With --tls-cert and --tls-key it serves HTTPS (https://HOST:PORT; TLS 1.2 and 1.3, ALPN http/1.1).
+
+Signals:
+  SIGTERM, SIGINT  graceful stop: /healthz turns 503 (for --drain-delay, still serving), then
+                   accepting stops without losing queued connections, in-flight requests finish
+                   (up to --stop-timeout), idle connections close; exit 0. A second signal exits now.
+  SIGHUP           reload: re-reads --tls-cert and --tls-key (if they do not load, the old ones
+                   stay and nothing is reloaded), then fresh loop threads load the app anew on the
+                   same listen sockets; the old loops drain. No connection is refused or reset.
+With --control PATH, a second \`edgeloop serve --control PATH\` takes the listen sockets over from
+the running one (through the Unix socket PATH) and serves; the old process drains and exits 0.
 
 Routes:
   GET  /             an index of these routes (HTML)
@@ -116,9 +127,10 @@ Routes:
   WS   /pubsub/TOPIC  each message goes to every other subscriber of TOPIC, on any loop
   GET  /ip           the client's address as the server sees it (text)
   GET  /metrics      every loop's counters in the Prometheus text format
+  GET  /healthz      200 "ok" while serving, 503 "draining" while stopping
 
 Options:
-${flagHelp({ ...serverFlags, port: FLAGS.port })}
+${flagHelp({ ...serverFlags, port: FLAGS.port, control: FLAGS.control, 'drain-delay': FLAGS['drain-delay'] })}
 
 Timeouts and limits (each is a serve() option; see docs/http-api.md):
 ${flagHelp(HTTP_FLAGS)}
@@ -128,6 +140,7 @@ sizes take k, m or g (16k, 64KiB, 1m; a bare number is bytes).`;
 
 export async function main(argv: string[]): Promise<number> {
   let options: ServeOptions;
+  let drainDelay = 0;
   let stopTimeout = 5000;
   let tls: TlsFiles | undefined;
   try {
@@ -138,6 +151,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     // $PORT is the platform convention (Heroku, Cloud Run, ...); --port wins over it, and an empty PORT is unset.
     const envPort = v.port === undefined && process.env.PORT ? parsePort('PORT', process.env.PORT) : undefined;
+    drainDelay = v['drain-delay'] ?? 0;
     options = {
       host: v.host ?? '127.0.0.1',
       port: v.port ?? envPort ?? 8080,
@@ -150,6 +164,9 @@ export async function main(argv: string[]): Promise<number> {
       ...(v['proxy-protocol'] ? { proxyProtocol: true } : {}),
       ...accessLog(v['access-log'], v['access-log-format']),
       ...(v['trust-proxy'] !== undefined ? { trustProxy: v['trust-proxy'] } : {}),
+      health: '/healthz',
+      handoverTimeout: v['stop-timeout'] ?? stopTimeout,
+      ...(v.control !== undefined ? { control: v.control } : {}),
     };
     stopTimeout = v['stop-timeout'] ?? stopTimeout;
     tls = tlsFiles(v);
@@ -170,12 +187,16 @@ export async function main(argv: string[]): Promise<number> {
   if (info.backlogTruncatedFrom) {
     console.error(`edgeloop serve: warning: backlog ${info.backlogTruncatedFrom} was cut to ${info.backlog} by net.core.somaxconn`);
   }
-  if (tls) {
-    const files = tls;
-    onReloadSignal(() => reloadTls(files, server));
-  }
-  onStopSignal(() => server.stop({ timeout: stopTimeout }));
-  return new Promise<number>(() => {
-    // runs until a signal stops it
+  onStopSignal(() => server.stop({ timeout: stopTimeout, drainDelay }));
+  // One SIGHUP handler: certificates first (new loops start with them), then the app's loops.
+  const files = tls;
+  onReloadSignal(async () => {
+    if (files) await reloadTls(files, server);
+    await server.reload({ timeout: stopTimeout });
+    console.error('edgeloop serve: reloaded: fresh loops serve, the old ones have drained');
   });
+  // Runs until a signal stops it, or another process takes the listen sockets over.
+  await server.closed;
+  if (server.takenOver) console.error('edgeloop serve: taken over through the control socket: drained, exiting');
+  return 0;
 }

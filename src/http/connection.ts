@@ -175,10 +175,21 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     this.hl.remove(this);
   }
 
-  /** The server is stopping: close now if idle, else after the response in flight (which says close). */
+  /**
+   * The server is stopping: the response in flight says close and the
+   * connection closes after it; a request arriving meanwhile is still served
+   * (with close). The loop closes what stays idle (closeIfIdle) a moment later:
+   * closing at once would race a client that is sending its next request.
+   */
   onStop(): void {
-    if (this.closing) return;
-    if (this.req === null) this.finishClose();
+    this.hl.beginStop();
+  }
+
+  /** Closes the connection if no request is on it, not even part of one. */
+  closeIfIdle(): void {
+    if (this.closing || this.req !== null || this.pendingBytes > 0) return;
+    if (this.parser !== null && this.parser.inHead) return;
+    this.finishClose();
   }
 
   // ---- parsing --------------------------------------------------------------
@@ -273,6 +284,7 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     return (
       !this.closing &&
       !this.hl.stopping &&
+      !this.hl.state.draining &&
       this.head !== null &&
       this.head.keepAlive &&
       (max === 0 || this.served + 1 < max) &&

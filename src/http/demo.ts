@@ -13,6 +13,7 @@
  *   WS   /pubsub/TOPIC  every message goes to every other subscriber of TOPIC, on any loop
  *   GET  /ip           the client's address as the server sees it (text)
  *   GET  /metrics      (answered by serve({ metrics: '/metrics' }) before this app)
+ *   GET  /healthz      200 ok / 503 draining (answered by the server: serve({ health }))
  */
 import type { HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
@@ -35,6 +36,7 @@ const INDEX = `<!doctype html>
 <li>WebSocket <code>/pubsub/&lt;topic&gt;</code>: every message goes to every other subscriber of the topic, on any loop</li>
 <li><a href="/ip">GET /ip</a>: your address as the server sees it</li>
 <li><a href="/metrics">GET /metrics</a>: counters in the Prometheus text format</li>
+<li><a href="/healthz">GET /healthz</a>: 200 <code>ok</code> while serving, 503 <code>draining</code> while stopping</li>
 </ul>
 <h2>Live chat on <code>/pubsub/demo</code></h2>
 <p id="status">connecting...</p>

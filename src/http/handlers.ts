@@ -16,6 +16,7 @@ import { withMetrics } from './metrics.js';
 import { HttpLoop } from './loop.js';
 import type { Handler, HandlerContext, ResolvedHttpOptions } from './options.js';
 import { responseToUpgrade } from './upgrade.js';
+import { withHealthRoute } from './health.js';
 
 /** What a connection's protocol layer handles (HTTP/1.1, then maybe WebSocket). */
 export interface ConnectionProtocol {
@@ -34,9 +35,11 @@ export function httpHandlers(
   bus?: BusHandles,
 ): ServerHandlers & { ws: WsLoop | null } {
   let wsl: WsLoop | null = null;
-  const hctx = handlerContext({ loop: ctx.index, loops: ctx.loops, stats: ctx.stats }, websocket !== undefined, () => wsl);
-  const served = options.metricsPath !== undefined ? withMetrics(options.metricsPath, app) : app;
-  const hl = new HttpLoop(ctx.loop, options, served, hctx);
+  const state = ctx.state;
+  const hctx = handlerContext({ loop: ctx.index, loops: ctx.loops, stats: ctx.stats, health: () => state.health() }, websocket !== undefined, () => wsl);
+  const metered = options.metricsPath !== undefined ? withMetrics(options.metricsPath, app) : app;
+  const served = options.healthPath ? withHealthRoute(metered, options.healthPath) : metered;
+  const hl = new HttpLoop(ctx.loop, options, served, hctx, state);
   if (websocket !== undefined) {
     wsl = new WsLoop(ctx.loop, hl.output, websocket, (err) => hl.reportError(err), bus ? new Bus(bus, ctx.index) : null);
     hl.ws = wsl;
@@ -65,7 +68,7 @@ export function httpHandlers(
       hl.close();
     },
     onStop(conn) {
-      hl.stopping = true;
+      hl.beginStop();
       const p = conn.context as ConnectionProtocol | undefined;
       if (p) p.onStop();
       else conn.close();
@@ -75,7 +78,7 @@ export function httpHandlers(
 
 /** The context handlers get (the `server` of a fetch handler): where they run, and the WebSocket calls. */
 export function handlerContext(
-  base: Pick<HandlerContext, 'loop' | 'loops' | 'stats'>,
+  base: Pick<HandlerContext, 'loop' | 'loops' | 'stats' | 'health'>,
   websocket = false,
   ws: () => WsLoop | null = () => null,
 ): HandlerContext {

@@ -9,6 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { EventLoop } from '../reactor/EventLoop.js';
+import type { ServerState } from '../reactor/ServerState.js';
 import type { Timer } from '../reactor/TimerQueue.js';
 import type { HttpConnection } from './connection.js';
 import type { WsLoop } from '../ws/loop.js';
@@ -19,6 +20,14 @@ import type { TrustProxy } from './trust-proxy.js';
 import { AccessLog, type AccessLogOptions } from './access-log.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
+
+/**
+ * How long a stopping loop lets idle keep-alive connections send one more
+ * request (answered with `Connection: close`) before it closes them: a client
+ * under load sends its next request within this time, and closing under it
+ * would fail that request.
+ */
+export const IDLE_CLOSE_GRACE_MS = 100;
 
 export class HttpLoop {
   readonly output = new Output();
@@ -39,12 +48,23 @@ export class HttpLoop {
     readonly options: ResolvedHttpOptions,
     readonly app: Handler,
     readonly ctx: HandlerContext,
+    /** Shared with every loop of the server: draining makes every response close its connection. */
+    readonly state: ServerState,
   ) {
     this.trustProxy = options.trustProxy;
     this.accessLog = options.accessLog ? new AccessLog(loop, options.accessLog, (err) => this.reportError(err)) : null;
     const shortest = Math.min(options.headersTimeout, options.requestTimeout || Infinity, options.bodyTimeout, options.keepAliveTimeout, options.sendTimeout);
     // Deadlines are honoured within a quarter of the shortest timeout (at most 1 s late).
     this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
+  }
+
+  /** The loop is stopping: responses say close; what stays idle closes after IDLE_CLOSE_GRACE_MS. */
+  beginStop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.loop.runAfter(IDLE_CLOSE_GRACE_MS, () => {
+      for (const hc of [...this.live]) hc.closeIfIdle();
+    });
   }
 
   add(hc: HttpConnection): void {

@@ -5,6 +5,7 @@
  */
 import type { SockAddr } from '../native/binding.js';
 import type { LoopStatsSnapshot } from '../reactor/LoopStats.js';
+import type { HealthStatus } from '../reactor/ServerState.js';
 import type { ParserLimits } from './parser/limits.js';
 import { resolveLimits } from './parser/limits.js';
 import type { HttpRequest } from './request.js';
@@ -39,6 +40,8 @@ export interface HandlerContext {
   subscriberCount(topic: string): number;
   /** Bun's `server.requestIP(request)`: the client of a Request given to a fetch handler, `{ address, family, port }`, or null. */
   requestIP(request: Request): SockAddr | null;
+  /** The server's health: serving, draining (stopping or handing over) or unready (a readiness check fails). */
+  health(): HealthStatus;
 }
 
 /** The fast native API: write the response through `res`. A rejected promise or a throw gives 500. */
@@ -109,6 +112,12 @@ export interface HttpOptions {
   metrics?: string;
   /** Errors thrown by handlers (answered with 500). Default: console.error. Not with `module`: the module exports `onError` instead. */
   onError?: (err: unknown) => void;
+  /**
+   * A path answered by the server itself, before the app: 200 `ok` while
+   * serving, 503 `draining` while stopping, 503 `unready: NAMES` while a
+   * readiness check fails. For load balancer and Kubernetes probes. Default: none.
+   */
+  health?: string;
 }
 
 export interface ResolvedHttpOptions {
@@ -125,6 +134,7 @@ export interface ResolvedHttpOptions {
   metricsPath: string | undefined;
   accessLog: Required<AccessLogOptions> | undefined;
   onError: ((err: unknown) => void) | undefined;
+  healthPath: string | undefined;
 }
 
 function ms(name: string, v: number | undefined, dflt: number): number {
@@ -159,6 +169,7 @@ export function resolveHttpOptions(o: HttpOptions = {}): ResolvedHttpOptions {
     accessLog: resolveAccessLog(o.accessLog),
     trustProxy: o.trustProxy === undefined && o.proxyHeader === undefined ? null : new TrustProxy(o.trustProxy ?? [], o.proxyHeader),
     onError: o.onError,
+    healthPath: checkPath('health', o.health),
   };
 }
 

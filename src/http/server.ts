@@ -5,7 +5,8 @@
  * Thread: the caller's. Owns its TcpServer.
  */
 import os from 'node:os';
-import { TcpServer, type AcceptStrategy, type ServerInfo } from '../reactor/TcpServer.js';
+import { TcpServer, type AcceptStrategy, type ServerInfo, type StopOptions } from '../reactor/TcpServer.js';
+import { HealthChecks } from './health.js';
 import type { WsLoop } from '../ws/loop.js';
 import { resolveWsOptions, type SendOptions, type WebSocketBehavior, type WsData } from '../ws/options.js';
 import { Bus, closeBus, createBus } from '../ws/pubsub.js';
@@ -43,6 +44,14 @@ export interface ServeOptions extends HttpOptions {
   proxyHeaderTimeout?: number;
   /** HTTPS: { cert, key } as PEM strings or Buffers; optionally ca, sni, alpn, requestCert. */
   tls?: TlsServerOptions;
+  /**
+   * A Unix socket path for zero-downtime process takeover: a server already
+   * listening there hands its listen sockets to this one, which serves on
+   * them, tells the old one to drain and exit, and listens on the path itself.
+   */
+  control?: string;
+  /** ms a server taken over gives its connections to finish (default 5000). */
+  handoverTimeout?: number;
 }
 
 export interface HttpServer {
@@ -54,8 +63,26 @@ export interface HttpServer {
   stats(): LoopStatsSnapshot[];
   /** HTTPS: new handshakes use these certificates; live connections keep theirs. */
   setSecureContext(tls: TlsServerOptions): Promise<void>;
-  /** Stops accepting, answers what is in flight with `Connection: close`, closes idle connections; force-closes after `timeout` ms. */
-  stop(opts?: { timeout?: number }): Promise<void>;
+  /**
+   * Graceful stop: for `drainDelay` ms (default 0) the health route answers
+   * 503 and every response closes its connection while the server still
+   * serves; then accepting stops without dropping what is queued, requests in
+   * flight finish (answered with `Connection: close`), idle connections
+   * close; what is left is force-closed after `timeout` ms (default 5000).
+   */
+  stop(opts?: StopOptions): Promise<void>;
+  /**
+   * Starts fresh loop threads with the app module loaded anew on the same
+   * listen sockets, then drains the old loops (up to `timeout` ms). Needs
+   * `module`; rejects (and the old loops keep serving) if the module fails to load.
+   */
+  reload(opts?: { timeout?: number }): Promise<void>;
+  /** Readiness checks behind the `health` route: `server.health.addCheck('db', () => db.ping())`. */
+  readonly health: HealthChecks;
+  /** Resolves when the server has stopped: stop(), or another process took it over (`takenOver`). */
+  readonly closed: Promise<void>;
+  /** True once another process has taken this server's listen sockets over through `control`. */
+  readonly takenOver: boolean;
   /** Sends to every WebSocket subscribed to `topic`, on every loop. The frame's size, or 0 when nobody is subscribed. */
   publish(topic: string, data: WsData, opts?: SendOptions): number;
   /** WebSockets subscribed to `topic`, on every loop. */
@@ -90,6 +117,8 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     proxyProtocol: options.proxyProtocol,
     proxyHeaderTimeout: options.proxyHeaderTimeout,
     ...(options.tls !== undefined ? { tls: options.tls, tlsDefaults: HTTPS_DEFAULTS } : {}),
+    ...(options.control !== undefined ? { control: options.control } : {}),
+    ...(options.handoverTimeout !== undefined ? { handoverTimeout: options.handoverTimeout } : {}),
   };
   let tcp: TcpServer;
   /** loops: 1 with handler/fetch: the one WsLoop, on this thread. */
@@ -134,6 +163,13 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     throw err;
   }
   const host = info.host.includes(':') ? `[${info.host}]` : info.host;
+  const health = new HealthChecks(tcp.state);
+  // However the server ends (stop(), or taken over by another process), its checks and bus go with it.
+  const closed = tcp.closed.then(() => {
+    health.close();
+    if (bus !== null) closeBus(bus.handles);
+    bus = null;
+  });
   return {
     info,
     url: `${tcp.secure ? 'https' : 'http'}://${host}:${info.port}`,
@@ -141,8 +177,13 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     stats: () => tcp.stats(),
     stop: async (opts) => {
       await tcp.stop(opts);
-      if (bus !== null) closeBus(bus.handles);
-      bus = null;
+      await closed;
+    },
+    reload: (opts) => tcp.reload(opts),
+    health,
+    closed,
+    get takenOver() {
+      return tcp.takenOver;
     },
     publish(topic, data, opts) {
       const binary = opts?.binary ?? typeof data !== 'string';

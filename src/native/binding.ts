@@ -108,6 +108,21 @@ export interface NativeBinding {
   tlsFree(h: TlsHandle): number;
   tlsError(h: TlsHandle): string;
   tlsInfo(h: TlsHandle): NativeTlsInfo;
+  /** A non-blocking, close-on-exec AF_UNIX stream socket. */
+  unixSocket(): number;
+  /** bind/connect to a filesystem path (at most 107 bytes: -ENAMETOOLONG beyond). */
+  unixBind(fd: number, path: string): number;
+  unixConnect(fd: number, path: string): number;
+  /** sendmsg with the fds as SCM_RIGHTS riding on `bytes` (at least one byte, at most 64 fds). */
+  sendFds(fd: number, bytes: Uint8Array, fds: number[]): number;
+  /** recvmsg into buf[offset, offset+length); received fds are close-on-exec. */
+  recvFds(fd: number, buf: Uint8Array, offset: number, length: number): { bytes: number; fds: number[]; truncated: boolean } | number;
+  /**
+   * setsockopt(SOL_SOCKET, opt, sock_fprog): a classic BPF program given as
+   * pairs [code | jt << 16 | jf << 24, k]. SO_ATTACH_FILTER filters this
+   * socket's packets; SO_ATTACH_REUSEPORT_CBPF steers its reuseport group.
+   */
+  attachBpf(fd: number, opt: number, program: Uint32Array): number;
 }
 
 declare const tlsContextBrand: unique symbol;
@@ -152,5 +167,6 @@ export type ConstantName =
   | 'SOL_SOCKET' | 'IPPROTO_TCP' | 'IPPROTO_IPV6' | 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'SO_KEEPALIVE'
   | 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_ERROR' | 'SO_LINGER' | 'SO_ACCEPTCONN' | 'TCP_NODELAY' | 'TCP_KEEPIDLE'
   | 'TCP_KEEPINTVL' | 'TCP_KEEPCNT' | 'TCP_DEFER_ACCEPT' | 'IPV6_V6ONLY' | 'SHUT_RD' | 'SHUT_WR'
-  | 'SHUT_RDWR' | 'EFD_NONBLOCK' | 'EFD_CLOEXEC' | 'EFD_SEMAPHORE' | 'RLIMIT_NOFILE';
+  | 'SHUT_RDWR' | 'EFD_NONBLOCK' | 'EFD_CLOEXEC' | 'EFD_SEMAPHORE' | 'RLIMIT_NOFILE' | 'AF_UNIX' | 'SO_ATTACH_FILTER'
+  | 'SO_DETACH_FILTER' | 'SO_ATTACH_REUSEPORT_CBPF' | 'SO_DETACH_REUSEPORT_BPF' | 'SO_INCOMING_CPU';
 export const C = native.constants as Readonly<Record<ConstantName, number>>;

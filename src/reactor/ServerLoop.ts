@@ -13,6 +13,7 @@ import { TcpConnection, type ConnectionHandlers } from './TcpConnection.js';
 import { HandshakeGate } from './tls/HandshakeGate.js';
 import { serverContext, type TlsServerConfig } from './tls/options.js';
 import type { TlsContextHandle } from '../native/binding.js';
+import type { ServerState } from './ServerState.js';
 
 export interface ServerHandlers extends ConnectionHandlers {
   /**
@@ -35,6 +36,8 @@ export interface ServerContext {
   options: unknown;
   /** Counters of every loop of the server, read from shared memory. */
   stats(): LoopStatsSnapshot[];
+  /** The server as a whole: draining or not, failing readiness checks (shared by every loop). */
+  state: ServerState;
 }
 
 export type SetupFn = (ctx: ServerContext) => ServerHandlers | Promise<ServerHandlers>;
@@ -168,16 +171,24 @@ export class ServerLoop {
   }
 
   /**
-   * Graceful stop: take what is already in the accept queue, stop accepting,
-   * let every connection finish, force-close what is left after timeoutMs.
+   * Stops accepting: takes what is already in the accept queues, then leaves
+   * the listen sockets (closing the fds only where an Acceptor owns them).
    */
-  stop(timeoutMs = 5000): Promise<void> {
+  releaseListeners(): void {
     this.loop.assertInLoopThread();
     for (const a of this.acceptors) {
       if (!a.isPaused) a.acceptPending(Number.MAX_SAFE_INTEGER);
       a.close();
     }
     this.acceptors.length = 0;
+  }
+
+  /**
+   * Graceful stop: take what is already in the accept queue, stop accepting,
+   * let every connection finish, force-close what is left after timeoutMs.
+   */
+  stop(timeoutMs = 5000): Promise<void> {
+    this.releaseListeners();
     return new Promise<void>((resolve) => {
       let timer: { cancel(): void } | undefined;
       const done = (): void => {

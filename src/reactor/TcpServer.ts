@@ -1,8 +1,15 @@
 /**
  * A TCP server over a pool of EventLoops. Thread: the thread that creates it
  * (with `loops: 1` its single loop runs right here; with more, each loop runs
- * on its own worker thread). Owns the listen fds it creates, the workers, and
- * the shared memory for their statistics.
+ * on its own worker thread). Owns the listen fds (created or adopted) for its
+ * whole life, the current generation of loops (workers, queues, the shared
+ * memory for their statistics) and the state every loop reads (draining,
+ * readiness).
+ *
+ * A reload starts a new generation of loop threads on the same listen fds and
+ * drains the old one: the listen sockets are never closed, so nothing queued
+ * on them is lost. A final stop drops new SYNs first, lets the loops empty
+ * their accept queues, and only then closes the listen fds.
  *
  * Accept strategies (pitfall 5):
  * - reuseport (default): one SO_REUSEPORT listener per loop; the kernel spreads
@@ -14,16 +21,20 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { native } from '../native/binding.js';
+import { native, C } from '../native/binding.js';
 import { EventLoop } from './EventLoop.js';
 import { Acceptor, logFdShortage, type FdShortage } from './Acceptor.js';
-import { listenTcp, resolveHost, validatePort, type Listening } from './Listener.js';
+import { listenTcp, resolveHost, somaxconn, validatePort } from './Listener.js';
 import { LoopQueue, QueueMsg } from './LoopQueue.js';
 import { LoopStats, S, type LoopStatsSnapshot } from './LoopStats.js';
 import { ServerLoop, type ConnectionOptions, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
 import { moduleHref, setupFromModule } from './loadModule.js';
 import type { LoopThreadData, LoopThreadMessage } from './loopThread.js';
 import { resolveTlsServer, type TlsServerConfig, type TlsServerOptions } from './tls/options.js';
+import { ServerState } from './ServerState.js';
+import { SysError } from '../native/errors.js';
+import { steerToFirst, stopNewConnections } from './bpf.js';
+import { ControlServer, requestHandover, type Handover } from './control.js';
 
 export type AcceptStrategy = 'reuseport' | 'exclusive' | 'dispatcher';
 export type DispatchPolicy = 'round-robin' | 'least-connections';
@@ -31,7 +42,8 @@ export const ACCEPT_STRATEGIES: readonly AcceptStrategy[] = ['reuseport', 'exclu
 
 export interface TcpServerOptions {
   host?: string;
-  port: number;
+  /** Required unless listenFds is given. */
+  port?: number;
   /** Number of loops; default: the CPU count. 1 runs on the calling thread with no worker. */
   loops?: number;
   accept?: AcceptStrategy;
@@ -68,6 +80,60 @@ export interface TcpServerOptions {
   tls?: TlsServerOptions;
   /** What a protocol layer on top wants by default (serve(): ALPN http/1.1 and a 400 for plain HTTP). */
   tlsDefaults?: { alpn?: string[]; plainHttpReply?: string };
+  /**
+   * Listen sockets to serve on instead of creating them (received from the
+   * process this one takes over): bound, listening, and owned by this server
+   * from now on. With reuseport they are spread over the loops.
+   */
+  listenFds?: number[];
+  /**
+   * A Unix socket path for process takeover. listen() first asks a server
+   * already listening there for its listen sockets; if one answers, this
+   * server serves on them and then tells the old one to drain and exit (the
+   * port never closes). Either way this server then listens on the path for
+   * the next one. Taken over, it stops like stop({ handover: true }) and
+   * `closed` resolves.
+   */
+  control?: string;
+  /** ms a server taken over gives its connections to finish (default 5000). */
+  handoverTimeout?: number;
+}
+
+export interface StopOptions {
+  /** Milliseconds in-flight requests may take before their connections are closed (default 5000). */
+  timeout?: number;
+  /**
+   * Milliseconds to keep accepting and serving while the server says it is
+   * draining (health checks fail, responses close their connections) so a load
+   * balancer moves away first. Default 0.
+   */
+  drainDelay?: number;
+  /**
+   * The listen sockets live on in another process (a takeover): leave them as
+   * they are instead of shutting new connections out. Only this process's
+   * descriptors are closed.
+   */
+  handover?: boolean;
+}
+
+/** How long a listener keeps taking handshakes already under way after new SYNs are dropped. */
+const HANDSHAKE_SETTLE_MS = 50;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One set of loops serving the listen fds; a reload replaces it with a fresh one. */
+interface Generation {
+  statsSab: SharedArrayBuffer;
+  workers: Worker[];
+  local: { loop: EventLoop; server?: ServerLoop; acceptor?: Acceptor } | undefined;
+  queues: LoopQueue[];
+}
+
+interface WorkerStop {
+  /** The loop has emptied its accept queues and left the listeners. */
+  released: Promise<void>;
+  /** The loop has finished (or given up on) its connections and quit. */
+  stopped: Promise<void>;
 }
 
 export interface ServerInfo {
@@ -114,29 +180,45 @@ function settleAll(ready: Promise<void>[], graceMs: number): Promise<void> {
 }
 
 export class TcpServer {
+  /** Draining and readiness, read by every loop of every generation. */
+  readonly state = new ServerState();
   private readonly opts: TcpServerOptions;
   private readonly loops: number;
   private readonly strategy: AcceptStrategy;
+  private listenFds: number[] = [];
+  private gen: Generation | undefined;
+  /** The current (or, once stopped, the last) generation's counters: they stay readable after stop(). */
   private statsSab: SharedArrayBuffer | undefined;
-  private listeners: Listening[] = [];
-  private workers: Worker[] = [];
-  private local: { loop: EventLoop; server?: ServerLoop; acceptor?: Acceptor } | undefined;
-  private queues: LoopQueue[] = [];
   private rr = 0;
-  private state: 'new' | 'starting' | 'listening' | 'stopping' | 'stopped' = 'new';
+  private status: 'new' | 'starting' | 'listening' | 'stopping' | 'stopped' = 'new';
   private infoValue: ServerInfo | undefined;
   /** The one start-up, so a stop() arriving during it can wait for it to unwind. */
   private starting: Promise<ServerInfo> | undefined;
   /** The one stop: every caller of stop() waits for the same end. */
   private stopping: Promise<void> | undefined;
+  /** Reloads run one after another; stop() waits for the one under way. */
+  private reloading: Promise<unknown> = Promise.resolve();
   private stopRequested = false;
+  private control: ControlServer | undefined;
+  private handover: Handover | undefined;
+  private resolveClosed!: () => void;
+  /** Resolves once the server has stopped, for whatever reason (stop(), a takeover, a failed start). */
+  readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
+  /** Set when another process took this server's listeners over (through the control socket). */
+  takenOver = false;
   /** Workers whose thread has ended: no 'exit' event will come for them again. */
   private readonly exited = new WeakSet<Worker>();
   private tlsConfig: TlsServerConfig | undefined;
 
   constructor(opts: TcpServerOptions) {
     this.opts = opts;
-    validatePort(opts.port);
+    if (opts.listenFds !== undefined) {
+      if (!Array.isArray(opts.listenFds) || opts.listenFds.length === 0 || !opts.listenFds.every((fd) => Number.isInteger(fd) && fd >= 0)) {
+        throw new TypeError('listenFds must be a non-empty array of file descriptors');
+      }
+    } else {
+      validatePort(opts.port);
+    }
     const loops = opts.loops ?? os.availableParallelism();
     if (!Number.isInteger(loops) || loops < 1 || loops > 1024) throw new RangeError(`invalid loops ${loops}: must be an integer from 1 to 1024`);
     this.loops = loops;
@@ -174,14 +256,22 @@ export class TcpServer {
    * Replaces the certificates (and SNI, CA, ALPN) for new handshakes in every
    * loop; live connections continue with theirs. Session tickets stay valid.
    * Rejects, keeping the old certificates, when the new ones do not load.
+   * Runs in turn with reloads, so a generation being drained is never asked.
    */
-  async setSecureContext(tls: TlsServerOptions): Promise<void> {
+  setSecureContext(tls: TlsServerOptions): Promise<void> {
+    const next = this.reloading.catch(() => undefined).then(() => this.setSecureContextNow(tls));
+    this.reloading = next;
+    return next;
+  }
+
+  private async setSecureContextNow(tls: TlsServerOptions): Promise<void> {
     if (this.tlsConfig === undefined) throw new Error('setSecureContext: this server was started without tls');
-    if (this.state !== 'listening') throw new Error(`setSecureContext: the server is ${this.state}`);
+    if (this.status !== 'listening') throw new Error(`setSecureContext: the server is ${this.status}`);
     const cfg = { ...resolveTlsServer(tls, this.opts.tlsDefaults), ticketKeys: this.tlsConfig.ticketKeys };
-    this.local?.server?.setSecureContext(cfg);
+    const gen = this.gen;
+    gen?.local?.server?.setSecureContext(cfg);
     await Promise.all(
-      this.workers.map(
+      (gen?.workers ?? []).map(
         (w) =>
           new Promise<void>((resolve, reject) => {
             const onMsg = (m: LoopThreadMessage): void => {
@@ -202,68 +292,138 @@ export class TcpServer {
     return this.infoValue;
   }
 
-  /** Counters of every loop, read from shared memory. */
+  /** The listen fds this server serves on (to hand to a process taking over). */
+  get listeners(): readonly number[] {
+    return this.listenFds;
+  }
+
+  /** Counters of every loop of the current generation, read from shared memory. */
   stats(): LoopStatsSnapshot[] {
     return this.statsSab ? LoopStats.readAll(this.statsSab) : [];
   }
 
   listen(): Promise<ServerInfo> {
-    if (this.state !== 'new') return Promise.reject(new Error(`TcpServer.listen(): the server is ${this.state}`));
-    this.state = 'starting';
+    if (this.status !== 'new') return Promise.reject(new Error(`TcpServer.listen(): the server is ${this.status}`));
+    this.status = 'starting';
     this.starting = this.start();
     return this.starting;
   }
 
   private async start(): Promise<ServerInfo> {
     try {
-      const host = await resolveHost(this.opts.host ?? '127.0.0.1');
-      const extra = this.loops > 1 && this.strategy === 'dispatcher' ? 1 : 0;
-      this.statsSab = LoopStats.allocate(this.loops + extra);
-      const first = this.listenOne(host, this.opts.port, true);
-      if (this.loops > 1 && this.strategy === 'reuseport') {
-        for (let i = 1; i < this.loops; i++) this.listenOne(host, first.port, false);
-      }
-      this.infoValue = {
-        host,
-        port: first.port,
-        backlog: first.backlog,
-        loops: this.loops,
-        accept: this.strategy,
-        ...(first.backlogTruncatedFrom ? { backlogTruncatedFrom: first.backlogTruncatedFrom } : {}),
-      };
-      if (this.loops === 1) await this.startLocal(first);
-      else await this.startWorkers();
+      const control = this.opts.control;
+      this.handover = control !== undefined ? await requestHandover(control) : undefined;
+      const fds = this.handover?.fds ?? this.opts.listenFds;
+      this.infoValue = fds ? this.adopt(fds) : await this.create();
+      this.gen = await this.startGeneration(this.loops === 1 ? 'local' : 'workers');
+      this.statsSab = this.gen.statsSab;
       // stop() came while we were starting: undo it all rather than report a server that is about to go away.
       if (this.stopRequested) throw Object.assign(new Error('TcpServer.listen(): the server was stopped before it was listening'), { code: 'ERR_SERVER_STOPPED' });
-      this.state = 'listening';
+      if (control !== undefined) {
+        this.control = new ControlServer(control, {
+          listeners: () => ({ fds: this.listenFds, loops: this.loops, accept: this.strategy }),
+          drain: () => this.handedOver(),
+        });
+      }
+      this.status = 'listening';
+      const handover = this.handover;
+      this.handover = undefined;
+      // We serve on the sockets now: the old server may leave them. If it cannot be told, we serve anyway.
+      if (handover) {
+        await handover.finish().catch((err: unknown) => {
+          console.error(`edgeloop: serving on the listen sockets of pid ${handover.pid}, but it could not be told to drain: ${(err as Error).message}`);
+        });
+      }
       return this.infoValue;
     } catch (err) {
+      this.handover?.abort();
+      this.handover = undefined;
       await this.cleanupAfterFailure();
-      this.state = 'stopped';
+      this.status = 'stopped';
+      this.resolveClosed();
       throw err;
     }
   }
 
-  private listenOne(host: string, port: number, newGroup: boolean): Listening {
+  private async create(): Promise<ServerInfo> {
+    const host = await resolveHost(this.opts.host ?? '127.0.0.1');
     const reusePort = this.loops > 1 && this.strategy === 'reuseport';
-    const l = listenTcp({ host, port, backlog: this.opts.backlog, reusePort, newGroup });
-    this.listeners.push(l);
-    return l;
+    const first = listenTcp({ host, port: this.opts.port ?? 0, backlog: this.opts.backlog, reusePort, newGroup: true });
+    this.listenFds.push(first.fd);
+    if (reusePort) {
+      for (let i = 1; i < this.loops; i++) this.listenFds.push(listenTcp({ host, port: first.port, backlog: this.opts.backlog, reusePort, newGroup: false }).fd);
+      // Our sockets are the group's first ones: steer every connection to them, none to a socket that joins later.
+      steerToFirst(first.fd, this.loops);
+    }
+    return {
+      host,
+      port: first.port,
+      backlog: first.backlog,
+      loops: this.loops,
+      accept: this.strategy,
+      ...(first.backlogTruncatedFrom ? { backlogTruncatedFrom: first.backlogTruncatedFrom } : {}),
+    };
   }
 
-  private async startLocal(l: Listening): Promise<void> {
-    const loop = new EventLoop({ index: 0, statsBuffer: this.statsSab! });
-    this.local = { loop };
-    const ctx: ServerContext = { loop, index: 0, loops: 1, options: this.opts.moduleOptions, stats: () => this.stats() };
+  /** Takes over listen sockets from another process; listen() again applies this server's backlog. */
+  private adopt(fds: number[]): ServerInfo {
+    this.listenFds = [...fds];
+    const max = somaxconn();
+    const asked = this.opts.backlog ?? max;
+    let where: { address: string; port: number } | undefined;
+    for (const fd of fds) {
+      if (native.getsockopt(fd, C.SOL_SOCKET!, C.SO_ACCEPTCONN!) !== 1) {
+        throw Object.assign(new Error(`listen fd ${fd} handed over is not a listening socket`), { code: 'EINVAL' });
+      }
+      const r = native.listen(fd, asked);
+      if (r < 0) throw new SysError(r, 'listen', `on the listen fd ${fd} handed over`);
+      const name = native.getsockname(fd);
+      if (typeof name === 'number') throw new SysError(name, 'getsockname', `on the listen fd ${fd} handed over`);
+      where ??= name;
+    }
+    return {
+      host: where!.address,
+      port: where!.port,
+      backlog: Math.min(asked, max),
+      loops: this.loops,
+      accept: this.strategy,
+      ...(asked > max ? { backlogTruncatedFrom: asked } : {}),
+    };
+  }
+
+  /**
+   * Starts a set of loops on the listen fds: 'local' runs one loop on this
+   * thread, 'workers' one thread per loop. A failure stops what came up and
+   * leaves the listen fds alone.
+   */
+  private async startGeneration(kind: 'local' | 'workers'): Promise<Generation> {
+    const extra = kind === 'workers' && this.strategy === 'dispatcher' ? 1 : 0;
+    const loops = kind === 'local' ? 1 : this.loops;
+    const gen: Generation = { statsSab: LoopStats.allocate(loops + extra), workers: [], local: undefined, queues: [] };
+    try {
+      if (kind === 'local') await this.startLocal(gen);
+      else {
+        await this.startWorkers(gen);
+        if (this.strategy === 'dispatcher') this.startDispatcher(gen);
+      }
+      return gen;
+    } catch (err) {
+      await this.stopGeneration(gen, 0);
+      throw err;
+    }
+  }
+
+  private async startLocal(gen: Generation): Promise<void> {
+    const loop = new EventLoop({ index: 0, statsBuffer: gen.statsSab });
+    gen.local = { loop };
+    const ctx: ServerContext = { loop, index: 0, loops: 1, options: this.opts.moduleOptions, stats: () => LoopStats.readAll(gen.statsSab), state: this.state };
     const handlers =
       this.opts.handlers ??
       (this.opts.setup ? await this.opts.setup(ctx) : await setupFromModule(moduleHref(this.opts.module!), ctx));
     const onFdShortage = this.opts.onFdShortage;
     const server = new ServerLoop(loop, handlers, { ...this.connOpts(), ...(onFdShortage ? { onFdShortage } : {}) });
-    this.local.server = server;
-    const acceptor = server.addAcceptor(l.fd, { ownsFd: true });
-    this.listeners = []; // the acceptor owns the fd now
-    this.local.acceptor = acceptor;
+    gen.local.server = server;
+    for (const fd of this.listenFds) server.addAcceptor(fd, { ownsFd: false });
   }
 
   /** The per-connection options every loop applies (structured-clonable: no functions). */
@@ -275,31 +435,38 @@ export class TcpServer {
     return this.tlsConfig ? { ...plain, tls: this.tlsConfig } : plain;
   }
 
-  private async startWorkers(): Promise<void> {
+  /** The listen fds loop i accepts on: its share with reuseport, the one shared fd otherwise. */
+  private fdsFor(i: number): number[] {
+    const fds = this.listenFds;
+    if (this.strategy === 'dispatcher') return [];
+    if (this.strategy === 'exclusive') return fds;
+    const mine = fds.filter((_, j) => j % this.loops === i);
+    return mine.length > 0 ? mine : [fds[i % fds.length]!];
+  }
+
+  private async startWorkers(gen: Generation): Promise<void> {
     const href = moduleHref(this.opts.module!);
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.loops; i++) {
-      let listenFd = -1;
       let queue: LoopQueue | undefined;
-      if (this.strategy === 'reuseport') listenFd = this.listeners[i]!.fd;
-      else if (this.strategy === 'exclusive') listenFd = this.listeners[0]!.fd;
-      else {
+      if (this.strategy === 'dispatcher') {
         queue = LoopQueue.create();
-        this.queues.push(queue);
+        gen.queues.push(queue);
       }
       const data: LoopThreadData = {
         index: i,
         loops: this.loops,
         module: href,
         moduleOptions: this.opts.moduleOptions,
-        statsSab: this.statsSab!,
-        strategy: this.strategy,
-        listenFd,
+        statsSab: gen.statsSab,
+        stateSab: this.state.sab,
+        listenFds: this.fdsFor(i),
+        exclusive: this.strategy === 'exclusive',
         queue: queue?.handle,
         conn: this.connOpts(),
       };
       const w = new Worker(fileURLToPath(loopThreadUrl), { workerData: data, name: `edgeloop-loop-${i}` });
-      this.workers.push(w);
+      gen.workers.push(w);
       w.once('exit', () => this.exited.add(w));
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -316,21 +483,17 @@ export class TcpServer {
         }),
       );
     }
-    // reuseport: each worker owns its listener fd from here on (and closes it if its setup fails).
-    if (this.strategy === 'reuseport') this.listeners = [];
     await settleAll(ready, 2000);
-    if (this.strategy === 'dispatcher') this.startDispatcher();
   }
 
-  private startDispatcher(): void {
-    const l = this.listeners[0]!;
-    const loop = new EventLoop({ index: this.loops, statsBuffer: this.statsSab!, name: 'edgeloop-dispatcher' });
-    const actives = this.queues.map((_, i) => new LoopStats(i, this.statsSab!));
-    const acceptor = new Acceptor(loop, l.fd, {
+  private startDispatcher(gen: Generation): void {
+    const loop = new EventLoop({ index: this.loops, statsBuffer: gen.statsSab, name: 'edgeloop-dispatcher' });
+    const actives = gen.queues.map((_, i) => new LoopStats(i, gen.statsSab));
+    const acceptor = new Acceptor(loop, this.listenFds[0]!, {
       ownsFd: false,
       onNewConnection: (fd) => {
-        const target = this.pickLoop(actives);
-        if (!this.queues[target]!.post(QueueMsg.NewConnection, fd)) {
+        const target = this.pickLoop(gen.queues, actives);
+        if (!gen.queues[target]!.post(QueueMsg.NewConnection, fd)) {
           // Ring full: the loops are far behind; shedding beats unbounded memory.
           native.close(fd);
           loop.stats.c[S.shed]!++;
@@ -339,7 +502,7 @@ export class TcpServer {
       onFdShortage: (r) => this.fdShortage(loop.name, r),
     });
     acceptor.listen();
-    this.local = { loop, acceptor };
+    gen.local = { loop, acceptor };
   }
 
   private fdShortage(where: string, r: FdShortage): void {
@@ -347,12 +510,12 @@ export class TcpServer {
     else logFdShortage(where, r);
   }
 
-  private pickLoop(stats: LoopStats[]): number {
+  private pickLoop(queues: LoopQueue[], stats: LoopStats[]): number {
     if (this.opts.dispatch === 'least-connections') {
       let best = 0;
       let bestLoad = Infinity;
       for (let i = 0; i < stats.length; i++) {
-        const load = stats[i]!.c[S.active]! + this.queues[i]!.length;
+        const load = stats[i]!.c[S.active]! + queues[i]!.length;
         if (load < bestLoad) {
           bestLoad = load;
           best = i;
@@ -360,54 +523,127 @@ export class TcpServer {
       }
       return best;
     }
-    this.rr = (this.rr + 1) % this.queues.length;
+    this.rr = (this.rr + 1) % queues.length;
     return this.rr;
   }
 
   /**
-   * Graceful stop: stop accepting, let connections finish, force-close what is
-   * left after `timeout` ms. Resolves when every loop has stopped.
+   * Replaces the loops with fresh ones, the handler module loaded anew: the
+   * new loops start on the same listen fds, then the old ones take what is
+   * queued, leave the listeners and finish their connections (up to
+   * `timeout` ms). Resolves when the old loops are gone; if the new module
+   * fails to load, the old loops keep serving and the promise rejects.
    */
-  stop(opts: { timeout?: number } = {}): Promise<void> {
-    this.stopping ??= this.stopOnce(opts.timeout ?? 5000);
+  reload(opts: { timeout?: number } = {}): Promise<void> {
+    const next = this.reloading.catch(() => undefined).then(() => this.reloadOnce(opts.timeout ?? 5000));
+    this.reloading = next;
+    return next;
+  }
+
+  private async reloadOnce(timeout: number): Promise<void> {
+    if (this.status !== 'listening') throw new Error(`TcpServer.reload(): the server is ${this.status}`);
+    if (!this.opts.module) {
+      throw new TypeError('TcpServer.reload(): a handler function cannot be loaded anew; serve from a module ({ module: new URL("./app.js", import.meta.url) }) to reload');
+    }
+    if (this.strategy === 'dispatcher' && this.loops > 1) {
+      throw new TypeError('TcpServer.reload(): not available with accept: dispatcher; use reuseport or exclusive');
+    }
+    const old = this.gen!;
+    this.gen = await this.startGeneration('workers');
+    this.statsSab = this.gen.statsSab;
+    await this.stopGeneration(old, timeout);
+  }
+
+  /**
+   * Graceful stop: say "draining" (drainDelay), stop accepting without losing
+   * what is queued, let connections finish, force-close what is left after
+   * `timeout` ms. Resolves when every loop has stopped.
+   */
+  stop(opts: StopOptions = {}): Promise<void> {
+    this.stopping ??= this.stopOnce(opts);
     return this.stopping;
   }
 
-  private async stopOnce(timeout: number): Promise<void> {
-    if (this.state === 'new' || this.state === 'stopped') {
-      this.state = 'stopped';
+  private async stopOnce(opts: StopOptions): Promise<void> {
+    if (this.status === 'new' || this.status === 'stopped') {
+      this.status = 'stopped';
+      this.resolveClosed();
       return;
     }
-    if (this.state === 'starting') {
+    if (this.status === 'starting') {
       // listen() sees the request when its start-up settles and unwinds everything itself.
       this.stopRequested = true;
       await this.starting?.catch(() => undefined);
       return;
     }
-    this.state = 'stopping';
-    if (this.local?.acceptor && this.strategy === 'dispatcher' && this.loops > 1) {
-      this.local.acceptor.acceptPending(Number.MAX_SAFE_INTEGER);
-      this.local.acceptor.close();
+    await this.reloading.catch(() => undefined);
+    this.status = 'stopping';
+    this.control?.close();
+    this.control = undefined;
+    this.state.setDraining(true);
+    if (opts.drainDelay && opts.drainDelay > 0) await sleep(opts.drainDelay);
+    if (!opts.handover) {
+      // No new connection enters the accept queues from here; what is in them, or on its way, is served.
+      for (const fd of this.listenFds) {
+        try {
+          stopNewConnections(fd);
+        } catch (err) {
+          console.error(`edgeloop: ${(err as Error).message}; closing the listener may reset connections that arrive meanwhile`);
+        }
+      }
+      await sleep(HANDSHAKE_SETTLE_MS);
     }
-    if (this.local?.server) await this.local.server.stop(timeout);
-    await Promise.all(this.workers.map((w) => this.stopWorker(w, timeout)));
-    this.workers = [];
-    this.local?.loop.quit();
-    this.local = undefined;
-    for (const q of this.queues) native.close(q.eventfd);
-    this.queues = [];
-    for (const l of this.listeners) native.close(l.fd);
-    this.listeners = [];
-    this.state = 'stopped';
+    const gen = this.gen;
+    this.gen = undefined;
+    if (gen) await this.stopGeneration(gen, opts.timeout ?? 5000, () => this.closeListeners());
+    this.closeListeners();
+    this.status = 'stopped';
+    this.resolveClosed();
   }
 
-  private stopWorker(w: Worker, timeout: number): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /** Another process serves on our listen sockets now: leave them to it and finish. */
+  private handedOver(): void {
+    this.takenOver = true;
+    void this.stop({ handover: true, timeout: this.opts.handoverTimeout ?? 5000 });
+  }
+
+  private closeListeners(): void {
+    for (const fd of this.listenFds) native.close(fd);
+    this.listenFds = [];
+  }
+
+  /**
+   * Stops one generation: every loop empties its accept queues and leaves
+   * the listeners (then `released` runs), then finishes its connections.
+   */
+  private async stopGeneration(gen: Generation, timeout: number, released?: () => void): Promise<void> {
+    const stops: WorkerStop[] = [];
+    if (gen.local?.acceptor) {
+      gen.local.acceptor.acceptPending(Number.MAX_SAFE_INTEGER);
+      gen.local.acceptor.close();
+    }
+    const localStopped = gen.local?.server ? gen.local.server.stop(timeout) : Promise.resolve();
+    for (const w of gen.workers) stops.push(this.stopWorker(w, timeout));
+    await Promise.all(stops.map((s) => s.released));
+    released?.();
+    await Promise.all([localStopped, ...stops.map((s) => s.stopped)]);
+    gen.workers = [];
+    if (gen.local?.loop.isRunning) gen.local.loop.quit();
+    gen.local = undefined;
+    for (const q of gen.queues) native.close(q.eventfd);
+    gen.queues = [];
+  }
+
+  private stopWorker(w: Worker, timeout: number): WorkerStop {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const stopped = new Promise<void>((resolve) => {
       let settled = false;
       const finish = (): void => {
         if (settled) return;
         settled = true;
         clearTimeout(guard);
+        release();
         resolve();
       };
       const guard = setTimeout(() => {
@@ -416,28 +652,24 @@ export class TcpServer {
       if (this.exited.has(w) || w.threadId === -1) return finish();
       w.once('exit', finish);
       w.on('message', (m: LoopThreadMessage) => {
+        if (m.type === 'released') release();
         // The loop is stopped; user modules may still hold timers or handles.
-        if (m.type === 'stopped') void w.terminate().then(finish, finish);
+        else if (m.type === 'stopped') void w.terminate().then(finish, finish);
       });
       w.postMessage({ type: 'stop', timeout });
     });
+    return { released, stopped };
   }
 
   /**
    * Undoes a start-up that failed or was stopped. Loop threads that came up
-   * are stopped the ordinary way (terminate() would leave their listen, epoll
-   * and reserve fds open, and the port bound); threads whose setup failed have
-   * closed theirs and exited.
+   * are stopped the ordinary way (terminate() would leave their epoll and
+   * reserve fds open); threads whose setup failed have closed theirs and exited.
    */
   private async cleanupAfterFailure(): Promise<void> {
-    await Promise.all(this.workers.map((w) => this.stopWorker(w, 0)));
-    this.workers = [];
-    this.local?.acceptor?.close();
-    if (this.local?.loop.isRunning) this.local.loop.quit();
-    this.local = undefined;
-    for (const q of this.queues) native.close(q.eventfd);
-    this.queues = [];
-    for (const l of this.listeners) native.close(l.fd);
-    this.listeners = [];
+    const gen = this.gen;
+    this.gen = undefined;
+    if (gen) await this.stopGeneration(gen, 0);
+    this.closeListeners();
   }
 }

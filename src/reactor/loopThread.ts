@@ -1,15 +1,16 @@
 /**
  * Entry of a loop worker thread: one EventLoop, the user's handler module,
  * and this loop's share of the server. Thread: the worker's own. Owns its
- * loop, its ServerLoop, and (with reuseport) its listen fd.
+ * loop and its ServerLoop; the listen fds stay the TcpServer's (a reload or a
+ * takeover hands them on to other loops while these drain).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { native } from '../native/binding.js';
 import { EventLoop } from './EventLoop.js';
 import { LoopStats } from './LoopStats.js';
 import { LoopQueue, QueueMsg, type QueueHandle } from './LoopQueue.js';
 import type { FdShortage } from './Acceptor.js';
 import { ServerLoop, type ConnectionOptions } from './ServerLoop.js';
+import { ServerState } from './ServerState.js';
 import { setupFromModule } from './loadModule.js';
 import type { TlsServerConfig } from './tls/options.js';
 
@@ -19,8 +20,11 @@ export interface LoopThreadData {
   module: string;
   moduleOptions: unknown;
   statsSab: SharedArrayBuffer;
-  strategy: 'reuseport' | 'exclusive' | 'dispatcher';
-  listenFd: number;
+  stateSab: SharedArrayBuffer;
+  /** Listen fds this loop accepts on (none with the dispatcher: fds arrive through the queue). */
+  listenFds: number[];
+  /** Register the listeners with EPOLLEXCLUSIVE (one listener shared by every loop). */
+  exclusive: boolean;
   queue: QueueHandle | undefined;
   conn: ConnectionOptions;
 }
@@ -30,6 +34,8 @@ export type LoopThreadMessage =
   | { type: 'error'; message: string; code?: string }
   | { type: 'fdShortage'; report: FdShortage }
   | { type: 'tls-set'; error?: string }
+  /** The loop took what was queued on its listeners and left them. */
+  | { type: 'released' }
   | { type: 'stopped' };
 
 async function main(): Promise<void> {
@@ -40,9 +46,6 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => console.error(`edgeloop[loop ${d.index}]: uncaught exception in a handler:`, err));
   process.on('unhandledRejection', (err) => console.error(`edgeloop[loop ${d.index}]: unhandled rejection in a handler:`, err));
   const loop = new EventLoop({ index: d.index, statsBuffer: d.statsSab, name: `edgeloop-loop-${d.index}` });
-  // With reuseport the listen fd is ours from the start: if setup fails before
-  // an Acceptor takes it, nobody else will close it and the port stays bound.
-  let listenFdOwned = d.strategy === 'reuseport';
   try {
     const handlers = await setupFromModule(d.module, {
       loop,
@@ -50,17 +53,15 @@ async function main(): Promise<void> {
       loops: d.loops,
       options: d.moduleOptions,
       stats: () => LoopStats.readAll(d.statsSab),
+      state: new ServerState(d.stateSab),
     });
     const server = new ServerLoop(loop, handlers, {
       ...d.conn,
       onFdShortage: (report) => port.postMessage({ type: 'fdShortage', report } satisfies LoopThreadMessage),
     });
-    if (d.strategy === 'reuseport') {
-      server.addAcceptor(d.listenFd, { ownsFd: true });
-      listenFdOwned = false;
-    } else if (d.strategy === 'exclusive') server.addAcceptor(d.listenFd, { exclusive: true, ownsFd: false });
-    else {
-      loop.attachQueue(LoopQueue.from(d.queue!), (type, fd) => {
+    for (const fd of d.listenFds) server.addAcceptor(fd, { exclusive: d.exclusive, ownsFd: false });
+    if (d.queue) {
+      loop.attachQueue(LoopQueue.from(d.queue), (type, fd) => {
         if (type === QueueMsg.NewConnection) server.newConnection(fd, true);
       });
     }
@@ -75,7 +76,9 @@ async function main(): Promise<void> {
         return;
       }
       if (m.type !== 'stop') return;
-      void server.stop(m.timeout ?? 5000).then(() => {
+      const stopped = server.stop(m.timeout ?? 5000);
+      port.postMessage({ type: 'released' } satisfies LoopThreadMessage);
+      void stopped.then(() => {
         loop.quit();
         port.postMessage({ type: 'stopped' } satisfies LoopThreadMessage);
       });
@@ -83,7 +86,6 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'ready' } satisfies LoopThreadMessage);
   } catch (err) {
     const e = err as { message?: string; code?: string };
-    if (listenFdOwned) native.close(d.listenFd);
     loop.quit();
     port.postMessage({ type: 'error', message: e.message ?? String(err), code: e.code } satisfies LoopThreadMessage);
   }

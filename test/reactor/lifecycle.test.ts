@@ -11,19 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ACCEPT_STRATEGIES, EventLoop, TcpServer, connect } from '../../src/reactor/index.js';
-import { connectClient, fixture, roundTrip, sleep, waitFor, within } from '../helpers.js';
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { connectClient, fixture, freePort, roundTrip, sleep, waitFor, within } from '../helpers.js';
 
 /** 'refused' when nothing accepts on the port, 'connected' when a listen socket is still there. */
 function probe(port: number): Promise<'refused' | 'connected'> {

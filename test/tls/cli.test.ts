@@ -47,7 +47,7 @@ test('edgeloop serve --tls-cert --tls-key with --loops 2 and each --accept strat
   }
 });
 
-test('SIGHUP re-reads the files: new handshakes get the new certificate; a bad file keeps the old one', async () => {
+test('SIGHUP re-reads the files, then reloads the app: new handshakes get the new certificate; a bad file keeps the old one', async () => {
   const c = testCerts();
   const dir = fs.mkdtempSync(path.join(c.dir, 'reload-'));
   const certFile = path.join(dir, 'cert.pem');
@@ -62,6 +62,9 @@ test('SIGHUP re-reads the files: new handshakes get the new certificate; a bad f
     fs.writeFileSync(keyFile, c.bKey);
     cli.child.kill('SIGHUP');
     await waitFor(() => /reloaded TLS certificate/.test(cli.stderr()), 5000, 'reload message');
+    assert.equal(await peerName(port, 'b.test'), 'b.test');
+    // The same SIGHUP then reloads the app: the fresh loops start with the new certificate.
+    await waitFor(() => /reloaded: fresh loops serve/.test(cli.stderr()), 15000, 'app reload message');
     assert.equal(await peerName(port, 'b.test'), 'b.test');
     fs.writeFileSync(keyFile, c.ecKey); // no longer matches the certificate
     cli.child.kill('SIGHUP');

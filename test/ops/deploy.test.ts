@@ -1,0 +1,163 @@
+/**
+ * The files in deploy/ run as written: HAProxy in front of two edgeloop
+ * instances restarted in turn under load, nginx proxying with upstream
+ * keep-alive and X-Forwarded-For, the systemd unit through systemd-analyze,
+ * the Kubernetes manifests through a YAML parser.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../../src/http/index.js';
+import { freePort, requireTool, sleep, within } from '../helpers.js';
+import { startServe, wrk, type Serve } from './support.js';
+
+const deploy = fileURLToPath(new URL('../../../deploy/', import.meta.url));
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+async function waitHttp(url: string, want: (status: number) => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (want(r.status)) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > end) throw new Error(`${url} not ready within ${ms} ms`);
+    await sleep(100);
+  }
+}
+
+function stopChild(c: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    c.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    c.kill('SIGTERM');
+  });
+}
+
+test('HAProxy (deploy/haproxy.cfg) with /healthz checks: two edgeloop instances restarted in turn under wrk: 0 failed', async (t) => {
+  if (!requireTool(t, 'haproxy') || !requireTool(t, 'wrk')) return;
+  const front = await freePort();
+  const edge = ['--loops', '1', '--drain-delay', '1s', '--stop-timeout', '3s'];
+  let a: Serve = await startServe(['--port', '0', ...edge]);
+  let b: Serve = await startServe(['--port', '0', ...edge]);
+  const env = { ...process.env, FRONT_BIND: `127.0.0.1:${front}`, EDGE_A: `127.0.0.1:${a.port}`, EDGE_B: `127.0.0.1:${b.port}` };
+  const check = spawnSync('haproxy', ['-c', '-f', path.join(deploy, 'haproxy.cfg')], { env, encoding: 'utf8' });
+  assert.equal(check.status, 0, `haproxy -c: ${check.stdout}${check.stderr}`);
+  const haproxy = spawn('haproxy', ['-db', '-f', path.join(deploy, 'haproxy.cfg')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  haproxy.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  try {
+    await waitHttp(`http://127.0.0.1:${front}/hello`, (s) => s === 200);
+    const load = wrk(`http://127.0.0.1:${front}/hello`, 8);
+    await sleep(800);
+    for (const which of ['a', 'b'] as const) {
+      const old = which === 'a' ? a : b;
+      old.child.kill('SIGTERM');
+      assert.equal(await within(15_000, old.exit, `${which} exit`), 0);
+      const fresh = await startServe(['--port', String(old.port), ...edge]);
+      if (which === 'a') a = fresh;
+      else b = fresh;
+      await sleep(1000); // HAProxy's check (rise 1, inter 200ms) brings it back
+    }
+    const r = await load;
+    assert.ok(r.requests > 500, r.output);
+    assert.equal(r.non2xx, 0, `${r.output}\n${log}`);
+    assert.equal(r.socketErrors, 0, `${r.output}\n${log}`);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nhaproxy: ${log}`);
+  } finally {
+    await stopChild(haproxy);
+    for (const s of [a, b]) {
+      s.child.kill('SIGTERM');
+      await within(10_000, s.exit, 'exit');
+    }
+  }
+});
+
+test('nginx (deploy/nginx.conf) proxying with upstream keep-alive: wrk 0 errors, X-Forwarded-For reaches the handler, connections reused', async (t) => {
+  if (!requireTool(t, 'nginx') || !requireTool(t, 'wrk')) return;
+  const server = await serve({
+    port: 0,
+    handler: (req, res) => res.end(`xff=${req.headers.get('x-forwarded-for') ?? '-'}`),
+  });
+  const front = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-nginx-'));
+  const conf = fs
+    .readFileSync(path.join(deploy, 'nginx.conf'), 'utf8')
+    .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${server.port};`)
+    .replace('listen 127.0.0.1:8000;', `listen 127.0.0.1:${front};`)
+    .replace('pid /run/nginx-edgeloop.pid;', `pid ${dir}/nginx.pid;`)
+    .replace('worker_processes auto;', `worker_processes 1;\nerror_log ${dir}/error.log;`);
+  assert.notEqual(conf.indexOf(String(server.port)), -1);
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  for (const d of ['client_body_temp', 'proxy_temp', 'fastcgi_temp', 'uwsgi_temp', 'scgi_temp']) fs.mkdirSync(path.join(dir, d));
+  const nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  try {
+    await waitHttp(`http://127.0.0.1:${front}/`, (s) => s === 200);
+    const body = await (await fetch(`http://127.0.0.1:${front}/`)).text();
+    assert.equal(body, 'xff=127.0.0.1');
+    const before = server.stats()[0]!.accepted;
+    const r = await wrk(`http://127.0.0.1:${front}/`, 2);
+    assert.ok(r.requests > 500, r.output);
+    assert.equal(r.non2xx, 0, r.output);
+    assert.equal(r.socketErrors, 0, r.output);
+    const accepted = server.stats()[0]!.accepted - before;
+    assert.ok(accepted < r.requests / 10, `upstream keep-alive: ${accepted} connections for ${r.requests} requests`);
+  } finally {
+    await stopChild(nginx);
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('systemd unit (deploy/edgeloop.service): systemd-analyze verify accepts it; reload is SIGHUP, stop is SIGTERM with room for the drain', async (t) => {
+  const unit = fs.readFileSync(path.join(deploy, 'edgeloop.service'), 'utf8');
+  assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  assert.match(unit, /^KillSignal=SIGTERM$/m);
+  assert.match(unit, /^Restart=on-failure$/m);
+  const drain = Number(/--drain-delay (\d+)s/.exec(unit)?.[1]);
+  const stop = Number(/--stop-timeout (\d+)s/.exec(unit)?.[1]);
+  const timeoutStop = Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1]);
+  assert.ok(timeoutStop > drain + stop, 'systemd waits out the drain and the stop timeout before SIGKILL');
+  if (!requireTool(t, 'systemd-analyze')) return;
+  // Verify the unit as written, with ExecStart pointing at this checkout (verify checks the binary exists).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-unit-'));
+  try {
+    const local = unit.replace('/usr/bin/node /opt/edgeloop/dist/src/cli/main.js', `${process.execPath} ${cli}`).replace(/^User=edgeloop$/m, 'User=root');
+    fs.writeFileSync(path.join(dir, 'edgeloop.service'), local);
+    const r = spawnSync('systemd-analyze', ['verify', '--man=no', path.join(dir, 'edgeloop.service')], { encoding: 'utf8' });
+    const complaints = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes('edgeloop.service'));
+    assert.deepEqual(complaints, [], r.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Kubernetes (deploy/kubernetes/deployment.yaml): parses; readiness on /healthz, preStop, grace period above drain + stop timeout', (t) => {
+  const python = requireTool(t, 'python3-yaml');
+  if (!python) return;
+  const file = path.join(deploy, 'kubernetes', 'deployment.yaml');
+  const r = spawnSync(python, ['-c', 'import sys, yaml, json; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const docs = JSON.parse(r.stdout) as { kind: string; spec: Record<string, unknown> }[];
+  assert.deepEqual(docs.map((d) => d.kind), ['Deployment', 'Service']);
+  const pod = (docs[0]!.spec as { template: { spec: { terminationGracePeriodSeconds: number; containers: Record<string, unknown>[] } } }).template.spec;
+  const c = pod.containers[0] as { args: string[]; readinessProbe: { httpGet: { path: string } }; lifecycle: { preStop: unknown } };
+  assert.equal(c.readinessProbe.httpGet.path, '/healthz');
+  assert.ok(c.lifecycle.preStop);
+  const arg = (name: string): number => Number(/^(\d+)s$/.exec(c.args[c.args.indexOf(name) + 1] ?? '')?.[1]);
+  assert.ok(pod.terminationGracePeriodSeconds > arg('--drain-delay') + arg('--stop-timeout'));
+  // The args are edgeloop's own: they parse.
+  assert.equal(spawnSync(process.execPath, [cli, ...c.args, '--help'], { encoding: 'utf8' }).status, 0);
+});

@@ -1,0 +1,50 @@
+/**
+ * Shared by the operations suites: load generators as child processes, with
+ * their failures counted, and the demo server as a process.
+ */
+import { spawn } from 'node:child_process';
+import { startCli, type RunningCli } from '../helpers.js';
+
+const READY = /^listening on http:\/\/([^\s]+):(\d+) \((\d+) loops?, accept=(\w+), backlog=(\d+)\)$/m;
+
+export interface Serve extends RunningCli {
+  port: number;
+}
+
+export async function startServe(args: string[]): Promise<Serve> {
+  const r = await startCli(['serve', ...args], READY);
+  return { ...r, port: Number(r.match[2]) };
+}
+
+export interface WrkResult {
+  requests: number;
+  non2xx: number;
+  socketErrors: number;
+  output: string;
+}
+
+/** Runs wrk (bounded by -d and a kill timer) and reads its totals: requests, non-2xx, socket errors. */
+export function wrk(url: string, seconds: number, connections = 16): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const kill = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(kill);
+      if (code !== 0) return reject(new Error(`wrk exited with ${code}: ${out}`));
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+      const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const socketErrors = se ? se.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+      resolve({ requests, non2xx, socketErrors, output: out });
+    });
+  });
+}
+
+/** Exit code of a process, or null if it is still running after ms. */
+export function exitWithin(s: RunningCli, ms: number): Promise<number | null | 'running'> {
+  return Promise.race([s.exit, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
+}
