@@ -283,8 +283,7 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     const max = this.hl.options.maxRequestsPerConnection;
     return (
       !this.closing &&
-      !this.hl.stopping &&
-      !this.hl.state.draining &&
+      !this.hl.draining &&
       this.head !== null &&
       this.head.keepAlive &&
       (max === 0 || this.served + 1 < max) &&
@@ -396,8 +395,8 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     }
     if (res !== this.res || this.closing || this.conn.isClosed || this.head === null) return false;
     const h = checkHandshake(this.head, wsl.options);
-    if (h.ok && this.hl.stopping) {
-      // Stop already told every socket to close: a new one would only wait out the stop timeout.
+    if (h.ok && this.hl.draining) {
+      // The server is going away (the 503 says Connection: close): a new socket would only wait out the stop timeout.
       res.status(503).setHeader('Content-Type', 'text/plain').end('503 Service Unavailable: the server is shutting down\n');
       return false;
     }

@@ -58,6 +58,15 @@ export class HttpLoop {
     this.tick = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
   }
 
+  /**
+   * The server stops or hands over (on every loop, from the moment stop()
+   * began, while loops still serve what drains), or this loop is stopping:
+   * responses close their connections and no WebSocket is opened.
+   */
+  get draining(): boolean {
+    return this.stopping || this.state.draining;
+  }
+
   /** The loop is stopping: responses say close; what stays idle closes after IDLE_CLOSE_GRACE_MS. */
   beginStop(): void {
     if (this.stopping) return;

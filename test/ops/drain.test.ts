@@ -160,3 +160,53 @@ test('SIGTERM under load, reuseport and --loops 2: edgeloop bench sees no reset 
     assert.equal(out.errors.malformed, 0);
   }
 });
+
+/** Sends a WebSocket handshake on a new connection; resolves with the answer's head. */
+function upgradeHead(port: number): Promise<string> {
+  return within(
+    5000,
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1');
+      let data = '';
+      s.on('connect', () =>
+        s.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'),
+      );
+      s.on('data', (d: Buffer) => {
+        data += d.toString('latin1');
+        const end = data.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          s.destroy();
+          resolve(data.slice(0, end));
+        }
+      });
+      s.on('error', reject);
+      s.on('close', () => reject(new Error(`closed before an answer: ${JSON.stringify(data)}`)));
+    }),
+    'the handshake answer',
+  );
+}
+
+test('once stop() began, a WebSocket upgrade is refused 503 with Connection: close on every loop, res.upgrade() and server.upgrade() alike', async () => {
+  for (const app of ['upgrade-native-app', 'upgrade-web-app']) {
+    // dispatcher round-robin: consecutive connections alternate between the two loops
+    const s = await serve({ loops: 2, accept: 'dispatcher', module: new URL(`./fixtures/${app}.js`, import.meta.url) });
+    try {
+      const before = await upgradeHead(s.port);
+      assert.match(before, /^HTTP\/1\.1 101 /, `${app}: upgrades while serving`);
+      const stopped = s.stop({ drainDelay: 600, timeout: 2000 });
+      await sleep(50);
+      const loops = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const head = await upgradeHead(s.port); // accepted during the drain delay: served, but not upgraded
+        assert.match(head, /^HTTP\/1\.1 503 /, `${app}: ${head}`);
+        assert.match(head, /\r\nConnection: close(\r\n|$)/i, `${app}: ${head}`);
+        const loop = /\r\nX-Loop: (\d)/i.exec(head)?.[1];
+        if (loop !== undefined) loops.add(loop);
+      }
+      if (app === 'upgrade-native-app') assert.deepEqual(loops, new Set(['0', '1']), 'refused on both loops');
+      await stopped;
+    } finally {
+      await s.stop();
+    }
+  }
+});
