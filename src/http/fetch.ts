@@ -14,10 +14,14 @@ import type { FetchHandler, Handler, HandlerContext } from './options.js';
 import type { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
 import { FastResponse, RealResponse } from './web-response.js';
-import { FORBIDDEN_METHODS, lazyRequests, lazyWebRequest, realWebRequest, webMethod, webUrl } from './web-request.js';
+import { FORBIDDEN_METHODS, lazyNative, lazyRequests, lazyWebRequest, realWebRequest, webMethod, webUrl } from './web-request.js';
 import { rememberForUpgrade } from './upgrade.js';
 
-/** The native request behind each Web Request a fetch handler was given, for requestIP(). */
+/**
+ * The native request behind each real Web Request a fetch handler was given, for requestIP().
+ * A lazy Request carries its own: a WeakMap entry per request costs more than the rest of the
+ * request side (ephemeron tables the scavenger must walk).
+ */
 const nativeOf = new WeakMap<Request, HttpRequest>();
 
 /**
@@ -25,7 +29,7 @@ const nativeOf = new WeakMap<Request, HttpRequest>();
  * as `{ address, family, port }` (see HttpRequest.remoteAddress), or null for any other Request.
  */
 export function requestIP(request: Request): SockAddr | null {
-  return nativeOf.get(request)?.clientAddress() ?? null;
+  return (lazyNative(request) ?? nativeOf.get(request))?.clientAddress() ?? null;
 }
 
 export function fromFetch(fetchFn: FetchHandler): Handler {
@@ -44,7 +48,7 @@ export function fromFetch(fetchFn: FetchHandler): Handler {
       return;
     }
     if (ctx.websocket) rememberForUpgrade(request, res);
-    nativeOf.set(request, req);
+    if (!lazyRequests) nativeOf.set(request, req);
     const out: unknown = fetchFn(request, ctx);
     if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function') {
       return Promise.resolve(out).then((r) => (res.finished ? discard(r) : respond(r, res, req)));

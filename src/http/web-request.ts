@@ -142,6 +142,11 @@ class LazyRequest {
     return this.#req.body.bytes();
   }
 
+  /** The native request behind a lazy one (a private-field check: no map per request). */
+  static native(r: unknown): HttpRequest | undefined {
+    return typeof r === 'object' && r !== null && #req in r ? (r as LazyRequest).#req : undefined;
+  }
+
   /**
    * The undici Request, made once, from the same inputs: headers as they are now (a handler may
    * have changed them), the body stream created here and nowhere else (or, once read whole,
@@ -240,6 +245,11 @@ function copiesWork(): boolean {
 
 /** False when this Node's undici cannot copy a lazy request: toWebRequest then builds real ones. */
 export const lazyRequests = copiesWork();
+
+/** The native request behind a Request made by lazyWebRequest(); undefined for any other Request. */
+export function lazyNative(request: Request): HttpRequest | undefined {
+  return LazyRequest.native(request);
+}
 
 /** A Web Request over a native one; only method, URL (both checked now) and the object itself cost anything up front. */
 export function lazyWebRequest(req: HttpRequest): Request {
