@@ -4,8 +4,8 @@
  * Handler. A fast Response (web-response.ts: a string, bytes or nothing) is
  * written straight out with Content-Length, in the turn it is returned: a
  * handler that answers synchronously is answered in the same batch as a native
- * one. Other bodies stream out with backpressure (complete at once:
- * Content-Length; anything else chunked, as it is produced). Request bodies
+ * one. Other bodies stream out as they are produced, with backpressure
+ * (chunked unless their headers declare Content-Length). Request bodies
  * stream in from the connection.
  * Thread: the loop thread of the request. Owns nothing.
  */
@@ -106,31 +106,14 @@ function discard(r: unknown): void {
   if (r instanceof RealResponse && r.body !== null) void r.body.cancel().catch(() => undefined);
 }
 
-/** What a read looked like when it was not ready by the end of the current turn. */
-const NOT_YET = Symbol('not yet');
-type Chunk = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
-
-/**
- * The read's result if the stream has it now (settled before this turn's I/O is done), else
- * NOT_YET. A body given whole (string, bytes, JSON) settles in microtasks; a live stream
- * (events, a proxied upload) does not, and must not hold back what is ready.
- */
-function readNow(p: Promise<Chunk>): Promise<Chunk | typeof NOT_YET> {
-  let immediate: NodeJS.Immediate | undefined;
-  return Promise.race([
-    p,
-    new Promise<typeof NOT_YET>((resolve) => {
-      immediate = setImmediate(resolve, NOT_YET);
-    }),
-  ]).finally(() => clearImmediate(immediate));
-}
-
 /**
  * An undici Response (a stream body, a proxied fetch() result, one built before the fast class
- * was installed), streamed with backpressure. A body that is complete at once goes out with
- * Content-Length; anything else is chunked and sent as it is produced (the head at once, each
- * chunk when it comes). A HEAD response never pulls more than what is ready: an endless stream
- * would otherwise be read forever.
+ * was installed), streamed with backpressure: the head at once (a stream may have nothing to
+ * say for a while, and the client should learn the status now), then each chunk as it comes,
+ * chunked unless the headers declare Content-Length. A plain reader loop: a chunk ready in this
+ * turn joins the head in the same send (the output flushes at the end of the turn), and a write
+ * that reaches the connection's high-water mark waits for the drain before the next read. A
+ * HEAD response never reads the body: an endless stream would otherwise be read forever.
  */
 async function streamWebResponse(response: unknown, res: HttpResponse, req: HttpRequest | undefined): Promise<void> {
   if (!(response instanceof RealResponse)) {
@@ -146,6 +129,7 @@ async function streamWebResponse(response: unknown, res: HttpResponse, req: Http
   }
   const reader = (body as ReadableStream<Uint8Array>).getReader();
   const cancel = (reason?: unknown): void => void reader.cancel(reason).catch(() => undefined);
+  if (res.isHead) return endHead(res, cancel);
   if (req?.aborted) {
     cancel();
     return;
@@ -153,30 +137,9 @@ async function streamWebResponse(response: unknown, res: HttpResponse, req: Http
   // A pending read() settles (done) when the exchange is abandoned: nobody waits on a quiet stream.
   if (req) req.onAbort = cancel;
   try {
-    let next = reader.read();
-    const first = await readNow(next);
-    if (first !== NOT_YET) {
-      if (first.done) {
-        res.end();
-        return;
-      }
-      next = reader.read();
-      const second = await readNow(next);
-      if (second !== NOT_YET && second.done) {
-        res.end(first.value); // complete at once: Content-Length
-        return;
-      }
-      if (res.isHead) return endHead(res, cancel);
-      if (!res.write(first.value)) await res.drain();
-    } else if (res.isHead) {
-      return endHead(res, cancel);
-    } else {
-      res.flushHeaders(); // the client learns the status now; the body follows when it comes
-    }
-    let chunk = await next;
-    while (!chunk.done) {
+    res.flushHeaders();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
       if (!res.write(chunk.value)) await res.drain();
-      chunk = await reader.read();
     }
     res.end();
   } catch (err) {
