@@ -41,8 +41,8 @@ const fakeConn = {
   highWaterMark: 1 << 20,
   lowWaterMark: 1 << 18,
   isReadingPaused: false,
-  send(b: Uint8Array) {
-    sentBytes += b.length;
+  sendRange(_b: Uint8Array, _offset: number, len: number) {
+    sentBytes += len;
     return true;
   },
   pauseReading() {},
@@ -51,10 +51,12 @@ const fakeConn = {
   forceClose() {},
 } as unknown as TcpConnection;
 
+/** The same bytes again on every read (HttpConnection parses data[r..w)). */
 class FakeBuffer {
-  constructor(private bytes: Uint8Array) {}
-  peek(): Uint8Array {
-    return this.bytes;
+  readonly r = 0;
+  readonly w: number;
+  constructor(readonly data: Uint8Array) {
+    this.w = data.length;
   }
   retrieve(): void {}
   retrieveAll(): void {}

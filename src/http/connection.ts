@@ -110,13 +110,15 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
       this.drive();
       return;
     }
-    const data = buf.peek();
-    const end = data.length;
+    // The buffer's own array and indices: no view to make per read.
+    const data = buf.data;
+    const start = buf.r;
+    const end = buf.w;
     const out = this.output;
     out.batching++;
     let pos: number;
     try {
-      pos = this.parse(data, 0, end);
+      pos = this.parse(data, start, end);
     } finally {
       out.batching--;
     }
@@ -126,7 +128,7 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
       this.appendPending(data.subarray(pos, end));
       buf.retrieveAll();
     } else {
-      buf.retrieve(pos); // a partial line: the reactor keeps it for the next read
+      buf.retrieve(pos - start); // a partial line: the reactor keeps it for the next read
     }
     this.afterBatch();
   }

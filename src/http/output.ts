@@ -99,8 +99,8 @@ export class Output {
     this.len = 0;
     if (conn === null || n === 0) return true;
     if (conn.isClosed) return false;
-    // A plain view (not Buffer#subarray): cheaper to make, and send() copies what it cannot write.
-    return conn.send(new Uint8Array(this.buf.buffer, this.buf.byteOffset, n));
+    // No view per flush: send() copies what it cannot write, so the scratch is free again at once.
+    return conn.sendRange(this.buf, 0, n);
   }
 
   /** Flushes at the end of the current batch, or in a microtask when no batch runs. */

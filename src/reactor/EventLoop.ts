@@ -52,6 +52,8 @@ export class EventLoop {
   private queue: LoopQueue | undefined;
   private queueChannel: Channel | undefined;
   private readonly onErrorCb: (err: unknown) => void;
+  /** Made once: a closure per wakeup is garbage per wakeup. */
+  private readonly dispatchError = (err: unknown): void => this.reportError(err);
 
   constructor(opts: EventLoopOptions = {}) {
     this.index = opts.index ?? 0;
@@ -187,7 +189,7 @@ export class EventLoop {
     this.cachedNow = performance.now();
     this.dispatching = true;
     try {
-      this.poller.dispatch(n, (e) => this.reportError(e));
+      this.poller.dispatch(n, this.dispatchError);
       this.runPending();
     } finally {
       this.dispatching = false;

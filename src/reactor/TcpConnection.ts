@@ -325,7 +325,7 @@ export class TcpConnection implements ChannelOwner {
       rb.retrieveAll();
       buf = this.input;
     }
-    this.call(() => this.handlers.onMessage!(this, buf));
+    this.callMessage(buf);
     if (this.isClosed) return;
     if (buf === rb) {
       // The shared read buffer is reused by the next connection: keep what was not consumed.
@@ -410,13 +410,17 @@ export class TcpConnection implements ChannelOwner {
    * the queue is at or above the high-water mark, or the connection cannot send.
    */
   send(data: Uint8Array | string): boolean {
+    const bytes = typeof data === 'string' ? globalThis.Buffer.from(data) : data;
+    return this.sendRange(bytes, 0, bytes.length);
+  }
+
+  /** send() of bytes[offset, offset + len): no view to make per write (the HTTP output's flush). */
+  sendRange(bytes: Uint8Array, offset: number, len: number): boolean {
     this.loop.assertInLoopThread();
     if (this.isClosed || this.localEof || this.wantShutdown) return false;
-    const bytes = typeof data === 'string' ? globalThis.Buffer.from(data) : data;
-    const len = bytes.length;
     if (len === 0) return true;
-    if (this.tlsSession !== null) return this.tlsSession.write(bytes, 0, len);
-    return this.sendBytes(bytes, 0, len);
+    if (this.tlsSession !== null) return this.tlsSession.write(bytes, offset, len);
+    return this.sendBytes(bytes, offset, len);
   }
 
   /** TlsSession: records (or a reply before the handshake) for the wire, as they are. */
@@ -605,6 +609,16 @@ export class TcpConnection implements ChannelOwner {
     if (wasEstablished) this.loop.stats.closed(reason);
     const h = this.handlers;
     this.call(() => h.onClose?.(this, reason, this.error));
+  }
+
+  /** call(onMessage) without a closure per read: the hot path of every connection. */
+  private callMessage(buf: Buffer): void {
+    try {
+      this.handlers.onMessage!(this, buf);
+    } catch (err) {
+      this.loop.reportError(err);
+      if (!this.isClosed) this.handleClose('error');
+    }
   }
 
   /** Runs a user callback; an exception closes this connection, never the loop. */
