@@ -27,6 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
+import { cpuSeconds } from './harness.js';
 import { bunPath, ensurePeers, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -211,18 +212,6 @@ interface WrkResult {
   /** Server CPU over the run's wall time: below ~90% the client, not the server, set the pace. */
   busy: number;
   errors: string;
-}
-
-const CLK_TCK = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  return Number(r.stdout?.trim()) || 100;
-})();
-
-/** utime + stime of a whole process (every thread), in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
 async function wrk(srv: Server, scenario: string): Promise<WrkResult> {

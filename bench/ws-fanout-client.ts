@@ -5,7 +5,9 @@
  * subscriber's deliveries are its bytes after the handshake divided by 7. The
  * publisher keeps a bounded window ahead of the first subscriber, so the
  * server is never asked to buffer without end (which would measure drops).
- * Usage: node ws-fanout-client.js PORT SUBSCRIBERS SECONDS  -> one JSON line.
+ * Usage: node ws-fanout-client.js PORT SUBSCRIBERS SECONDS  -> one JSON line
+ * (with the client's own CPU time while counting); "counting" on stderr marks
+ * the start, so the caller can read the server's CPU time over the same span.
  * Thread: main. Owns its sockets.
  */
 import net from 'node:net';
@@ -79,12 +81,25 @@ function pump(): void {
   setImmediate(pump);
 }
 counting = true;
+process.stderr.write('counting\n');
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 pump();
 await new Promise((r) => setTimeout(r, seconds * 1000));
 stopped = true;
 counting = false;
 const elapsed = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({ subscribers, published: sent, deliveries: Math.floor(delivered / FRAME_BYTES), deliveriesPerSecond: Math.round(delivered / FRAME_BYTES / elapsed) }));
+const cpu = process.cpuUsage(cpu0);
+const deliveries = Math.floor(delivered / FRAME_BYTES);
+console.log(
+  JSON.stringify({
+    subscribers,
+    published: sent,
+    deliveries,
+    deliveriesPerSecond: Math.round(deliveries / elapsed),
+    seconds: elapsed,
+    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+  }),
+);
 for (const s of [...subs, publisher]) s.destroy();
 process.exit(0);

@@ -1,13 +1,15 @@
 /**
  * WebSocket benchmark: edgeloop vs the `ws` package on Node vs Bun's
  * WebSocket server (when Bun is installed in bench/peers), in the same run.
- * Run: npm run bench:ws [-- --seconds S --connections C --subscribers N --no-fanout]
+ * Run: npm run bench:ws [-- --seconds S --connections C --subscribers N --no-echo --no-fanout]
  *
  *   echo     C (64) connections on one loop, each with --pipeline messages in
  *            flight, driven by `edgeloop bench ws://` (messages/s)
  *   fan-out  one publisher and N (1,000) subscribers of one topic, edgeloop on
  *            2 loops (the demo app's /pubsub/<topic>) vs Bun (server.publish);
- *            deliveries/s counted by the subscribers
+ *            deliveries/s counted by the subscribers, and the CPU time per
+ *            delivery of the server (all its threads) and of the client
+ *            over the same span: the shared machine distorts rates, not these
  *
  * Servers are pinned to CPU 1 and clients to CPU 0 when taskset exists.
  * Rounds alternate the servers; each figure is the best round.
@@ -19,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag, parseFlags, UsageError, type FlagValues } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
+import { cpuSeconds } from './harness.js';
 import { bunPath, ensurePeers, peerModule, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -27,6 +30,7 @@ const FLAGS = {
   subscribers: flag.int({ min: 1, max: 50_000 }),
   rounds: flag.int({ min: 1, max: 100 }),
   pipeline: flag.int({ min: 1, max: 1024 }),
+  'no-echo': flag.bool(),
   'no-fanout': flag.bool(),
   help: flag.bool({ short: 'h' }),
 };
@@ -41,7 +45,7 @@ function commandLine(): FlagValues<typeof FLAGS> {
 }
 const values = commandLine();
 if (values.help) {
-  console.log('usage: npm run bench:ws [-- --seconds S --connections C --pipeline P --subscribers N --rounds R --no-fanout]');
+  console.log('usage: npm run bench:ws [-- --seconds S --connections C --pipeline P --subscribers N --rounds R --no-echo --no-fanout]');
   process.exit(0);
 }
 const seconds = values.seconds ?? 5;
@@ -61,7 +65,15 @@ const pinned = (cpu: number, [file, ...args]: [string, ...string[]]): [string, s
 interface Server {
   name: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
+}
+
+/** One round's figure: a rate, and for fan-out the CPU microseconds per delivery of each side. */
+interface Figure {
+  rate: number;
+  serverUs?: number;
+  clientUs?: number;
 }
 
 const HTTP_INDEX = JSON.stringify(new URL('../src/http/index.js', import.meta.url).href);
@@ -112,7 +124,7 @@ function spawnServer(name: string, cmd: [string, ...string[]], cwd?: string): Pr
     const onData = (d: Buffer): void => {
       out += d.toString();
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
-      if (m) resolve({ name, port: Number(m[1]), stop: () => kill(child) });
+      if (m) resolve({ name, port: Number(m[1]), pid: child.pid!, stop: () => kill(child) });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -131,30 +143,51 @@ function run(cmd: [string, ...string[]]): Promise<string> {
   });
 }
 
-async function echoRate(s: Server): Promise<number> {
+async function echoRate(s: Server): Promise<Figure> {
   const out = await run([process.execPath, cli, 'bench', `ws://127.0.0.1:${s.port}/ws`, '-c', String(connections), '-d', `${seconds}s`, '--pipeline', String(pipeline), '--json']);
   const r = JSON.parse(out) as { rps: number; errors: Record<string, number> };
   const bad = Object.entries(r.errors).filter(([k, v]) => v > 0 && k !== 'unanswered');
   if (bad.length) console.error(`  ${s.name}: errors ${JSON.stringify(Object.fromEntries(bad))}`);
-  return r.rps;
+  return { rate: r.rps };
 }
 
-async function fanoutRate(s: Server): Promise<number> {
-  const out = await run([process.execPath, fanoutClient, String(s.port), String(subscribers), String(seconds)]);
-  return (JSON.parse(out) as { deliveriesPerSecond: number }).deliveriesPerSecond;
+/** The fan-out client; the server's CPU time is read when the client starts counting and when it reports. */
+function fanoutRate(s: Server): Promise<Figure> {
+  const cmd: [string, ...string[]] = [process.execPath, fanoutClient, String(s.port), String(subscribers), String(seconds)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(...pinned(0, cmd), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let server0 = NaN;
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (Number.isNaN(server0) && err.includes('counting\n')) server0 = cpuSeconds(s.pid);
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!out.endsWith('\n')) return;
+      const server = cpuSeconds(s.pid) - server0;
+      const r = JSON.parse(out) as { deliveries: number; deliveriesPerSecond: number; clientCpuSeconds: number };
+      const per = (sec: number): number => (r.deliveries > 0 ? (sec * 1e6) / r.deliveries : NaN);
+      resolve({ rate: r.deliveriesPerSecond, serverUs: per(server), clientUs: per(r.clientCpuSeconds) });
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`fan-out client exited with ${code}: ${err}`));
+    });
+  });
 }
 
 type Maker = () => Promise<Server>;
 
-async function best(makers: Array<[string, Maker]>, measure: (s: Server) => Promise<number>): Promise<Map<string, number>> {
-  const bestOf = new Map<string, number>();
+async function best(makers: Array<[string, Maker]>, measure: (s: Server) => Promise<Figure>): Promise<Map<string, Figure>> {
+  const bestOf = new Map<string, Figure>();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? makers : [...makers].reverse();
     for (const [name, make] of order) {
       const s = await make();
       try {
         const x = await measure(s);
-        bestOf.set(name, Math.max(bestOf.get(name) ?? 0, x));
+        if (x.rate >= (bestOf.get(name)?.rate ?? 0)) bestOf.set(name, x);
       } catch (err) {
         console.error(`  ${name}: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
@@ -165,12 +198,15 @@ async function best(makers: Array<[string, Maker]>, measure: (s: Server) => Prom
   return bestOf;
 }
 
-function table(title: string, unit: string, figures: Map<string, number>, goals: Array<[string, number]>): void {
+function table(title: string, unit: string, all: Map<string, Figure>, goals: Array<[string, number]>): void {
+  const figures = new Map([...all].map(([name, f]) => [name, f.rate]));
   const base = figures.get('edgeloop') ?? 0;
   console.log(`\n${title}`);
   for (const [name, x] of figures) {
     const ratio = name === 'edgeloop' || x === 0 ? '' : `   edgeloop/${name} ${(base / x).toFixed(2)}x`;
-    console.log(`  ${name.padEnd(12)}${fmt(Math.round(x)).padStart(12)} ${unit}${ratio}`);
+    const f = all.get(name);
+    const cpu = f?.serverUs !== undefined ? `   CPU-us per delivery: server ${f.serverUs.toFixed(3)}, client ${f.clientUs?.toFixed(3)}` : '';
+    console.log(`  ${name.padEnd(12)}${fmt(Math.round(x)).padStart(12)} ${unit}${ratio}${cpu}`);
   }
   for (const [peer, want] of goals) {
     const x = figures.get(peer);
@@ -191,14 +227,16 @@ function edgeloopServer(loops: number): Promise<Server> {
   fs.writeFileSync(file, edgeloopScript(loops));
   return spawnServer('edgeloop', [process.execPath, file]);
 }
-const echoMakers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(1)]];
-if (havePeers) echoMakers.push(['ws', () => spawnServer('ws', [process.execPath, '-e', WS_ECHO], peersDir)]);
-if (bun) echoMakers.push(['bun', () => spawnServer('bun', [bun, '-e', BUN_SERVER], peersDir)]);
-const echo = await best(echoMakers, echoRate);
-table(`echo: ${connections} connections x pipeline ${pipeline}, one loop`, 'messages/s', echo, [
-  ['ws', 3],
-  ['bun', 1],
-]);
+if (!values['no-echo']) {
+  const echoMakers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(1)]];
+  if (havePeers) echoMakers.push(['ws', () => spawnServer('ws', [process.execPath, '-e', WS_ECHO], peersDir)]);
+  if (bun) echoMakers.push(['bun', () => spawnServer('bun', [bun, '-e', BUN_SERVER], peersDir)]);
+  const echo = await best(echoMakers, echoRate);
+  table(`echo: ${connections} connections x pipeline ${pipeline}, one loop`, 'messages/s', echo, [
+    ['ws', 3],
+    ['bun', 1],
+  ]);
+}
 
 if (!values['no-fanout']) {
   const fanMakers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(2)]];

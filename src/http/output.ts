@@ -91,6 +91,12 @@ export class Output {
     this.len += n;
   }
 
+  /** Sends `b` to `conn` as it is, without a copy into the scratch (after what is pending; `b` may be shared). */
+  sendTo(conn: TcpConnection, b: Uint8Array): void {
+    this.begin(conn);
+    this.direct(b);
+  }
+
   /** Sends what has collected for the owner. Returns conn.send's backpressure verdict. */
   flush(): boolean {
     this.scheduled = false;

@@ -61,6 +61,8 @@ export class WsLoop {
   private sweeper: Timer | null = null;
   private readonly tick: number;
   private readonly sharedCodecs = new Map<number, DeflateCodec>();
+  /** Subscribers with published frames queued this turn (see ServerWebSocket.queueFrame). */
+  private fanout: ServerWebSocket[] = [];
 
   constructor(
     readonly loop: EventLoop,
@@ -156,7 +158,37 @@ export class WsLoop {
     if (out.pending > 0 && out.batching === 0) out.flush();
   }
 
-  /** One frame built once, sent to each local subscriber under its own backpressure rules. */
+  /** @internal `ws` queued its first published frame this turn: write it (and what follows) when the turn ends. */
+  queueFanout(ws: ServerWebSocket): void {
+    if (this.fanout.push(ws) === 1) this.loop.queueInLoop(this.flushFanout);
+  }
+
+  /**
+   * One write per subscriber for everything published to it this turn. Subscribers of the
+   * same topics got the same frames: their bytes are joined once and the buffer is shared.
+   */
+  private readonly flushFanout = (): void => {
+    const subs = this.fanout;
+    this.fanout = [];
+    const out = this.output;
+    let last: Uint8Array[] | null = null;
+    let joined: Uint8Array = new Uint8Array(0);
+    for (const ws of subs) {
+      const q = ws.takeQueued();
+      if (q === null) continue;
+      if (last === null || !sameFrames(q, last)) {
+        last = q;
+        joined = (q.length === 1 ? q[0] : undefined) ?? globalThis.Buffer.concat(q);
+      }
+      try {
+        out.sendTo(ws.conn, joined);
+      } catch (err) {
+        this.reportError(err);
+      }
+    }
+  };
+
+  /** One frame built once, queued to each local subscriber under its own backpressure rules. */
   private sendLocal(topic: string, payload: Uint8Array, binary: boolean, exclude: ServerWebSocket | null, original: WsData): number {
     const subs = this.topics.get(topic);
     if (subs === undefined) return 0;
@@ -173,11 +205,11 @@ export class WsLoop {
         compressed ??= new Map();
         let f = compressed.get(codec);
         if (f === undefined) compressed.set(codec, (f = encodeFrame(first | RSV1, codec.deflate(payload))));
-        ws.sendRaw(f, original);
+        ws.queueFrame(f, original);
         continue;
       }
       frame ??= encodeFrame(first, payload);
-      ws.sendRaw(frame, original);
+      ws.queueFrame(frame, original);
     }
     return n;
   }
@@ -204,4 +236,10 @@ export class WsLoop {
       }
     }
   };
+}
+
+function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

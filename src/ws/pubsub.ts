@@ -158,8 +158,12 @@ class Ring {
     } finally {
       Atomics.store(w, 2, 0);
     }
-    native.eventfdWrite(this.eventfd, 1);
     return true;
+  }
+
+  /** Wakes the consumer (once for every record written since the last call). */
+  signal(): void {
+    native.eventfdWrite(this.eventfd, 1);
   }
 
   private copyIn(at: number, src: Uint8Array): void {
@@ -197,6 +201,9 @@ export class Bus {
   /** Records a full ring could not take yet, per target loop, in order. */
   private readonly backlog: Uint8Array[][];
   private retry: NodeJS.Timeout | null = null;
+  /** Rings written this turn and not yet signalled: one wakeup per loop per turn, not per message. */
+  private readonly unsignalled: boolean[];
+  private signalQueued = false;
   /** Messages arriving in pieces, per publisher. */
   private readonly partial = new Map<number, { topic: string; binary: boolean; parts: Uint8Array[]; len: number }>();
 
@@ -208,6 +215,7 @@ export class Bus {
     this.counts = new TopicCounts(h.counts, h.loops);
     this.rings = h.rings.map((r) => new Ring(r.sab, r.eventfd));
     this.backlog = this.rings.map(() => []);
+    this.unsignalled = this.rings.map(() => false);
   }
 
   count(topic: string, delta: number): void {
@@ -227,9 +235,12 @@ export class Bus {
       records ??= this.encode(topic, payload, binary);
       targets++;
       const q = this.backlog[i]!;
+      let wrote = false;
       for (const r of records) {
         if (q.length > 0 || !this.rings[i]!.write(r)) q.push(r);
+        else wrote = true;
       }
+      if (wrote) this.signalSoon(i);
       if (q.length > 0) this.scheduleRetry();
     }
     return targets;
@@ -299,6 +310,27 @@ export class Bus {
     }
   }
 
+  /**
+   * The consumer is woken once the current turn of this thread ends (a microtask runs right
+   * after the loop's batch of events, or after the server thread's current task): every
+   * record written until then is drained by that one wakeup.
+   */
+  private signalSoon(ring: number): void {
+    this.unsignalled[ring] = true;
+    if (this.signalQueued) return;
+    this.signalQueued = true;
+    queueMicrotask(this.signalAll);
+  }
+
+  private readonly signalAll = (): void => {
+    this.signalQueued = false;
+    for (let i = 0; i < this.rings.length; i++) {
+      if (!this.unsignalled[i]) continue;
+      this.unsignalled[i] = false;
+      this.rings[i]!.signal();
+    }
+  };
+
   private scheduleRetry(): void {
     if (this.retry !== null) return;
     this.retry = setTimeout(() => {
@@ -308,7 +340,10 @@ export class Bus {
         const q = this.backlog[i]!;
         let k = 0;
         while (k < q.length && this.rings[i]!.write(q[k]!)) k++;
-        if (k > 0) q.splice(0, k);
+        if (k > 0) {
+          q.splice(0, k);
+          this.rings[i]!.signal();
+        }
         if (q.length > 0) left = true;
       }
       if (left) this.scheduleRetry();

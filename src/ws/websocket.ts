@@ -27,6 +27,9 @@ export const WS_CLOSED = 3;
 /** Messages shorter than this are never compressed: the deflate overhead outweighs the gain. */
 export const COMPRESS_MIN = 64;
 
+/** Published frames queued for one subscriber are written at once past this many bytes, not at the turn's end. */
+const QUEUE_FLUSH_BYTES = 16 * 1024;
+
 /** Bytes of `data` as a view (strings are encoded). */
 export function dataBytes(data: WsData): Uint8Array {
   if (typeof data === 'string') return globalThis.Buffer.from(data, 'utf8');
@@ -60,6 +63,9 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   private paused = false;
   private wantDrain = false;
   private topics: Set<string> | null = null;
+  /** Published frames waiting for the end of the loop turn, to leave in one write with the turn's others. */
+  private queued: Uint8Array[] | null = null;
+  private queuedBytes = 0;
   private sentClose = false;
   private gotClose = false;
   private code: number = CloseCode.Abnormal;
@@ -92,7 +98,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   /** Bytes queued for this socket and not yet taken by the kernel. */
   get bufferedAmount(): number {
     const out = this.out;
-    return this.conn.bufferedAmount + (out.owner === this.conn ? out.pending : 0);
+    return this.conn.bufferedAmount + (out.owner === this.conn ? out.pending : 0) + this.queuedBytes;
   }
 
   /**
@@ -165,13 +171,47 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     return this.sent(size);
   }
 
-  /** @internal A whole prebuilt frame, header included. */
-  sendRaw(frame: Uint8Array, original: WsData): SendResult {
+  /**
+   * @internal A whole prebuilt frame, header included, shared by every subscriber (pub/sub).
+   * It waits with this turn's other published frames for WsLoop's end-of-turn flush, so a
+   * subscriber gets one write per turn, not one per message; anything sent to this socket
+   * meanwhile goes out behind it (see writeQueued).
+   */
+  queueFrame(frame: Uint8Array, original: WsData): SendResult {
     if (this.readyState !== WS_OPEN) return SendStatus.DROPPED;
     if (!this.admit(frame.length, original)) return SendStatus.DROPPED;
-    this.out.begin(this.conn);
-    this.out.bytes(frame);
-    return this.sent(frame.length);
+    if (this.queued === null) {
+      this.queued = [frame];
+      this.wl.queueFanout(this);
+    } else this.queued.push(frame);
+    this.queuedBytes += frame.length;
+    if (this.queuedBytes >= QUEUE_FLUSH_BYTES) {
+      // Batching saves syscalls for small frames only; big ones meet the kernel (and backpressure) now.
+      this.writeQueued();
+      this.out.flush();
+    }
+    if (this.conn.bufferedAmount > 0) {
+      this.wantDrain = true;
+      return SendStatus.BACKPRESSURE;
+    }
+    return frame.length;
+  }
+
+  /** @internal The frames queued this turn (taken: the caller writes them), or null. */
+  takeQueued(): Uint8Array[] | null {
+    const q = this.queued;
+    this.queued = null;
+    this.queuedBytes = 0;
+    return this.readyState === WS_CLOSED ? null : q;
+  }
+
+  /** Published frames still waiting go into the output first, so nothing overtakes them. */
+  private writeQueued(): void {
+    const q = this.takeQueued();
+    if (q === null) return;
+    const out = this.out;
+    out.begin(this.conn);
+    for (const f of q) out.bytes(f);
   }
 
   /** Backpressure rules: false when the frame must be dropped (or the socket was closed for it). */
@@ -193,6 +233,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   }
 
   private header(first: number, len: number): void {
+    if (this.queued !== null) this.writeQueued();
     const out = this.out;
     out.begin(this.conn);
     out.byte(first);
@@ -386,6 +427,8 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   onClose(): void {
     if (this.readyState === WS_CLOSED) return;
     this.readyState = WS_CLOSED;
+    this.queued = null;
+    this.queuedBytes = 0;
     this.receiver.finish();
     if (this.topics !== null) {
       for (const t of this.topics) this.wl.topics.remove(t, this);
@@ -461,6 +504,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
 
   /** FIN after everything queued, our close frame included (it may still sit in the loop's Output). */
   private closeTcp(): void {
+    if (this.queued !== null) this.writeQueued();
     if (this.out.owner === this.conn && this.out.pending > 0) this.out.flush();
     this.conn.close();
   }
