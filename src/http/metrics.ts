@@ -6,8 +6,8 @@
  * Thread: the loop thread that serves a scrape; each thread builds its own
  * registry on its first scrape. Owns that registry.
  *
- * A new counter is a row in COUNTERS reading a LoopStatsSnapshot field (the
- * TLS and WebSocket rows read slots those layers fill).
+ * A new counter is a row in COUNTERS (a gauge: GAUGES) reading a
+ * LoopStatsSnapshot field.
  */
 import * as client from 'prom-client';
 import { DURATION_BUCKETS, type LoopStatsSnapshot } from '../reactor/LoopStats.js';
@@ -47,13 +47,22 @@ const COUNTERS: readonly CounterRow[] = [
   { name: 'edgeloop_http_requests_total', help: 'HTTP requests received (heads parsed).', read: (s) => s.requests },
   { name: 'edgeloop_http_responses_total', help: 'HTTP responses sent, by status class.', read: (s) => s.responses, label: 'code' },
   { name: 'edgeloop_tls_handshakes_total', help: 'TLS handshakes completed.', read: (s) => s.tlsHandshakes },
-  { name: 'edgeloop_tls_handshake_errors_total', help: 'TLS handshakes that failed.', read: (s) => s.tlsHandshakeErrors },
+  {
+    name: 'edgeloop_tls_handshake_errors_total',
+    help: 'TLS handshakes that did not complete: an error, a timeout, or the connection ended first.',
+    read: (s) => s.tlsHandshakeErrors,
+  },
   {
     name: 'edgeloop_websocket_messages_total',
-    help: 'WebSocket messages, by direction.',
+    help: 'WebSocket data messages, by direction: in received, out queued to send (a publish counts one per subscriber).',
     read: (s) => ({ in: s.wsMessagesIn, out: s.wsMessagesOut }),
     label: 'direction',
   },
+];
+
+const GAUGES: readonly { name: string; help: string; read: (s: LoopStatsSnapshot) => number }[] = [
+  { name: 'edgeloop_open_connections', help: 'Connections open now.', read: (s) => s.active },
+  { name: 'edgeloop_websocket_open_connections', help: 'WebSocket connections open now.', read: (s) => s.wsOpen },
 ];
 
 const DURATION = 'edgeloop_http_request_duration_seconds';
@@ -80,16 +89,18 @@ export function buildRegistry(stats: Stats): client.Registry {
       },
     });
   }
-  const open: client.Gauge = new client.Gauge({
-    name: 'edgeloop_open_connections',
-    help: 'Connections open now.',
-    labelNames: ['loop'],
-    registers: [registry],
-    collect() {
-      open.reset();
-      for (const s of stats()) open.set({ loop: String(s.loop) }, s.active);
-    },
-  });
+  for (const row of GAUGES) {
+    const gauge: client.Gauge = new client.Gauge({
+      name: row.name,
+      help: row.help,
+      labelNames: ['loop'],
+      registers: [registry],
+      collect() {
+        gauge.reset();
+        for (const s of stats()) gauge.set({ loop: String(s.loop) }, row.read(s));
+      },
+    });
+  }
   registry.registerMetric(durationHistogram(stats) as unknown as client.Metric);
   return registry;
 }

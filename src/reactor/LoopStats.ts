@@ -32,11 +32,14 @@ export const STAT_FIELDS = [
   'responses5xx',
   /** Sum of request durations, seconds (the histogram's _sum). */
   'requestSeconds',
-  /** Slots for the TLS and WebSocket layers: they count here, /metrics exports them. */
+  /** TLS handshakes completed, and failed (an error, a timeout or the connection gone first). */
   'tlsHandshakes',
   'tlsHandshakeErrors',
+  /** WebSocket data messages received (whole messages), and queued to send (pub/sub: one per subscriber). */
   'wsMessagesIn',
   'wsMessagesOut',
+  /** WebSocket connections open now (a gauge, like active). */
+  'wsOpen',
 ] as const;
 
 /** Upper bounds (seconds) of the request-duration histogram's buckets. */
@@ -82,6 +85,7 @@ export interface LoopStatsSnapshot {
   tlsHandshakeErrors: number;
   wsMessagesIn: number;
   wsMessagesOut: number;
+  wsOpen: number;
 }
 
 export class LoopStats {
@@ -124,6 +128,11 @@ export class LoopStats {
     c[DURATION_BASE + i]!++;
   }
 
+  /** A TLS handshake ended: completed or not. */
+  tlsHandshake(ok: boolean): void {
+    this.c[ok ? S.tlsHandshakes : S.tlsHandshakeErrors]!++;
+  }
+
   snapshot(): LoopStatsSnapshot {
     const c = this.c;
     return {
@@ -157,6 +166,7 @@ export class LoopStats {
       tlsHandshakeErrors: c[S.tlsHandshakeErrors]!,
       wsMessagesIn: c[S.wsMessagesIn]!,
       wsMessagesOut: c[S.wsMessagesOut]!,
+      wsOpen: c[S.wsOpen]!,
     };
   }
 }

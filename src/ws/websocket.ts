@@ -12,6 +12,7 @@
  */
 import type { Buffer as ReactorBuffer } from '../reactor/Buffer.js';
 import type { TcpConnection } from '../reactor/TcpConnection.js';
+import { S } from '../reactor/LoopStats.js';
 import type { Output } from '../http/output.js';
 import type { DeflateCodec } from './deflate.js';
 import { closePayload, CloseCode, FIN, headerSize, isValidCloseCode, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RSV1 } from './frame.js';
@@ -118,6 +119,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
       this.header(FIN | op, len);
       if (len === data.length) this.out.ascii(data);
       else this.out.utf8(data, len);
+      this.wl.loop.stats.c[S.wsMessagesOut]!++;
       return this.sent(headerSize(len) + len);
     }
     let payload = dataBytes(data);
@@ -168,6 +170,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     if (!this.admit(size, original ?? payload)) return SendStatus.DROPPED;
     this.header(first, payload.length);
     this.out.bytes(payload);
+    this.wl.loop.stats.c[S.wsMessagesOut]!++;
     return this.sent(size);
   }
 
@@ -180,6 +183,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   queueFrame(frame: Uint8Array, original: WsData): SendResult {
     if (this.readyState !== WS_OPEN) return SendStatus.DROPPED;
     if (!this.admit(frame.length, original)) return SendStatus.DROPPED;
+    this.wl.loop.stats.c[S.wsMessagesOut]!++;
     if (this.queued === null) {
       this.queued = [frame];
       this.wl.queueFanout(this);
@@ -379,6 +383,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   /** @internal The 101 is out: the socket is open. `rest`: bytes the client sent right behind the handshake. */
   start(rest: Uint8Array | null): void {
     this.wl.add(this);
+    this.wl.loop.stats.c[S.wsOpen]!++;
     const open = this.wl.handlers.open;
     const out = this.out;
     out.batching++;
@@ -435,6 +440,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
       this.topics = null;
     }
     this.wl.remove(this);
+    this.wl.loop.stats.c[S.wsOpen]!--;
     if (this.codec !== null && this.wl.options.compression === 'dedicated') this.codec.close();
     const h = this.wl.handlers.close;
     if (h) this.wl.call(() => h(this, this.code, this.reason));
@@ -464,6 +470,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
 
   onData(data: Uint8Array, binary: boolean, owned: boolean): void {
     if (this.readyState !== WS_OPEN) return; // after our close frame, data is discarded (RFC 6455 5.5.1)
+    this.wl.loop.stats.c[S.wsMessagesIn]!++;
     const h = this.wl.handlers.message;
     if (!h) return;
     const b = globalThis.Buffer.from(data.buffer, data.byteOffset, data.length);

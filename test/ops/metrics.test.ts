@@ -1,15 +1,17 @@
 /**
  * /metrics: every loop's counters in the Prometheus text format, checked by
- * `promtool check metrics`, and moving under a bounded load.
+ * `promtool check metrics`, and moving under a bounded load: HTTP, TLS
+ * handshakes (curl, openssl s_client) and WebSocket messages (the `ws` package).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { serve, type HttpServer } from '../../src/http/index.js';
 import { request1 } from '../http/wire.js';
-import { startCli } from '../helpers.js';
+import WebSocket from 'ws';
+import { execTool, requireTool, startCli, waitFor, within } from '../helpers.js';
+import { testCerts } from '../tls/certs.js';
 import { run } from './tools.js';
-import { requireTool } from '../helpers.js';
 
 type Samples = Map<string, number>;
 
@@ -59,6 +61,10 @@ async function load(port: number, n: number, path = '/hello'): Promise<void> {
 async function checked(t: TestContext, server: HttpServer): Promise<Samples> {
   const { text, type } = await scrape(server.port);
   assert.equal(type, 'text/plain; version=0.0.4; charset=utf-8');
+  return promtoolChecked(t, text);
+}
+
+async function promtoolChecked(t: TestContext, text: string): Promise<Samples> {
   const r = await promtool(text);
   assert.equal(r.code, 0, `promtool check metrics:\n${r.out}\n${text}`);
   t.diagnostic(`promtool: ok (${text.split('\n').length} lines)`);
@@ -146,4 +152,60 @@ test('edgeloop serve: GET /metrics passes promtool', async (t) => {
     cli.child.kill('SIGTERM');
     await cli.exit;
   }
+});
+
+test('TLS handshakes (curl, openssl s_client) and WebSocket messages and open sockets (ws over wss) move in /metrics on both loops', async (t) => {
+  if (!requireTool(t, 'promtool') || !requireTool(t, 'curl') || !requireTool(t, 'openssl')) return;
+  const certs = testCerts();
+  // dispatcher round-robin: consecutive connections alternate between the two loops
+  const server = await serve({
+    port: 0,
+    loops: 2,
+    accept: 'dispatcher',
+    tls: { cert: certs.ecCert, key: certs.ecKey },
+    module: new URL('./fixtures/upgrade-web-app.js', import.meta.url),
+    metrics: '/metrics',
+  });
+  t.after(() => server.stop({ timeout: 500 }));
+  const url = `https://127.0.0.1:${server.port}/metrics`;
+  const scrapeTls = async (): Promise<Samples> => {
+    const r = await execTool('curl', ['-sS', '--cacert', certs.caFile, url]);
+    assert.equal(r.code, 0, r.stderr);
+    return promtoolChecked(t, r.stdout);
+  };
+  const before = await scrapeTls();
+  for (let i = 0; i < 4; i++) assert.equal((await execTool('curl', ['-sS', '-o', '/dev/null', '--cacert', certs.caFile, url])).code, 0);
+  const s = await execTool('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-CAfile', certs.caFile, '-verify_return_error'], '');
+  assert.match(s.stdout, /Verify return code: 0/);
+  // Two handshakes that fail: TLS 1.1 is below the server's minimum.
+  for (let i = 0; i < 2; i++) assert.notEqual((await execTool('curl', ['-sS', '--tlsv1.1', '--tls-max', '1.1', '--cacert', certs.caFile, url])).code, 0);
+
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < 4; i++) {
+    const ws = new WebSocket(`wss://127.0.0.1:${server.port}/`, { ca: certs.ca, perMessageDeflate: false });
+    await within(5000, new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)), 'wss open');
+    sockets.push(ws);
+  }
+  let echoed = 0;
+  for (const ws of sockets) ws.on('message', () => echoed++);
+  for (const ws of sockets) for (let k = 0; k < 5; k++) ws.send(`m${k}`);
+  await waitFor(() => echoed === 20, 5000, 'every echo');
+  const during = await scrapeTls();
+  const grew = (name: string, labels = ''): number => total(during, name, labels) - total(before, name, labels);
+  // 4 curl + 1 openssl + 4 wss + this scrape; the first scrape's handshake was counted before it answered.
+  assert.equal(grew('edgeloop_tls_handshakes_total'), 10);
+  assert.equal(grew('edgeloop_tls_handshake_errors_total'), 2);
+  assert.equal(grew('edgeloop_websocket_messages_total', 'direction="in"'), 20);
+  assert.equal(grew('edgeloop_websocket_messages_total', 'direction="out"'), 20);
+  assert.equal(total(during, 'edgeloop_websocket_open_connections'), 4);
+  for (const loop of ['0', '1']) {
+    assert.ok(total(during, 'edgeloop_websocket_messages_total', `loop="${loop}",direction="in"`) > 0, `loop ${loop} counted messages`);
+    assert.ok(total(during, 'edgeloop_tls_handshakes_total', `loop="${loop}"`) > 0, `loop ${loop} counted handshakes`);
+  }
+  const closes = sockets.map((ws) => within(5000, new Promise((resolve) => ws.once('close', resolve)), 'ws close'));
+  for (const ws of sockets) ws.close();
+  await Promise.all(closes);
+  let after = await scrapeTls();
+  for (let i = 0; i < 20 && total(after, 'edgeloop_websocket_open_connections') !== 0; i++) after = await scrapeTls();
+  assert.equal(total(after, 'edgeloop_websocket_open_connections'), 0, 'the gauge falls back when the sockets close');
 });

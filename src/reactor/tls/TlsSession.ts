@@ -309,6 +309,7 @@ export class TlsSession {
   private reportHandshake(err?: Error): void {
     if (this.handshakeReported) return;
     this.handshakeReported = true;
+    this.conn.loop.stats.tlsHandshake(err === undefined);
     this.opts.onHandshake?.(err);
   }
 
