@@ -1,10 +1,11 @@
 /**
- * The files in deploy/ run as written: HAProxy in front of two edgeloop
- * instances restarted in turn under load, nginx proxying with upstream
+ * The files in deploy/ run as written: HAProxy (PROXY v2, /healthz checks,
+ * retries) in front of two edgeloop instances restarted in turn under load,
+ * and, for reference, two nginx instances restarted the same way; nginx proxying with upstream
  * keep-alive and X-Forwarded-For, the systemd unit through systemd-analyze,
  * the Kubernetes manifests through a YAML parser.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,8 +13,9 @@ import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../src/http/index.js';
-import { freePort, requireTool, sleep, within } from '../helpers.js';
-import { startServe, wrk, type Serve } from './support.js';
+import { freePort, requireTool, sleep, waitFor, within } from '../helpers.js';
+import { startServe, wrk, type Serve, type WrkResult } from './support.js';
+import { run, startNginx, tempDir } from './tools.js';
 
 const deploy = fileURLToPath(new URL('../../../deploy/', import.meta.url));
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -45,44 +47,112 @@ function stopChild(c: ChildProcess): Promise<void> {
   });
 }
 
-test('HAProxy (deploy/haproxy.cfg) with /healthz checks: two edgeloop instances restarted in turn under wrk: 0 failed', async (t) => {
-  if (!requireTool(t, 'haproxy') || !requireTool(t, 'wrk')) return;
+/** A server behind HAProxy: where it listens, and how it is restarted in place. */
+interface Backend {
+  readonly port: number;
+  /** Stops it the way its operators do, waits until it is gone, starts it again on the same port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `edgeloop serve --proxy-protocol` as deploy/haproxy.cfg says to run it; restarted with SIGTERM. */
+async function edgeloopBackend(): Promise<Backend> {
+  const flags = ['--loops', '1', '--proxy-protocol', '--drain-delay', '1s', '--stop-timeout', '3s'];
+  let s: Serve = await startServe(['--port', '0', ...flags]);
+  return {
+    get port() {
+      return s.port;
+    },
+    async restart() {
+      s.child.kill('SIGTERM');
+      assert.equal(await within(15_000, s.exit, 'edgeloop exit'), 0);
+      s = await startServe(['--port', String(s.port), ...flags]);
+    },
+    async stop() {
+      s.child.kill('SIGTERM');
+      await within(10_000, s.exit, 'edgeloop exit');
+    },
+  };
+}
+
+/** nginx taking PROXY protocol, answering /healthz and /hello itself; restarted with `nginx -s quit`. */
+async function nginxBackend(t: TestContext): Promise<Backend> {
+  const dir = tempDir(t, 'edgeloop-nginx-');
+  const port = await freePort();
+  const conf = {
+    master: true,
+    http: `  server {
+    listen 127.0.0.1:${port} proxy_protocol;
+    location = /healthz { return 200 "ok\\n"; }
+    location / { return 200 "hello"; }
+  }`,
+  };
+  await startNginx(t, dir, port, conf);
+  return {
+    port,
+    async restart() {
+      const q = await run('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-s', 'quit']);
+      assert.equal(q.code, 0, q.stderr);
+      await waitFor(() => !fs.existsSync(path.join(dir, 'nginx.pid')), 10_000, 'nginx quit');
+      await startNginx(t, dir, port, conf);
+    },
+    async stop() {}, // startNginx stops it after the test
+  };
+}
+
+/** deploy/haproxy.cfg, as written, in front of a and b; wrk through it while each is restarted in turn. */
+async function rollingRestart(a: Backend, b: Backend, seconds: number): Promise<WrkResult> {
+  const cfg = path.join(deploy, 'haproxy.cfg');
+  const text = fs.readFileSync(cfg, 'utf8');
+  for (const want of [/^\s*default-server .*\bsend-proxy-v2\b.*\bcheck\b/m, /^\s*option httpchk GET \/healthz$/m, /^\s*retries \d+$/m, /^\s*option redispatch/m]) {
+    assert.match(text, want, 'deploy/haproxy.cfg: PROXY v2, health checks on /healthz, retries');
+  }
   const front = await freePort();
-  const edge = ['--loops', '1', '--drain-delay', '1s', '--stop-timeout', '3s'];
-  let a: Serve = await startServe(['--port', '0', ...edge]);
-  let b: Serve = await startServe(['--port', '0', ...edge]);
   const env = { ...process.env, FRONT_BIND: `127.0.0.1:${front}`, EDGE_A: `127.0.0.1:${a.port}`, EDGE_B: `127.0.0.1:${b.port}` };
-  const check = spawnSync('haproxy', ['-c', '-f', path.join(deploy, 'haproxy.cfg')], { env, encoding: 'utf8' });
+  const check = spawnSync('haproxy', ['-c', '-f', cfg], { env, encoding: 'utf8' });
   assert.equal(check.status, 0, `haproxy -c: ${check.stdout}${check.stderr}`);
-  const haproxy = spawn('haproxy', ['-db', '-f', path.join(deploy, 'haproxy.cfg')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const haproxy = spawn('haproxy', ['-db', '-f', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   haproxy.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   try {
     await waitHttp(`http://127.0.0.1:${front}/hello`, (s) => s === 200);
-    const load = wrk(`http://127.0.0.1:${front}/hello`, 8);
+    const load = wrk(`http://127.0.0.1:${front}/hello`, seconds);
     await sleep(800);
-    for (const which of ['a', 'b'] as const) {
-      const old = which === 'a' ? a : b;
-      old.child.kill('SIGTERM');
-      assert.equal(await within(15_000, old.exit, `${which} exit`), 0);
-      const fresh = await startServe(['--port', String(old.port), ...edge]);
-      if (which === 'a') a = fresh;
-      else b = fresh;
+    for (const backend of [a, b]) {
+      await backend.restart();
       await sleep(1000); // HAProxy's check (rise 1, inter 200ms) brings it back
     }
     const r = await load;
-    assert.ok(r.requests > 500, r.output);
-    assert.equal(r.non2xx, 0, `${r.output}\n${log}`);
-    assert.equal(r.socketErrors, 0, `${r.output}\n${log}`);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\nhaproxy: ${log}`);
+    r.output += `\nhaproxy: ${log}`;
+    return r;
   } finally {
     await stopChild(haproxy);
-    for (const s of [a, b]) {
-      s.child.kill('SIGTERM');
-      await within(10_000, s.exit, 'exit');
-    }
   }
+}
+
+test('HAProxy (deploy/haproxy.cfg: PROXY v2, /healthz checks, retries): two edgeloop instances restarted in turn under wrk: 0 failed', async (t) => {
+  if (!requireTool(t, 'haproxy') || !requireTool(t, 'wrk')) return;
+  const a = await edgeloopBackend();
+  const b = await edgeloopBackend();
+  try {
+    const r = await rollingRestart(a, b, 8);
+    t.diagnostic(`edgeloop rolling restart: ${r.requests} requests, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors`);
+    assert.ok(r.requests > 500, r.output);
+    assert.equal(r.non2xx, 0, r.output);
+    assert.equal(r.socketErrors, 0, r.output);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+test('reference: the same rolling restart with nginx instances (nginx -s quit) behind the same HAProxy config: 0 failed', async (t) => {
+  if (!requireTool(t, 'haproxy') || !requireTool(t, 'wrk') || !requireTool(t, 'nginx')) return;
+  const r = await rollingRestart(await nginxBackend(t), await nginxBackend(t), 5);
+  t.diagnostic(`nginx rolling restart: ${r.requests} requests, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors`);
+  assert.ok(r.requests > 500, r.output);
+  assert.equal(r.non2xx, 0, r.output);
+  assert.equal(r.socketErrors, 0, r.output);
 });
 
 test('nginx (deploy/nginx.conf) proxying with upstream keep-alive: wrk 0 errors, X-Forwarded-For reaches the handler, connections reused', async (t) => {
