@@ -105,10 +105,28 @@ export class LoopStats {
     return new SharedArrayBuffer(loops * SLAB * 8);
   }
 
-  static readAll(shared: SharedArrayBuffer): LoopStatsSnapshot[] {
-    const n = shared.byteLength / (SLAB * 8);
+  /**
+   * Every loop's counters. Given several buffers (the generations of a
+   * reloading server), loop i's counters are the sum of slab i of each.
+   */
+  static readAll(shared: SharedArrayBuffer | readonly SharedArrayBuffer[]): LoopStatsSnapshot[] {
+    const sabs = shared instanceof SharedArrayBuffer ? [shared] : shared;
+    if (sabs.length === 1) {
+      const only = sabs[0]!;
+      return Array.from({ length: only.byteLength / (SLAB * 8) }, (_, i) => new LoopStats(i, only).snapshot());
+    }
+    const n = Math.max(0, ...sabs.map((s) => s.byteLength / (SLAB * 8)));
     const out: LoopStatsSnapshot[] = [];
-    for (let i = 0; i < n; i++) out.push(new LoopStats(i, shared).snapshot());
+    const sum = new Float64Array(SLAB);
+    for (let i = 0; i < n; i++) {
+      sum.fill(0);
+      for (const sab of sabs) {
+        if ((i + 1) * SLAB * 8 > sab.byteLength) continue;
+        const c = new Float64Array(sab, i * SLAB * 8, SLAB);
+        for (let j = 0; j < SLAB; j++) sum[j]! += c[j]!;
+      }
+      out.push(snapshotOf(i, sum));
+    }
     return out;
   }
 
@@ -134,39 +152,43 @@ export class LoopStats {
   }
 
   snapshot(): LoopStatsSnapshot {
-    const c = this.c;
-    return {
-      loop: this.index,
-      accepted: c[S.accepted]!,
-      active: c[S.active]!,
-      requests: c[S.requests]!,
-      bytesIn: c[S.bytesIn]!,
-      bytesOut: c[S.bytesOut]!,
-      acceptWakeups: c[S.acceptWakeups]!,
-      acceptEmptyWakeups: c[S.acceptEmptyWakeups]!,
-      shed: c[S.shed]!,
-      closed: {
-        peer: c[S.closedPeer]!,
-        local: c[S.closedLocal]!,
-        reset: c[S.closedReset]!,
-        error: c[S.closedError]!,
-        timeout: c[S.closedTimeout]!,
-        shutdown: c[S.closedShutdown]!,
-      },
-      proxyRejected: c[S.proxyRejected]!,
-      responses: {
-        '1xx': c[S.responses1xx]!,
-        '2xx': c[S.responses2xx]!,
-        '3xx': c[S.responses3xx]!,
-        '4xx': c[S.responses4xx]!,
-        '5xx': c[S.responses5xx]!,
-      },
-      requestSeconds: { sum: c[S.requestSeconds]!, buckets: Array.from(c.subarray(DURATION_BASE, SLAB)) },
-      tlsHandshakes: c[S.tlsHandshakes]!,
-      tlsHandshakeErrors: c[S.tlsHandshakeErrors]!,
-      wsMessagesIn: c[S.wsMessagesIn]!,
-      wsMessagesOut: c[S.wsMessagesOut]!,
-      wsOpen: c[S.wsOpen]!,
-    };
+    return snapshotOf(this.index, this.c);
   }
+}
+
+/** The named counters of one slab (or of a sum of slabs). */
+function snapshotOf(index: number, c: Float64Array): LoopStatsSnapshot {
+  return {
+    loop: index,
+    accepted: c[S.accepted]!,
+    active: c[S.active]!,
+    requests: c[S.requests]!,
+    bytesIn: c[S.bytesIn]!,
+    bytesOut: c[S.bytesOut]!,
+    acceptWakeups: c[S.acceptWakeups]!,
+    acceptEmptyWakeups: c[S.acceptEmptyWakeups]!,
+    shed: c[S.shed]!,
+    closed: {
+      peer: c[S.closedPeer]!,
+      local: c[S.closedLocal]!,
+      reset: c[S.closedReset]!,
+      error: c[S.closedError]!,
+      timeout: c[S.closedTimeout]!,
+      shutdown: c[S.closedShutdown]!,
+    },
+    proxyRejected: c[S.proxyRejected]!,
+    responses: {
+      '1xx': c[S.responses1xx]!,
+      '2xx': c[S.responses2xx]!,
+      '3xx': c[S.responses3xx]!,
+      '4xx': c[S.responses4xx]!,
+      '5xx': c[S.responses5xx]!,
+    },
+    requestSeconds: { sum: c[S.requestSeconds]!, buckets: Array.from(c.subarray(DURATION_BASE, SLAB)) },
+    tlsHandshakes: c[S.tlsHandshakes]!,
+    tlsHandshakeErrors: c[S.tlsHandshakeErrors]!,
+    wsMessagesIn: c[S.wsMessagesIn]!,
+    wsMessagesOut: c[S.wsMessagesOut]!,
+    wsOpen: c[S.wsOpen]!,
+  };
 }

@@ -187,8 +187,14 @@ export class TcpServer {
   private readonly strategy: AcceptStrategy;
   private listenFds: number[] = [];
   private gen: Generation | undefined;
-  /** The current (or, once stopped, the last) generation's counters: they stay readable after stop(). */
-  private statsSab: SharedArrayBuffer | undefined;
+  /**
+   * Two counter buffers that generations take in turn: a reload's new loops
+   * write the one the old loops do not, and every reader sums both, so no
+   * counter goes backwards across reloads (a generation reuses a buffer only
+   * once the one before it there has stopped: reloads run one at a time).
+   * They stay readable after stop().
+   */
+  private statsSabs: readonly SharedArrayBuffer[] = [];
   private rr = 0;
   private status: 'new' | 'starting' | 'listening' | 'stopping' | 'stopped' = 'new';
   private infoValue: ServerInfo | undefined;
@@ -293,13 +299,18 @@ export class TcpServer {
   }
 
   /** The listen fds this server serves on (to hand to a process taking over). */
+  /** A dispatcher thread hands connections to the loops (with one loop, that loop accepts itself). */
+  private get dispatching(): boolean {
+    return this.strategy === 'dispatcher' && this.loops > 1;
+  }
+
   get listeners(): readonly number[] {
     return this.listenFds;
   }
 
-  /** Counters of every loop of the current generation, read from shared memory. */
+  /** Counters of every loop since listen(), reloads included, read from shared memory. */
   stats(): LoopStatsSnapshot[] {
-    return this.statsSab ? LoopStats.readAll(this.statsSab) : [];
+    return this.statsSabs.length > 0 ? LoopStats.readAll(this.statsSabs) : [];
   }
 
   listen(): Promise<ServerInfo> {
@@ -316,7 +327,6 @@ export class TcpServer {
       const fds = this.handover?.fds ?? this.opts.listenFds;
       this.infoValue = fds ? this.adopt(fds) : await this.create();
       this.gen = await this.startGeneration(this.loops === 1 ? 'local' : 'workers');
-      this.statsSab = this.gen.statsSab;
       // stop() came while we were starting: undo it all rather than report a server that is about to go away.
       if (this.stopRequested) throw Object.assign(new Error('TcpServer.listen(): the server was stopped before it was listening'), { code: 'ERR_SERVER_STOPPED' });
       if (control !== undefined) {
@@ -397,14 +407,18 @@ export class TcpServer {
    * leaves the listen fds alone.
    */
   private async startGeneration(kind: 'local' | 'workers'): Promise<Generation> {
-    const extra = kind === 'workers' && this.strategy === 'dispatcher' ? 1 : 0;
-    const loops = kind === 'local' ? 1 : this.loops;
-    const gen: Generation = { statsSab: LoopStats.allocate(loops + extra), workers: [], local: undefined, queues: [] };
+    if (this.statsSabs.length === 0) {
+      // One slab per loop, and one for the dispatcher's own loop.
+      const slabs = this.loops + (this.dispatching ? 1 : 0);
+      this.statsSabs = [LoopStats.allocate(slabs), LoopStats.allocate(slabs)];
+    }
+    const statsSab = this.statsSabs.find((s) => s !== this.gen?.statsSab)!;
+    const gen: Generation = { statsSab, workers: [], local: undefined, queues: [] };
     try {
       if (kind === 'local') await this.startLocal(gen);
       else {
         await this.startWorkers(gen);
-        if (this.strategy === 'dispatcher') this.startDispatcher(gen);
+        if (this.dispatching) this.startDispatcher(gen);
       }
       return gen;
     } catch (err) {
@@ -416,7 +430,7 @@ export class TcpServer {
   private async startLocal(gen: Generation): Promise<void> {
     const loop = new EventLoop({ index: 0, statsBuffer: gen.statsSab });
     gen.local = { loop };
-    const ctx: ServerContext = { loop, index: 0, loops: 1, options: this.opts.moduleOptions, stats: () => LoopStats.readAll(gen.statsSab), state: this.state };
+    const ctx: ServerContext = { loop, index: 0, loops: 1, options: this.opts.moduleOptions, stats: () => LoopStats.readAll(this.statsSabs), state: this.state };
     const handlers =
       this.opts.handlers ??
       (this.opts.setup ? await this.opts.setup(ctx) : await setupFromModule(moduleHref(this.opts.module!), ctx));
@@ -438,7 +452,7 @@ export class TcpServer {
   /** The listen fds loop i accepts on: its share with reuseport, the one shared fd otherwise. */
   private fdsFor(i: number): number[] {
     const fds = this.listenFds;
-    if (this.strategy === 'dispatcher') return [];
+    if (this.dispatching) return [];
     if (this.strategy === 'exclusive') return fds;
     const mine = fds.filter((_, j) => j % this.loops === i);
     return mine.length > 0 ? mine : [fds[i % fds.length]!];
@@ -449,7 +463,7 @@ export class TcpServer {
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.loops; i++) {
       let queue: LoopQueue | undefined;
-      if (this.strategy === 'dispatcher') {
+      if (this.dispatching) {
         queue = LoopQueue.create();
         gen.queues.push(queue);
       }
@@ -459,6 +473,7 @@ export class TcpServer {
         module: href,
         moduleOptions: this.opts.moduleOptions,
         statsSab: gen.statsSab,
+        statsSabs: this.statsSabs,
         stateSab: this.state.sab,
         listenFds: this.fdsFor(i),
         exclusive: this.strategy === 'exclusive',
@@ -550,7 +565,6 @@ export class TcpServer {
     }
     const old = this.gen!;
     this.gen = await this.startGeneration('workers');
-    this.statsSab = this.gen.statsSab;
     await this.stopGeneration(old, timeout);
   }
 

@@ -19,7 +19,10 @@ export interface LoopThreadData {
   loops: number;
   module: string;
   moduleOptions: unknown;
+  /** The buffer this loop counts in. */
   statsSab: SharedArrayBuffer;
+  /** Every buffer a scrape sums (this generation's and the other one's: see TcpServer.statsSabs). */
+  statsSabs: readonly SharedArrayBuffer[];
   stateSab: SharedArrayBuffer;
   /** Listen fds this loop accepts on (none with the dispatcher: fds arrive through the queue). */
   listenFds: number[];
@@ -52,7 +55,7 @@ async function main(): Promise<void> {
       index: d.index,
       loops: d.loops,
       options: d.moduleOptions,
-      stats: () => LoopStats.readAll(d.statsSab),
+      stats: () => LoopStats.readAll(d.statsSabs),
       state: new ServerState(d.stateSab),
     });
     const server = new ServerLoop(loop, handlers, {

@@ -12,30 +12,7 @@ import WebSocket from 'ws';
 import { execTool, requireTool, startCli, waitFor, within } from '../helpers.js';
 import { testCerts } from '../tls/certs.js';
 import { run } from './tools.js';
-
-type Samples = Map<string, number>;
-
-/** `name{labels} value` lines into a map keyed by the line's name and labels as written. */
-function parseText(text: string): Samples {
-  const out: Samples = new Map();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const sp = line.lastIndexOf(' ');
-    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
-  }
-  return out;
-}
-
-/** The sum over loops of a metric whose other labels match `labels` (e.g. 'code="2xx"'). */
-function total(s: Samples, name: string, labels = ''): number {
-  let sum = 0;
-  for (const [k, v] of s) {
-    const brace = k.indexOf('{');
-    const n = brace < 0 ? k : k.slice(0, brace);
-    if (n === name && (labels === '' || k.includes(labels))) sum += v;
-  }
-  return sum;
-}
+import { parseMetrics, sumMetric, type Samples } from './support.js';
 
 async function scrape(port: number): Promise<{ text: string; type: string | undefined }> {
   const r = await request1(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
@@ -68,7 +45,7 @@ async function promtoolChecked(t: TestContext, text: string): Promise<Samples> {
   const r = await promtool(text);
   assert.equal(r.code, 0, `promtool check metrics:\n${r.out}\n${text}`);
   t.diagnostic(`promtool: ok (${text.split('\n').length} lines)`);
-  return parseText(text);
+  return parseMetrics(text);
 }
 
 test('serve({ metrics }): promtool accepts the text; counters of both loops move under load', async (t) => {
@@ -94,7 +71,7 @@ test('serve({ metrics }): promtool accepts the text; counters of both loops move
   assert.equal(bad.status, 400);
   const after = await checked(t, server);
   const grew = (name: string, by: number, labels = ''): void => {
-    const d = total(after, name, labels) - total(before, name, labels);
+    const d = sumMetric(after, name, labels) - sumMetric(before, name, labels);
     assert.ok(d >= by, `${name}${labels} grew by ${d}, expected at least ${by}`);
   };
   grew('edgeloop_accepted_connections_total', 68);
@@ -112,8 +89,8 @@ test('serve({ metrics }): promtool accepts the text; counters of both loops move
     for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i]![1] >= buckets[i - 1]![1], `cumulative: ${buckets[i]![0]}`);
     assert.equal(buckets.at(-1)![1], after.get(`edgeloop_http_request_duration_seconds_count{loop="${loop}"}`));
   }
-  assert.ok(total(after, 'edgeloop_http_responses_total', 'code="2xx"') > 0);
-  assert.ok(total(after, 'edgeloop_accepted_connections_total', 'loop="0"') > 0 && total(after, 'edgeloop_accepted_connections_total', 'loop="1"') > 0, 'both loops accepted');
+  assert.ok(sumMetric(after, 'edgeloop_http_responses_total', 'code="2xx"') > 0);
+  assert.ok(sumMetric(after, 'edgeloop_accepted_connections_total', 'loop="0"') > 0 && sumMetric(after, 'edgeloop_accepted_connections_total', 'loop="1"') > 0, 'both loops accepted');
 });
 
 test('serve({ fetch, metrics }): the path is answered before the app; other methods get 405; bad paths refused', async () => {
@@ -145,7 +122,7 @@ test('edgeloop serve: GET /metrics passes promtool', async (t) => {
     const { text } = await scrape(port);
     const r = await promtool(text);
     assert.equal(r.code, 0, r.out);
-    assert.ok(total(parseText(text), 'edgeloop_http_responses_total', 'code="2xx"') >= 3);
+    assert.ok(sumMetric(parseMetrics(text), 'edgeloop_http_responses_total', 'code="2xx"') >= 3);
     const version = await run('promtool', ['--version']);
     t.diagnostic(version.stdout.split('\n')[0] ?? '');
   } finally {
@@ -191,21 +168,21 @@ test('TLS handshakes (curl, openssl s_client) and WebSocket messages and open so
   for (const ws of sockets) for (let k = 0; k < 5; k++) ws.send(`m${k}`);
   await waitFor(() => echoed === 20, 5000, 'every echo');
   const during = await scrapeTls();
-  const grew = (name: string, labels = ''): number => total(during, name, labels) - total(before, name, labels);
+  const grew = (name: string, labels = ''): number => sumMetric(during, name, labels) - sumMetric(before, name, labels);
   // 4 curl + 1 openssl + 4 wss + this scrape; the first scrape's handshake was counted before it answered.
   assert.equal(grew('edgeloop_tls_handshakes_total'), 10);
   assert.equal(grew('edgeloop_tls_handshake_errors_total'), 2);
   assert.equal(grew('edgeloop_websocket_messages_total', 'direction="in"'), 20);
   assert.equal(grew('edgeloop_websocket_messages_total', 'direction="out"'), 20);
-  assert.equal(total(during, 'edgeloop_websocket_open_connections'), 4);
+  assert.equal(sumMetric(during, 'edgeloop_websocket_open_connections'), 4);
   for (const loop of ['0', '1']) {
-    assert.ok(total(during, 'edgeloop_websocket_messages_total', `loop="${loop}",direction="in"`) > 0, `loop ${loop} counted messages`);
-    assert.ok(total(during, 'edgeloop_tls_handshakes_total', `loop="${loop}"`) > 0, `loop ${loop} counted handshakes`);
+    assert.ok(sumMetric(during, 'edgeloop_websocket_messages_total', `loop="${loop}",direction="in"`) > 0, `loop ${loop} counted messages`);
+    assert.ok(sumMetric(during, 'edgeloop_tls_handshakes_total', `loop="${loop}"`) > 0, `loop ${loop} counted handshakes`);
   }
   const closes = sockets.map((ws) => within(5000, new Promise((resolve) => ws.once('close', resolve)), 'ws close'));
   for (const ws of sockets) ws.close();
   await Promise.all(closes);
   let after = await scrapeTls();
-  for (let i = 0; i < 20 && total(after, 'edgeloop_websocket_open_connections') !== 0; i++) after = await scrapeTls();
-  assert.equal(total(after, 'edgeloop_websocket_open_connections'), 0, 'the gauge falls back when the sockets close');
+  for (let i = 0; i < 20 && sumMetric(after, 'edgeloop_websocket_open_connections') !== 0; i++) after = await scrapeTls();
+  assert.equal(sumMetric(after, 'edgeloop_websocket_open_connections'), 0, 'the gauge falls back when the sockets close');
 });

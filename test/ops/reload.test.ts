@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../../src/http/index.js';
 import { requireTool, sleep, within } from '../helpers.js';
-import { startServe, wrk } from './support.js';
+import { parseMetrics, startServe, sumMetric, wrk, type Samples } from './support.js';
 
 const app = new URL('./fixtures/generation-app.js', import.meta.url);
 
@@ -75,5 +75,45 @@ test('SIGHUP three times under wrk load (edgeloop serve --loops 2): 0 non-2xx, 0
   } finally {
     s.child.kill('SIGTERM');
     await within(10_000, s.exit, 'exit');
+  }
+});
+
+test('metrics across server.reload(): no counter or histogram series goes backwards, and the new loops count on top of the old', async () => {
+  const server = await serve({ port: 0, loops: 2, module: app, metrics: '/metrics' });
+  try {
+    const scrape = async (): Promise<Samples> => parseMetrics(await (await fetch(`${server.url}/metrics`)).text());
+    const load = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await (await fetch(server.url, { headers: { Connection: 'close' } })).text();
+    };
+    const monotonic = (before: Samples, after: Samples, when: string): void => {
+      for (const [k, v] of before) {
+        if (!/^edgeloop_\w+(_total|_bucket|_count|_sum)\{/.test(k)) continue;
+        const now = after.get(k);
+        assert.ok(now !== undefined && now >= v, `${when}: ${k} went from ${v} to ${now}`);
+      }
+    };
+    await load(20);
+    let last = await scrape();
+    const statsTotal = (): number => server.stats().reduce((a, l) => a + l.requests, 0);
+    let lastStats = statsTotal();
+    // Two reloads: the second one's loops count in the buffer the first generation used.
+    for (let r = 1; r <= 2; r++) {
+      await within(10_000, server.reload({ timeout: 3000 }), 'reload');
+      const now = await scrape();
+      monotonic(last, now, `reload ${r}`);
+      await load(20);
+      const loaded = await scrape();
+      monotonic(now, loaded, `load after reload ${r}`);
+      assert.ok(
+        sumMetric(loaded, 'edgeloop_http_requests_total') >= sumMetric(last, 'edgeloop_http_requests_total') + 20,
+        `reload ${r}: the new loops' requests add to the old ones'`,
+      );
+      assert.ok(statsTotal() >= lastStats + 20, 'server.stats() sums the generations too');
+      assert.equal(server.stats().length, 2, 'one entry per loop');
+      last = loaded;
+      lastStats = statsTotal();
+    }
+  } finally {
+    await server.stop();
   }
 });

@@ -48,3 +48,28 @@ export function wrk(url: string, seconds: number, connections = 16): Promise<Wrk
 export function exitWithin(s: RunningCli, ms: number): Promise<number | null | 'running'> {
   return Promise.race([s.exit, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
 }
+
+/** Prometheus samples: `name{labels}` as written, to value. */
+export type Samples = Map<string, number>;
+
+/** `name{labels} value` lines into a map keyed by the line's name and labels as written. */
+export function parseMetrics(text: string): Samples {
+  const out: Samples = new Map();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+/** The sum over loops of a metric whose other labels match `labels` (e.g. 'code="2xx"'). */
+export function sumMetric(s: Samples, name: string, labels = ''): number {
+  let sum = 0;
+  for (const [k, v] of s) {
+    const brace = k.indexOf('{');
+    const n = brace < 0 ? k : k.slice(0, brace);
+    if (n === name && (labels === '' || k.includes(labels))) sum += v;
+  }
+  return sum;
+}
