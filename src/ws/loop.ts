@@ -11,6 +11,7 @@ import type { TcpConnection } from '../reactor/TcpConnection.js';
 import type { Output } from '../http/output.js';
 import { codecFor, type DeflateCodec } from './deflate.js';
 import { encodeFrame, FIN, OP_BINARY, OP_TEXT, RSV1 } from './frame.js';
+import { Fanout } from './fanout.js';
 import type { Handshake } from './handshake.js';
 import { resolveWsOptions, type ResolvedWsOptions, type WebSocketBehavior, type WebSocketHandlers, type WsData } from './options.js';
 import type { Bus } from './pubsub.js';
@@ -61,8 +62,8 @@ export class WsLoop {
   private sweeper: Timer | null = null;
   private readonly tick: number;
   private readonly sharedCodecs = new Map<number, DeflateCodec>();
-  /** Subscribers with published frames queued this turn (see ServerWebSocket.queueFrame). */
-  private fanout: ServerWebSocket[] = [];
+  /** Published frames of this turn and the subscribers to write them to when it ends. */
+  readonly fanout: Fanout;
 
   constructor(
     readonly loop: EventLoop,
@@ -75,6 +76,7 @@ export class WsLoop {
     this.handlers = behavior;
     this.lowMark = this.options.maxBackpressure >> 2;
     this.topics = new LocalTopics(bus);
+    this.fanout = new Fanout(loop, output, reportError);
     const o = this.options;
     const shortest = Math.min(o.idleTimeoutMs > 0 ? o.idleTimeoutMs / 2 : Infinity, o.closeTimeoutMs);
     // Timers are honoured within a quarter of the shortest one (at most 1 s late).
@@ -158,44 +160,17 @@ export class WsLoop {
     if (out.pending > 0 && out.batching === 0) out.flush();
   }
 
-  /** @internal `ws` queued its first published frame this turn: write it (and what follows) when the turn ends. */
-  queueFanout(ws: ServerWebSocket): void {
-    if (this.fanout.push(ws) === 1) this.loop.queueInLoop(this.flushFanout);
-  }
-
-  /**
-   * One write per subscriber for everything published to it this turn. Subscribers of the
-   * same topics got the same frames: their bytes are joined once and the buffer is shared.
-   */
-  private readonly flushFanout = (): void => {
-    const subs = this.fanout;
-    this.fanout = [];
-    const out = this.output;
-    let last: Uint8Array[] | null = null;
-    let joined: Uint8Array = new Uint8Array(0);
-    for (const ws of subs) {
-      const q = ws.takeQueued();
-      if (q === null) continue;
-      if (last === null || !sameFrames(q, last)) {
-        last = q;
-        joined = (q.length === 1 ? q[0] : undefined) ?? globalThis.Buffer.concat(q);
-      }
-      try {
-        out.sendTo(ws.conn, joined);
-      } catch (err) {
-        this.reportError(err);
-      }
-    }
-  };
-
   /** One frame built once, queued to each local subscriber under its own backpressure rules. */
   private sendLocal(topic: string, payload: Uint8Array, binary: boolean, exclude: ServerWebSocket | null, original: WsData): number {
     const subs = this.topics.get(topic);
     if (subs === undefined) return 0;
     const first = FIN | (binary ? OP_BINARY : OP_TEXT);
+    const fanout = this.fanout;
+    const journal = fanout.currentJournal;
     let frame: Uint8Array | null = null;
+    let at = 0;
     // With shared compression every subscriber on a codec gets the same compressed frame.
-    let compressed: Map<DeflateCodec, Uint8Array> | null = null;
+    let compressed: Map<DeflateCodec, { frame: Uint8Array; at: number }> | null = null;
     let n = 0;
     for (const ws of subs) {
       if (ws === exclude) continue;
@@ -203,16 +178,20 @@ export class WsLoop {
       const codec = ws.sharedCodec;
       if (codec !== null && payload.length >= COMPRESS_MIN) {
         compressed ??= new Map();
-        let f = compressed.get(codec);
-        if (f === undefined) compressed.set(codec, (f = encodeFrame(first | RSV1, codec.deflate(payload))));
-        ws.queueFrame(f, original);
+        let c = compressed.get(codec);
+        if (c === undefined) {
+          const f = encodeFrame(first | RSV1, codec.deflate(payload));
+          compressed.set(codec, (c = { frame: f, at: fanout.record(f) }));
+        }
+        ws.queueFrame(c.frame, journal, c.at, original);
         continue;
       }
-      frame ??= encodeFrame(first, payload);
-      ws.queueFrame(frame, original);
+      if (frame === null) at = fanout.record((frame = encodeFrame(first, payload)));
+      ws.queueFrame(frame, journal, at, original);
     }
     return n;
   }
+
 
   private readonly sweep = (): void => {
     const now = this.loop.now();
@@ -236,10 +215,4 @@ export class WsLoop {
       }
     }
   };
-}
-
-function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

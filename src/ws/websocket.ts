@@ -15,6 +15,7 @@ import type { TcpConnection } from '../reactor/TcpConnection.js';
 import { S } from '../reactor/LoopStats.js';
 import type { Output } from '../http/output.js';
 import type { DeflateCodec } from './deflate.js';
+import { FrameQueue } from './fanout.js';
 import { closePayload, CloseCode, FIN, headerSize, isValidCloseCode, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RSV1 } from './frame.js';
 import { SendStatus, type SendOptions, type SendResult, type WsData } from './options.js';
 import { Receiver, type ReceiverSink } from './receiver.js';
@@ -64,9 +65,8 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   private paused = false;
   private wantDrain = false;
   private topics: Set<string> | null = null;
-  /** Published frames waiting for the end of the loop turn, to leave in one write with the turn's others. */
-  private queued: Uint8Array[] | null = null;
-  private queuedBytes = 0;
+  /** @internal Published frames waiting for the end of the loop turn, to leave in one write (made at the first; null once closed). */
+  fanoutQueue: FrameQueue | null = null;
   private sentClose = false;
   private gotClose = false;
   private code: number = CloseCode.Abnormal;
@@ -99,7 +99,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   /** Bytes queued for this socket and not yet taken by the kernel. */
   get bufferedAmount(): number {
     const out = this.out;
-    return this.conn.bufferedAmount + (out.owner === this.conn ? out.pending : 0) + this.queuedBytes;
+    return this.conn.bufferedAmount + (out.owner === this.conn ? out.pending : 0) + (this.fanoutQueue?.bytes ?? 0);
   }
 
   /**
@@ -178,20 +178,17 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
    * @internal A whole prebuilt frame, header included, shared by every subscriber (pub/sub).
    * It waits with this turn's other published frames for WsLoop's end-of-turn flush, so a
    * subscriber gets one write per turn, not one per message; anything sent to this socket
-   * meanwhile goes out behind it (see writeQueued).
+   * meanwhile goes out behind it (see header).
    */
-  queueFrame(frame: Uint8Array, original: WsData): SendResult {
+  queueFrame(frame: Uint8Array, journal: Uint8Array[], index: number, original: WsData): SendResult {
     if (this.readyState !== WS_OPEN) return SendStatus.DROPPED;
     if (!this.admit(frame.length, original)) return SendStatus.DROPPED;
     this.wl.loop.stats.c[S.wsMessagesOut]!++;
-    if (this.queued === null) {
-      this.queued = [frame];
-      this.wl.queueFanout(this);
-    } else this.queued.push(frame);
-    this.queuedBytes += frame.length;
-    if (this.queuedBytes >= QUEUE_FLUSH_BYTES) {
+    const q = (this.fanoutQueue ??= new FrameQueue());
+    if (q.add(journal, index, frame)) this.wl.fanout.enlist(this);
+    if (q.bytes >= QUEUE_FLUSH_BYTES) {
       // Batching saves syscalls for small frames only; big ones meet the kernel (and backpressure) now.
-      this.writeQueued();
+      q.writeTo(this.out, this.conn);
       this.out.flush();
     }
     if (this.conn.bufferedAmount > 0) {
@@ -201,22 +198,6 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     return frame.length;
   }
 
-  /** @internal The frames queued this turn (taken: the caller writes them), or null. */
-  takeQueued(): Uint8Array[] | null {
-    const q = this.queued;
-    this.queued = null;
-    this.queuedBytes = 0;
-    return this.readyState === WS_CLOSED ? null : q;
-  }
-
-  /** Published frames still waiting go into the output first, so nothing overtakes them. */
-  private writeQueued(): void {
-    const q = this.takeQueued();
-    if (q === null) return;
-    const out = this.out;
-    out.begin(this.conn);
-    for (const f of q) out.bytes(f);
-  }
 
   /** Backpressure rules: false when the frame must be dropped (or the socket was closed for it). */
   private admit(size: number, original: WsData): boolean {
@@ -237,7 +218,8 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   }
 
   private header(first: number, len: number): void {
-    if (this.queued !== null) this.writeQueued();
+    // Published frames still waiting go into the output first, so nothing overtakes them.
+    if (this.fanoutQueue !== null && !this.fanoutQueue.isEmpty) this.fanoutQueue.writeTo(this.out, this.conn);
     const out = this.out;
     out.begin(this.conn);
     out.byte(first);
@@ -432,8 +414,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
   onClose(): void {
     if (this.readyState === WS_CLOSED) return;
     this.readyState = WS_CLOSED;
-    this.queued = null;
-    this.queuedBytes = 0;
+    this.fanoutQueue = null;
     this.receiver.finish();
     if (this.topics !== null) {
       for (const t of this.topics) this.wl.topics.remove(t, this);
@@ -511,7 +492,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
 
   /** FIN after everything queued, our close frame included (it may still sit in the loop's Output). */
   private closeTcp(): void {
-    if (this.queued !== null) this.writeQueued();
+    if (this.fanoutQueue !== null && !this.fanoutQueue.isEmpty) this.fanoutQueue.writeTo(this.out, this.conn);
     if (this.out.owner === this.conn && this.out.pending > 0) this.out.flush();
     this.conn.close();
   }

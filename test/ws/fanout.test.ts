@@ -154,6 +154,47 @@ describe('fan-out on one loop: order against sends and close in the same turn', 
     }
   });
 
+  it("in one turn, another topic's frames and a socket's own publishes are not sent to it; the rest keep publish order", async () => {
+    const socks = new Map<string, ServerWebSocket>();
+    const s = await serve({
+      fetch: (req, srv) => (srv.upgrade(req, { data: new URL(req.url).pathname.slice(1) }) ? undefined : new Response('')),
+      websocket: {
+        open(ws) {
+          const name = ws.data as string;
+          for (const t of name === 'both' ? ['t', 'u'] : ['t']) ws.subscribe(t);
+          socks.set(name, ws);
+        },
+      },
+    });
+    try {
+      const onlyT = await RawClient.open(s.port, '/onlyT');
+      const both = await RawClient.open(s.port, '/both');
+      await waitFor(() => socks.size === 2);
+      const pub = socks.get('onlyT');
+      assert.ok(pub);
+      // One turn: t, u, t, onlyT's own publish to t, t.
+      s.publish('t', 't1');
+      s.publish('u', 'u1');
+      s.publish('t', 't2');
+      pub.publish('t', 'own');
+      s.publish('t', 't3');
+      await both.until(() => both.frames.length >= 5, 'both gets five');
+      await onlyT.until(() => onlyT.frames.length >= 3, 'onlyT gets three');
+      await sleep(100);
+      assert.deepEqual(
+        onlyT.frames.map((f) => f.payload.toString()),
+        ['t1', 't2', 't3'],
+      );
+      assert.deepEqual(
+        both.frames.map((f) => f.payload.toString()),
+        ['t1', 'u1', 't2', 'own', 't3'],
+      );
+      for (const c of [onlyT, both]) c.destroy();
+    } finally {
+      await s.stop({ timeout: 500 });
+    }
+  });
+
   it('closeOnBackpressureLimit closes a slow subscriber of small publishes; the other gets every one', async () => {
     const socks: ServerWebSocket[] = [];
     const codes: number[] = [];
@@ -185,8 +226,10 @@ describe('fan-out on one loop: order against sends and close in the same turn', 
       }
       await waitFor(() => codes.length === 1, 5000, 'the slow one closed');
       assert.equal(codes[0], 1006);
-      assert.equal(socks[0]!.readyState, 3);
-      assert.equal(socks[0]!.send('late'), SendStatus.DROPPED);
+      const [slowWs] = socks;
+      assert.ok(slowWs);
+      assert.equal(slowWs.readyState, 3);
+      assert.equal(slowWs.send('late'), SendStatus.DROPPED);
       assert.deepEqual(
         fast.frames.map((f) => Number(f.payload.toString().split(':')[0])),
         Array.from({ length: k }, (_, i) => i),
