@@ -8,15 +8,20 @@ import { flagHelp, parseFlags, usageError, UsageError } from './args.js';
 import { plural } from './format.js';
 import { onReloadSignal, onStopSignal, readTls, reloadTls, serverFlags, tlsFiles, tlsFlags, type TlsFiles } from './options.js';
 
-const FLAGS = { ...serverFlags, ...tlsFlags };
+/** Every flag of `echo`; --help lists each of them (a test holds it to that). */
+export const FLAGS = { ...serverFlags, ...tlsFlags };
 
 const HELP = `usage: edgeloop echo --port P [--host H] [--loops N] [--accept reuseport|exclusive|dispatcher] [--backlog N] [--proxy-protocol]
+                     [--tls-cert FILE --tls-key FILE]
 
 A TCP echo server. Prints "listening on HOST:PORT (N loops, accept=S, backlog=B)" when ready;
 SIGINT/SIGTERM stop it gracefully. With --tls-cert and --tls-key it speaks TLS (the line ends
 ", tls)"), and SIGHUP re-reads both files.
 
-${flagHelp(FLAGS)}`;
+${flagHelp(serverFlags)}
+
+TLS (see docs/tls.md):
+${flagHelp(tlsFlags)}`;
 
 export async function main(argv: string[]): Promise<number> {
   let server: TcpServer;

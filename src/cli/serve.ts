@@ -33,7 +33,8 @@ const HTTP_FLAGS = {
   'stop-timeout': flag.duration({ ...ms, help: 'on SIGINT/SIGTERM, connections still open after T are closed (default 5s)' }),
 };
 
-const FLAGS = {
+/** Every flag of `serve`; --help lists each of them (a test holds it to that). */
+export const FLAGS = {
   ...serverFlags,
   port: flag.port({ short: 'p', help: 'port to listen on (default: $PORT, else 8080; 0 picks a free one)' }),
   ...HTTP_FLAGS,
@@ -130,7 +131,10 @@ Routes:
   GET  /healthz      200 "ok" while serving, 503 "draining" while stopping
 
 Options:
-${flagHelp({ ...serverFlags, port: FLAGS.port, control: FLAGS.control, 'drain-delay': FLAGS['drain-delay'] })}
+${flagHelp({ ...serverFlags, port: FLAGS.port, control: FLAGS.control, 'drain-delay': FLAGS['drain-delay'], 'access-log': FLAGS['access-log'], 'access-log-format': FLAGS['access-log-format'], 'trust-proxy': FLAGS['trust-proxy'] })}
+
+TLS (HTTPS and wss://; see docs/tls.md):
+${flagHelp(tlsFlags)}
 
 Timeouts and limits (each is a serve() option; see docs/http-api.md):
 ${flagHelp(HTTP_FLAGS)}

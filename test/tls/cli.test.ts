@@ -12,6 +12,8 @@ import tls from 'node:tls';
 import { execTool, requireTool, runCli, startCli, waitFor, within } from '../helpers.js';
 import { testCerts } from './certs.js';
 import { tlsExchange } from './exchange.js';
+import { FLAGS as SERVE_FLAGS } from '../../src/cli/serve.js';
+import { FLAGS as ECHO_FLAGS } from '../../src/cli/echo.js';
 
 function peerName(port: number, servername = 'localhost'): Promise<string> {
   return within(
@@ -101,5 +103,15 @@ test('TLS flag mistakes: one without the other is a usage error; a mismatched ke
     const bad = await runCli([cmd, '--port', '0', '--loops', '1', '--tls-cert', c.ecCertFile, '--tls-key', c.clientKeyFile]);
     assert.equal(bad.code, 1, `${cmd}: ${bad.stderr}`);
     assert.match(bad.stderr, new RegExp(`edgeloop ${cmd}: .*private key does not match the certificate`));
+  }
+});
+
+test('serve --help and echo --help list every flag they take, --tls-cert and --tls-key among them', async () => {
+  for (const [cmd, flags] of [['serve', SERVE_FLAGS], ['echo', ECHO_FLAGS]] as const) {
+    const r = await runCli([cmd, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {6}--tls-cert FILE +serve TLS with this PEM certificate/m, `${cmd} --help`);
+    assert.match(r.stdout, /^ {6}--tls-key FILE +the PEM private key/m, `${cmd} --help`);
+    for (const name of Object.keys(flags)) assert.match(r.stdout, new RegExp(`--${name}\\b`), `${cmd} --help lists --${name}`);
   }
 });
