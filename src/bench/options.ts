@@ -90,19 +90,20 @@ closed early / timeout / malformed, or "unanswered" when the run ends first.
       --html FILE          also write a self-contained HTML report (its directory
                            is checked before the run)
       --no-progress        no progress line (it only shows on a terminal anyway)
-      --insecure           https: do not verify the server's certificate
-      --cacert FILE        https: trust the CA certificates in this PEM file
+      --insecure           https and wss: do not verify the server's certificate
+      --cacert FILE        https and wss: trust the CA certificates in this PEM file
                            (default: Node's bundled roots)
   -h, --help               this text
 
-WebSocket (ws://host:port/path): each connection does the handshake, then
+WebSocket (ws:// or wss://host:port/path): each connection does the handshake, then
 sends a message and waits for its echo; a "request" is one echoed message.
   -b TEXT / --body-file    the message (default 'hello')
       --size N             an N-byte message instead
       --binary             binary frames (text by default)
       --pipeline N         messages in flight per connection
 A refused handshake counts under "status", a close from the server under
-"closed" (its codes in closeCodes). wss:// is not supported yet.
+"closed" (its codes in closeCodes). Over wss:// the TLS handshake time is reported
+as for https://.
 
 Durations take ms, s, m or h like -d; a bare number is seconds for -d and
 milliseconds for the timeouts and --grace (their meaning before units).
@@ -186,11 +187,11 @@ export function parseBenchArgs(argv: string[], env: { isTTY: boolean } = { isTTY
   return { help: false, options };
 }
 
-/** https: the certificate check; --insecure and --cacert make no sense without TLS. */
+/** https and wss: the certificate check; --insecure and --cacert make no sense without TLS. */
 function tlsShape(v: Values, target: Target): BenchTls | undefined {
   if (!target.tls) {
-    if (v.insecure) throw new UsageError('--insecure applies to https:// URLs only');
-    if (v.cacert !== undefined) throw new UsageError('--cacert applies to https:// URLs only');
+    if (v.insecure) throw new UsageError('--insecure applies to https:// and wss:// URLs only');
+    if (v.cacert !== undefined) throw new UsageError('--cacert applies to https:// and wss:// URLs only');
     return undefined;
   }
   if (v.insecure && v.cacert !== undefined) throw new UsageError('give either --insecure or --cacert, not both');

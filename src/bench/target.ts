@@ -1,12 +1,12 @@
 /**
  * The URL a bench run aims at. Thread: any. Owns nothing.
- * http:, https: and ws: are spoken; anything else is refused up front so a
+ * http:, https:, ws: and wss: are spoken; anything else is refused up front so a
  * run never "succeeds" with every request malformed.
  */
 import { UsageError } from '../cli/args.js';
 
 export interface Target {
-  /** http (and https): requests and responses; ws: a WebSocket echo per message. */
+  /** http (and https): requests and responses; ws (and wss): a WebSocket echo per message. */
   scheme: 'http' | 'ws';
   /** Host to connect to, as written in the URL (brackets stripped for IPv6). */
   host: string;
@@ -17,9 +17,11 @@ export interface Target {
   hostHeader: string;
   /** The URL normalised, for reports. */
   href: string;
-  /** https: TLS on every connection. */
+  /** https and wss: TLS on every connection. */
   tls: boolean;
 }
+
+const SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:']);
 
 const NOT_A_URL = (raw: string, also = '') => new UsageError(`'${raw}' is not a URL (expected http://host[:port][/path]${also})`);
 
@@ -38,12 +40,10 @@ export function parseTarget(raw: string): Target {
   if (schemeless && !url.port && !h.includes('.') && !h.startsWith('[') && h !== 'localhost') {
     throw NOT_A_URL(raw, `; for a host of that name, write http://${raw}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'ws:') {
-    const scheme = url.protocol.replace(/:$/, '');
-    const why = scheme === 'wss' ? ' (WebSocket over TLS is not implemented in bench yet; point it at a plain ws:// port)' : '';
-    throw new UsageError(`unsupported URL scheme '${scheme}'${why}: only http://, https:// and ws:// are supported`);
+  if (!SCHEMES.has(url.protocol)) {
+    throw new UsageError(`unsupported URL scheme '${url.protocol.replace(/:$/, '')}': only http://, https://, ws:// and wss:// are supported`);
   }
-  const tls = url.protocol === 'https:';
+  const tls = url.protocol === 'https:' || url.protocol === 'wss:';
   if (url.username || url.password) {
     throw new UsageError('credentials in the URL are not supported; pass -H "Authorization: ..." instead');
   }
@@ -51,7 +51,7 @@ export function parseTarget(raw: string): Target {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : tls ? 443 : 80;
   return {
-    scheme: url.protocol === 'ws:' ? 'ws' : 'http',
+    scheme: url.protocol === 'ws:' || url.protocol === 'wss:' ? 'ws' : 'http',
     host,
     port,
     path: `${url.pathname || '/'}${url.search}`,

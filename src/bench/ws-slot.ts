@@ -1,5 +1,5 @@
 /**
- * One of the -c connections of a ws:// run: opens a TCP connection, upgrades
+ * One of the -c connections of a ws:// or wss:// run: opens a TCP connection, upgrades
  * it, then sends messages and counts their echoes (pipelined up to
  * --pipeline). Thread: its driver's loop. Owns at most one live TcpConnection
  * and the messages in flight on it; every one of those leaves through exactly

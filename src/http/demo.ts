@@ -86,7 +86,7 @@ function upgrade(req: HttpRequest, res: HttpResponse, topic: string | null): voi
   if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res, 'GET');
   if (res.upgrade({ topic } satisfies DemoSocket) || res.finished) return;
   res.status(426).setHeader('Upgrade', 'websocket').setHeader('Content-Type', 'text/plain');
-  res.end(`${req.path} is a WebSocket endpoint: connect with ws://HOST:PORT${req.path}\n`);
+  res.end(`${req.path} is a WebSocket endpoint: connect with ${req.tls ? 'wss' : 'ws'}://HOST:PORT${req.path}\n`);
 }
 
 export function handler(req: HttpRequest, res: HttpResponse, ctx: HandlerContext): void | Promise<void> {

@@ -23,7 +23,7 @@ test('bad arguments and unknown schemes exit 2 with a clear message', async () =
   assert.match(ftp.stderr, /unsupported URL scheme 'ftp'/);
   const insecure = await run(['http://127.0.0.1:1/', '--insecure']);
   assert.equal(insecure.code, 2);
-  assert.match(insecure.stderr, /--insecure applies to https:\/\/ URLs only/);
+  assert.match(insecure.stderr, /--insecure applies to https:\/\/ and wss:\/\/ URLs only/);
   const bad = await run(['http://127.0.0.1:1/', '-c', 'many']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /-c must be a whole number, got 'many'/);

@@ -94,7 +94,7 @@ test('durations: -d takes a bare number as seconds, the timeouts and --grace as 
 test('bad arguments are rejected with a message naming the option', () => {
   rejects([], /missing URL/);
   rejects(['http://a/', 'http://b/'], /one URL/);
-  rejects(['http://h/', '--cacert', '/dev/null'], /--cacert applies to https:\/\/ URLs only/);
+  rejects(['http://h/', '--cacert', '/dev/null'], /--cacert applies to https:\/\/ and wss:\/\/ URLs only/);
   rejects(['https://h/', '--cacert', '/nonexistent.pem'], /--cacert \/nonexistent\.pem: cannot read it \(ENOENT/);
   rejects(['https://h/', '--cacert', '/dev/null'], /--cacert \/dev\/null: no PEM certificate/);
   rejects(['https://h/', '--cacert', '/dev/null', '--insecure'], /either --insecure or --cacert/);

@@ -1,7 +1,7 @@
 /**
  * `edgeloop bench ws://`: echoes counted against edgeloop's own /ws and the
  * `ws` package's server; refused handshakes, close codes and malformed frames
- * land in their buckets; wss:// is refused with a reason.
+ * land in their buckets. wss:// runs are tested in test/tls/wss-demo.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -174,15 +174,20 @@ test('a server that is not WebSocket: plain HTTP 404 is a refused handshake, gar
   }
 });
 
-test('arguments: wss:// refused with the reason; HTTP-only flags refused for ws://, ws-only ones for http://', async () => {
-  assert.throws(() => parseBenchArgs(['wss://127.0.0.1:1/']), (e: Error) => e instanceof UsageError && /unsupported URL scheme 'wss' \(WebSocket over TLS is not implemented/.test(e.message));
+test('arguments: wss:// is WebSocket over TLS; other schemes refused; HTTP-only flags refused for ws://, ws-only ones for http://', async () => {
+  const wss = parseBenchArgs(['wss://localhost/ws', '--insecure']) as { options: BenchOptions };
+  assert.equal(wss.options.target.scheme, 'ws');
+  assert.equal(wss.options.target.tls, true);
+  assert.equal(wss.options.target.port, 443);
+  assert.deepEqual(wss.options.tls, { insecure: true, servername: 'localhost' });
+  assert.throws(() => parseBenchArgs(['ftp://127.0.0.1:1/']), (e: Error) => e instanceof UsageError && /unsupported URL scheme 'ftp': only http:\/\/, https:\/\/, ws:\/\/ and wss:\/\/ are supported/.test(e.message));
   assert.throws(() => parseBenchArgs(['ws://127.0.0.1:1/', '--close']), /--close is for http:\/\//);
   assert.throws(() => parseBenchArgs(['ws://127.0.0.1:1/', '-b', 'x', '--size', '3']), /not both/);
   assert.throws(() => parseBenchArgs(['http://127.0.0.1:1/', '--binary']), /--binary is for ws:\/\//);
   const ok = parseBenchArgs(['ws://127.0.0.1:1/ws', '--size', '3']) as { options: BenchOptions };
   assert.deepEqual(ok.options.ws, { binary: false });
   assert.equal(ok.options.body?.length, 3);
-  const cli = await runCli(['bench', 'wss://127.0.0.1:1/'], 10_000);
+  const cli = await runCli(['bench', 'ftp://127.0.0.1:1/'], 10_000);
   assert.equal(cli.code, 2);
-  assert.match(cli.stderr, /wss/);
+  assert.match(cli.stderr, /ftp/);
 });
