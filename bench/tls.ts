@@ -12,8 +12,9 @@
  *
  * Servers are pinned to CPU 1 and wrk to CPU 0 when taskset exists. Rounds
  * alternate the servers so a noisy neighbour hurts them alike; each figure is
- * the best round. Ratios against the peers of the same run are what to read
- * on a shared machine.
+ * the best round. Each server's CPU time (utime + stime from /proc) per
+ * request is printed too, the lowest round's: on a shared machine the CPU
+ * cost, and ratios against the peers of the same run, are what to read.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
-import { benchFlags, canPin, has, runWrk, spawnServer, startNginx, type Server } from './harness.js';
+import { benchFlags, canPin, cpuSeconds, has, runWrk, spawnServer, startNginx, type Server } from './harness.js';
 
 const FLAGS = {
   seconds: flag.int({ min: 1, max: 3600 }),
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
   if (useNginx) factories.push(['nginx', () => startNginx(tmp, { listen: 'ssl', extra: nginxTls })]);
   const scenarios = ['keep-alive', 'close'] as const;
   const best = new Map<string, number>();
+  const cpuUs = new Map<string, number>();
   const notes: string[] = [];
   const servers = new Map<string, Server>();
   try {
@@ -86,9 +88,13 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         const order = r % 2 === 0 ? [...servers.keys()] : [...servers.keys()].reverse();
         for (const name of order) {
-          const res = await runWrk(wrkArgs(servers.get(name)!.port, scenario), (seconds + 30) * 1000);
+          const srv = servers.get(name)!;
+          const cpu0 = cpuSeconds(srv.pid);
+          const res = await runWrk(wrkArgs(srv.port, scenario), (seconds + 30) * 1000);
+          const us = res.requests > 0 ? ((cpuSeconds(srv.pid) - cpu0) * 1e6) / res.requests : Infinity;
           const key = `${scenario}|${name}`;
           best.set(key, Math.max(best.get(key) ?? 0, res.rps));
+          cpuUs.set(key, Math.min(cpuUs.get(key) ?? Infinity, us));
           if (res.errors) notes.push(`${scenario} ${name} round ${r + 1}: ${res.errors}`);
         }
       }
@@ -108,6 +114,16 @@ async function main(): Promise<void> {
     console.log(
       `${label.padEnd(12)}${names.map((n) => fmt(best.get(`${scenario}|${n}`) ?? 0).padStart(14)).join('')}` +
         `${`${(el / nodeRps).toFixed(2)}x`.padStart(16)}${useNginx ? `${(el / ng).toFixed(2)}x`.padStart(12) : ''}`,
+    );
+  }
+  console.log('\nserver CPU-µs per request (lower is better; the ratio is peer/edgeloop, above 1 means edgeloop spends less):');
+  console.log(`${'scenario'.padEnd(12)}${names.map((n) => n.padStart(14)).join('')}${'  vs node https'.padStart(16)}${useNginx ? '  vs nginx'.padStart(12) : ''}`);
+  for (const scenario of scenarios) {
+    const us = (n: string): number => cpuUs.get(`${scenario}|${n}`) ?? Infinity;
+    const el = us('edgeloop');
+    console.log(
+      `${(scenario === 'close' ? 'handshake' : scenario).padEnd(12)}${names.map((n) => us(n).toFixed(1).padStart(14)).join('')}` +
+        `${`${(us('node https') / el).toFixed(2)}x`.padStart(16)}${useNginx ? `${(us('nginx') / el).toFixed(2)}x`.padStart(12) : ''}`,
     );
   }
   console.log('\nrequests/s; "handshake" is Connection: close, a full TLS handshake per request (requests/s = handshakes/s).');

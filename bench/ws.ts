@@ -1,10 +1,13 @@
 /**
  * WebSocket benchmark: edgeloop vs the `ws` package on Node vs Bun's
  * WebSocket server (when Bun is installed in bench/peers), in the same run.
- * Run: npm run bench:ws [-- --seconds S --connections C --subscribers N --no-echo --no-fanout]
+ * Run: npm run bench:ws [-- --seconds S --connections C --subscribers N --no-echo --no-wss --no-fanout]
  *
  *   echo     C (64) connections on one loop, each with --pipeline messages in
- *            flight, driven by `edgeloop bench ws://` (messages/s)
+ *            flight, driven by `edgeloop bench ws://` (messages/s), and the
+ *            server's CPU time per message
+ *   wss echo the same over TLS (`edgeloop bench wss://`, an ECDSA P-256
+ *            certificate): edgeloop vs `ws` on node:https vs Bun with tls
  *   fan-out  one publisher and N (1,000) subscribers of one topic, edgeloop on
  *            2 loops (the demo app's /pubsub/<topic>) vs Bun (server.publish);
  *            deliveries/s counted by the subscribers, and the CPU time per
@@ -14,7 +17,7 @@
  * Servers are pinned to CPU 1 and clients to CPU 0 when taskset exists.
  * Rounds alternate the servers; each figure is the best round.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +35,7 @@ const FLAGS = {
   pipeline: flag.int({ min: 1, max: 1024 }),
   'no-echo': flag.bool(),
   'no-fanout': flag.bool(),
+  'no-wss': flag.bool(),
   help: flag.bool({ short: 'h' }),
 };
 function commandLine(): FlagValues<typeof FLAGS> {
@@ -45,7 +49,7 @@ function commandLine(): FlagValues<typeof FLAGS> {
 }
 const values = commandLine();
 if (values.help) {
-  console.log('usage: npm run bench:ws [-- --seconds S --connections C --pipeline P --subscribers N --rounds R --no-echo --no-fanout]');
+  console.log('usage: npm run bench:ws [-- --seconds S --connections C --pipeline P --subscribers N --rounds R --no-echo --no-wss --no-fanout]');
   process.exit(0);
 }
 const seconds = values.seconds ?? 5;
@@ -57,6 +61,10 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-ws-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const fanoutClient = fileURLToPath(new URL('./ws-fanout-client.js', import.meta.url));
+const certFile = path.join(tmp, 'cert.pem');
+const keyFile = path.join(tmp, 'key.pem');
+const CERT = JSON.stringify(certFile);
+const KEY = JSON.stringify(keyFile);
 
 const canPin = spawnSync('sh', ['-c', 'command -v taskset']).status === 0 && os.availableParallelism() >= 2;
 const pinned = (cpu: number, [file, ...args]: [string, ...string[]]): [string, string[]] =>
@@ -79,22 +87,27 @@ interface Figure {
 const HTTP_INDEX = JSON.stringify(new URL('../src/http/index.js', import.meta.url).href);
 const DEMO = JSON.stringify(new URL('../src/http/demo.js', import.meta.url).href);
 
-/** The demo app's /ws echo and /pubsub/<topic>, as `edgeloop serve` runs it. */
-const edgeloopScript = (loops: number) => `
+/** The demo app's /ws echo and /pubsub/<topic>, as `edgeloop serve` runs it (with TLS: as `serve --tls-cert --tls-key`). */
+const edgeloopScript = (loops: number, tls: boolean) => `
+const fs = await import('node:fs');
 const { serve } = await import(${HTTP_INDEX});
-const s = await serve({ port: 0, loops: ${loops}, module: new URL(${DEMO}) });
+const s = await serve({ port: 0, loops: ${loops}, module: new URL(${DEMO})${tls ? `, tls: { cert: fs.readFileSync(${CERT}), key: fs.readFileSync(${KEY}) }` : ''} });
 console.log('listening on ' + s.url);`;
 
-const WS_ECHO = `
+/** ws's echo, on node:http or (wss) node:https. */
+const wsEcho = (tls: boolean) => `
+const fs = require('node:fs');
 const { WebSocketServer } = require(${JSON.stringify(peerModule('ws'))});
-const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+const http = require(${tls ? "'node:https'" : "'node:http'"});
+const server = http.createServer(${tls ? `{ cert: fs.readFileSync(${CERT}), key: fs.readFileSync(${KEY}) }` : ''});
+const wss = new WebSocketServer({ server, perMessageDeflate: false });
 wss.on('connection', (ws) => ws.on('message', (m, isBinary) => ws.send(m, { binary: isBinary })));
-wss.on('listening', () => console.log('listening on http://127.0.0.1:' + wss.address().port));`;
+server.listen(0, '127.0.0.1', () => console.log('listening on ${tls ? 'https' : 'http'}://127.0.0.1:' + server.address().port));`;
 
 /** Echo on any path; /pubsub/<topic> subscribes, and a message goes to every other subscriber (ws.publish skips the sender). */
-const BUN_SERVER = `
+const bunServer = (tls: boolean) => `
 const s = Bun.serve({
-  port: 0, hostname: '127.0.0.1',
+  port: 0, hostname: '127.0.0.1',${tls ? `\n  tls: { cert: Bun.file(${CERT}), key: Bun.file(${KEY}) },` : ''}
   fetch(req, server) {
     const path = new URL(req.url).pathname;
     const topic = path.startsWith('/pubsub/') ? path.slice(8) : null;
@@ -107,7 +120,7 @@ const s = Bun.serve({
     message(ws, m) { if (ws.data.topic) ws.publish(ws.data.topic, m); else ws.send(m); },
   },
 });
-console.log('listening on http://127.0.0.1:' + s.port);`;
+console.log('listening on ${tls ? 'https' : 'http'}://127.0.0.1:' + s.port);`;
 
 function kill(child: ChildProcess): Promise<void> {
   return new Promise<void>((r) => {
@@ -123,7 +136,7 @@ function spawnServer(name: string, cmd: [string, ...string[]], cwd?: string): Pr
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      const m = /listening on https?:\/\/[^:]+:(\d+)/.exec(out);
       if (m) resolve({ name, port: Number(m[1]), pid: child.pid!, stop: () => kill(child) });
     };
     child.stdout.on('data', onData);
@@ -143,13 +156,17 @@ function run(cmd: [string, ...string[]]): Promise<string> {
   });
 }
 
-async function echoRate(s: Server): Promise<Figure> {
-  const out = await run([process.execPath, cli, 'bench', `ws://127.0.0.1:${s.port}/ws`, '-c', String(connections), '-d', `${seconds}s`, '--pipeline', String(pipeline), '--json']);
-  const r = JSON.parse(out) as { rps: number; errors: Record<string, number> };
+/** `edgeloop bench ws://` (or wss:// trusting the run's certificate); the server's CPU time per echoed message. */
+const echoRate = (tls: boolean) => async (s: Server): Promise<Figure> => {
+  const target = tls ? [`wss://127.0.0.1:${s.port}/ws`, '--cacert', certFile] : [`ws://127.0.0.1:${s.port}/ws`];
+  const cpu0 = cpuSeconds(s.pid);
+  const out = await run([process.execPath, cli, 'bench', ...target, '-c', String(connections), '-d', `${seconds}s`, '--pipeline', String(pipeline), '--json']);
+  const serverSeconds = cpuSeconds(s.pid) - cpu0;
+  const r = JSON.parse(out) as { rps: number; completed: number; errors: Record<string, number> };
   const bad = Object.entries(r.errors).filter(([k, v]) => v > 0 && k !== 'unanswered');
   if (bad.length) console.error(`  ${s.name}: errors ${JSON.stringify(Object.fromEntries(bad))}`);
-  return { rate: r.rps };
-}
+  return { rate: r.rps, serverUs: r.completed > 0 ? (serverSeconds * 1e6) / r.completed : NaN };
+};
 
 /** The fan-out client; the server's CPU time is read when the client starts counting and when it reports. */
 function fanoutRate(s: Server): Promise<Figure> {
@@ -205,7 +222,8 @@ function table(title: string, unit: string, all: Map<string, Figure>, goals: Arr
   for (const [name, x] of figures) {
     const ratio = name === 'edgeloop' || x === 0 ? '' : `   edgeloop/${name} ${(base / x).toFixed(2)}x`;
     const f = all.get(name);
-    const cpu = f?.serverUs !== undefined ? `   CPU-us per delivery: server ${f.serverUs.toFixed(3)}, client ${f.clientUs?.toFixed(3)}` : '';
+    const client = f?.clientUs !== undefined ? `, client ${f.clientUs.toFixed(3)}` : '';
+    const cpu = f?.serverUs !== undefined ? `   CPU-us per ${unit === 'messages/s' ? 'message' : 'delivery'}: server ${f.serverUs.toFixed(3)}${client}` : '';
     console.log(`  ${name.padEnd(12)}${fmt(Math.round(x)).padStart(12)} ${unit}${ratio}${cpu}`);
   }
   for (const [peer, want] of goals) {
@@ -222,25 +240,35 @@ console.log(
     (canPin ? '; servers on CPU 1, clients on CPU 0' : '; not pinned (no taskset or 1 CPU)'),
 );
 /** A script file, not -e: loop workers inherit execArgv, and --input-type would refuse their module files. */
-function edgeloopServer(loops: number): Promise<Server> {
-  const file = path.join(tmp, `edgeloop-${loops}.mjs`);
-  fs.writeFileSync(file, edgeloopScript(loops));
+function edgeloopServer(loops: number, tls = false): Promise<Server> {
+  const file = path.join(tmp, `edgeloop-${loops}${tls ? '-tls' : ''}.mjs`);
+  fs.writeFileSync(file, edgeloopScript(loops, tls));
   return spawnServer('edgeloop', [process.execPath, file]);
 }
+function echoMakers(tls: boolean): Array<[string, Maker]> {
+  const makers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(1, tls)]];
+  if (havePeers) makers.push(['ws', () => spawnServer('ws', [process.execPath, '-e', wsEcho(tls)], peersDir)]);
+  if (bun) makers.push(['bun', () => spawnServer('bun', [bun, '-e', bunServer(tls)], peersDir)]);
+  return makers;
+}
 if (!values['no-echo']) {
-  const echoMakers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(1)]];
-  if (havePeers) echoMakers.push(['ws', () => spawnServer('ws', [process.execPath, '-e', WS_ECHO], peersDir)]);
-  if (bun) echoMakers.push(['bun', () => spawnServer('bun', [bun, '-e', BUN_SERVER], peersDir)]);
-  const echo = await best(echoMakers, echoRate);
+  const echo = await best(echoMakers(false), echoRate(false));
   table(`echo: ${connections} connections x pipeline ${pipeline}, one loop`, 'messages/s', echo, [
     ['ws', 3],
     ['bun', 1],
   ]);
 }
 
+if (!values['no-wss']) {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '2', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  const wss = await best(echoMakers(true), echoRate(true));
+  table('wss echo: the same over TLS (ECDSA P-256; ws on node:https)', 'messages/s', wss, []);
+}
+
 if (!values['no-fanout']) {
   const fanMakers: Array<[string, Maker]> = [['edgeloop', () => edgeloopServer(2)]];
-  if (bun) fanMakers.push(['bun', () => spawnServer('bun', [bun, '-e', BUN_SERVER], peersDir)]);
+  if (bun) fanMakers.push(['bun', () => spawnServer('bun', [bun, '-e', bunServer(false)], peersDir)]);
   const fan = await best(fanMakers, fanoutRate);
   table(`fan-out: 1 publisher, ${fmt(subscribers)} subscribers (edgeloop on 2 loops)`, 'deliveries/s', fan, [['bun', 1]]);
 }
