@@ -184,6 +184,18 @@ export function execTool(cmd: string, args: string[], input?: Uint8Array | strin
 }
 
 /**
+ * Headless Chromium printing the DOM of `url` once loaded, with its own
+ * profile dir (it honours the certificate flags only then) and nothing that
+ * reaches out to the network; `extra` adds flags (--virtual-time-budget,
+ * --ignore-certificate-errors-spki-list, ...). Never rejects.
+ */
+export function chromiumDom(chromium: string, profile: string, url: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
+    '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, ...extra, '--dump-dom', url];
+  return execTool(chromium, args, undefined, 60_000);
+}
+
+/**
  * The external programs tests drive: the commands that may provide each one (the
  * first found on PATH wins; an absolute path is taken as is), an optional probe
  * run with it that must exit 0, and the Debian package that installs it. `.ci/run`

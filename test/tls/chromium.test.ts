@@ -11,11 +11,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { serve } from '../../src/http/index.js';
 import { handler as demo } from '../../src/http/demo.js';
-import { execTool, requireTool } from '../helpers.js';
+import { chromiumDom, requireTool } from '../helpers.js';
 import { testCerts } from './certs.js';
 
 test('Chromium headless loads the demo page over HTTPS (TLS 1.3, ALPN http/1.1)', async (t) => {
-  if (!requireTool(t, 'chromium')) return;
+  const chromium = requireTool(t, 'chromium');
+  if (!chromium) return;
   const c = testCerts();
   const seen: string[] = [];
   const s = await serve({
@@ -28,16 +29,7 @@ test('Chromium headless loads the demo page over HTTPS (TLS 1.3, ALPN http/1.1)'
   });
   const profile = fs.mkdtempSync(path.join(c.dir, 'chromium-'));
   try {
-    const r = await execTool(
-      'chromium',
-      [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
-        '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
-        `--ignore-certificate-errors-spki-list=${c.ecSpkiHash}`, '--dump-dom', `https://localhost:${s.port}/`,
-      ],
-      undefined,
-      60_000,
-    );
+    const r = await chromiumDom(chromium, profile, `https://localhost:${s.port}/`, [`--ignore-certificate-errors-spki-list=${c.ecSpkiHash}`]);
     assert.equal(r.code, 0, r.stderr.slice(-2000));
     assert.match(r.stdout, /\/hello/, 'the demo index was rendered');
     assert.ok(seen.some((l) => l === '/ TLSv1.3 http/1.1'), `requests seen: ${seen.join(', ')}`);

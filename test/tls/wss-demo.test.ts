@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { execTool, requireTool, runCli, startCli, waitFor, within, type RunningCli } from '../helpers.js';
+import { chromiumDom, execTool, requireTool, runCli, startCli, waitFor, within, type RunningCli } from '../helpers.js';
 import { testCerts } from './certs.js';
 
 let cli: RunningCli;
@@ -113,16 +113,10 @@ test('Chromium headless: the index page over https chats on wss:///pubsub/demo w
     let r = { code: -1, stdout: '', stderr: '' };
     for (let attempt = 0; attempt < 3; attempt++) {
       heard.length = 0;
-      r = await execTool(
-        chromium,
-        [
-          '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
-          '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000',
-          `--ignore-certificate-errors-spki-list=${c.ecSpkiHash}`, '--dump-dom', `https://localhost:${port}/?nick=tlsbot`,
-        ],
-        undefined,
-        60_000,
-      );
+      r = await chromiumDom(chromium, profile, `https://localhost:${port}/?nick=tlsbot`, [
+        '--virtual-time-budget=5000',
+        `--ignore-certificate-errors-spki-list=${c.ecSpkiHash}`,
+      ]);
       if (r.code !== 0 || r.stdout.includes('<li>hello over wss</li>')) break;
     }
     assert.equal(r.code, 0, r.stderr.slice(-2000));

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { execTool, requireTool, startCli, within } from '../helpers.js';
+import { chromiumDom, requireTool, startCli, within } from '../helpers.js';
 
 const READY = /^listening on http:\/\/([^\s]+):(\d+) /m;
 
@@ -32,16 +32,7 @@ test('the index page chats over /pubsub/demo with another subscriber, in Chromiu
     let r = { code: -1, stdout: '', stderr: '' };
     for (let attempt = 0; attempt < 3; attempt++) {
       heard.length = 0;
-      r = await execTool(
-        chromium,
-        [
-          '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
-          '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=5000',
-          '--dump-dom', `http://127.0.0.1:${s.match[2]}/?nick=bot`,
-        ],
-        undefined,
-        60_000,
-      );
+      r = await chromiumDom(chromium, profile, `http://127.0.0.1:${s.match[2]}/?nick=bot`, ['--virtual-time-budget=5000']);
       if (r.code !== 0 || r.stdout.includes('<li>hello browser</li>')) break;
     }
     assert.equal(r.code, 0, r.stderr.slice(-2000));
