@@ -7,18 +7,20 @@ test('timers fire in deadline order, cancel works, runEvery repeats', async () =
   const loop = new EventLoop();
   try {
     const order: string[] = [];
-    await within(3000, new Promise<void>((resolve) => {
-      loop.runAfter(30, () => order.push('c'));
-      loop.runAfter(10, () => order.push('a'));
-      loop.runAfter(20, () => order.push('b'));
-      const cancelled = loop.runAfter(15, () => order.push('never'));
+    // Deadlines 200 ms apart: each is taken from the clock when it is added, so a loaded
+    // machine pausing this thread between two runAfter calls must not swap their order.
+    await within(5000, new Promise<void>((resolve) => {
+      loop.runAfter(600, () => order.push('c'));
+      loop.runAfter(200, () => order.push('a'));
+      loop.runAfter(400, () => order.push('b'));
+      const cancelled = loop.runAfter(300, () => order.push('never'));
       cancelled.cancel();
       let n = 0;
       const every = loop.runEvery(5, () => {
         n++;
         if (n === 3) every.cancel();
       });
-      loop.runAfter(60, () => {
+      loop.runAfter(800, () => {
         order.push(`every=${n}`);
         resolve();
       });
