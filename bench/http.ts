@@ -1,7 +1,7 @@
 /**
  * HTTP benchmark: `edgeloop serve --loops 1` vs Node's `http` vs nginx (one
  * worker, when installed), driven by wrk in the same run.
- * Run: npm run bench:http [-- --seconds S --connections C --rounds R --idle N --no-nginx --no-memory --no-fetch --no-access-log --web-only]
+ * Run: npm run bench:http [-- --seconds S --connections C --rounds R --idle N --no-nginx --no-memory --no-fetch --no-access-log --web-only --access-log-only]
  *
  * Scenarios (GET /hello -> 200 "hello"):
  *   keep-alive   wrk -c C
@@ -13,7 +13,9 @@
  * installed on first use; Bun only where it runs), and nginx again, each with its
  * server CPU per request; --web-only runs these rounds alone. Then keep-alive with
  * `--access-log FILE` against the same server without it (alternating, same
- * run; --no-access-log skips it). Then memory: RSS added per idle keep-alive
+ * run; --no-access-log skips it, --access-log-only runs it alone), judged on
+ * server CPU per request (robust on a shared machine) and shown with the
+ * requests/s ratio too. Then memory: RSS added per idle keep-alive
  * connection with N (5,000) open, edgeloop vs Node `http`.
  *
  * Servers are pinned to CPU 1 and wrk to CPU 0 when taskset exists (2 cores:
@@ -42,11 +44,12 @@ const FLAGS = {
   'no-fetch': flag.bool(),
   'no-access-log': flag.bool(),
   'web-only': flag.bool(),
+  'access-log-only': flag.bool(),
   help: flag.bool({ short: 'h' }),
 };
 const values = parseFlagsOrExit('bench:http', process.argv.slice(2), FLAGS);
 if (values.help) {
-  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch --no-access-log --web-only]');
+  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch --no-access-log --web-only --access-log-only]');
   process.exit(0);
 }
 const seconds = values.seconds ?? 5;
@@ -328,6 +331,7 @@ interface Measured {
 const key = (scenario: string, server: string): string => `${scenario}|${server}`;
 const ratio = (a?: number, b?: number): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
 const us = (v?: number): string => (v === undefined ? '-' : v.toFixed(2));
+const signedPct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
 const pct = (v?: number): string => (v === undefined ? '-' : `${Math.round(v * 100)}%`);
 
 function factories(useNginx: boolean): Factory[] {
@@ -480,9 +484,11 @@ async function webApi(useNginx: boolean): Promise<Goal[]> {
 /**
  * The access log's cost: keep-alive through `edgeloop serve --access-log FILE` against plain
  * `edgeloop serve`, alternating in the same run (a noisy neighbour hurts both alike). The goal:
- * under 10% of throughput, read on requests/s and on server CPU per request.
+ * under 10% of throughput. A pinned, saturated server's requests/s is the inverse of its CPU
+ * per request, and CPU per request is what a shared machine distorts least: the goal is read
+ * on it; the requests/s ratio is shown beside it.
  */
-async function accessLogCost(): Promise<boolean | undefined> {
+async function accessLogCost(): Promise<Goal> {
   const serveArgs: [string, ...string[]] = [process.execPath, cli, 'serve', '--port', '0', '--loops', '1', '--keep-alive-timeout', '120000'];
   const logFile = path.join(tmp, 'access.log');
   const ready = /listening on http:\/\/[^:]+:(\d+)/;
@@ -509,10 +515,14 @@ async function accessLogCost(): Promise<boolean | undefined> {
   console.log('');
   console.log(
     `access log (common log format, to a file), keep-alive: ${fmt(best.logged)} requests/s vs ${fmt(best.plain)} without ` +
-      `(${(loss * 100).toFixed(1)}% fewer); server CPU per request ${us(best.loggedCpu)} us vs ${us(best.plainCpu)} us ` +
-      `(${(cpuCost * 100).toFixed(1)}% more); ${fmt(lines)} lines written`,
+      `(${signedPct(-loss)}); server CPU per request ${us(best.loggedCpu)} us vs ${us(best.plainCpu)} us ` +
+      `(${signedPct(cpuCost)}); ${fmt(lines)} lines written`,
   );
-  return loss < 0.1;
+  return [
+    'access log costs < 10% (server CPU per request; keep-alive, common format, to a file)',
+    Number.isFinite(cpuCost) ? cpuCost < 0.1 : undefined,
+    `CPU ${ratio(best.loggedCpu, best.plainCpu)} (${signedPct(cpuCost)}), requests/s ${ratio(best.logged, best.plain)} (${signedPct(-loss)})`,
+  ];
 }
 
 /** RSS added per idle keep-alive connection: edgeloop, then node http. */
@@ -533,7 +543,7 @@ async function memory(make: Factory[]): Promise<{ edgeloop: number; node: number
   return { edgeloop, node };
 }
 
-function printGoals(m: Measured | undefined, mem: { edgeloop: number; node: number } | undefined, web: Goal[], accessLogOk: boolean | undefined): void {
+function printGoals(m: Measured | undefined, mem: { edgeloop: number; node: number } | undefined, web: Goal[], accessLog: Goal | undefined): void {
   const get = (sc: string, n: string) => m?.rps.get(key(sc, n));
   const cpu = (sc: string, n: string) => m?.cpuUs.get(key(sc, n));
   const goals: Goal[] = [
@@ -554,7 +564,7 @@ function printGoals(m: Measured | undefined, mem: { edgeloop: number; node: numb
       mem ? mem.edgeloop <= mem.node * 0.25 : undefined,
       mem ? `${(mem.edgeloop / mem.node).toFixed(2)}x` : '',
     ],
-    ['access log costs < 10% of keep-alive requests/s', accessLogOk, ''],
+    accessLog ?? ['access log costs < 10% (server CPU per request)', undefined, ''],
   ];
   console.log('');
   console.log('goals (one loop; requests/s ratios unless CPU is named, measured above):');
@@ -586,12 +596,13 @@ async function main(): Promise<void> {
   if (!useNginx) console.log(values['no-nginx'] ? 'nginx: skipped (--no-nginx)' : 'nginx: not installed, skipped');
   const make = factories(useNginx);
   const webOnly = values['web-only'] === true;
-  const m = webOnly ? undefined : await measure(make);
+  const accessLogOnly = values['access-log-only'] === true;
+  const m = webOnly || accessLogOnly ? undefined : await measure(make);
   if (m !== undefined) printTables(m);
-  const web = values['no-fetch'] ? [] : await webApi(useNginx);
-  const accessLogOk = values['no-access-log'] || webOnly ? undefined : await accessLogCost();
-  const mem = values['no-memory'] || webOnly ? undefined : await memory(make);
-  printGoals(m, mem, web, accessLogOk);
+  const web = values['no-fetch'] || accessLogOnly ? [] : await webApi(useNginx);
+  const accessLog = values['no-access-log'] || webOnly ? undefined : await accessLogCost();
+  const mem = values['no-memory'] || webOnly || accessLogOnly ? undefined : await memory(make);
+  printGoals(m, mem, web, accessLog);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

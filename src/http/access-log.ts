@@ -1,15 +1,19 @@
 /**
  * The access log of one loop: a line per response, in common log format,
  * combined (CLF plus referer and user agent) or JSON lines. Off the hot path:
- * a response only appends its line to an array; the lines of a loop turn go
- * out together in one write() after the turn's events (as nginx, the write is
- * synchronous: a regular file takes it from the page cache). Memory is
+ * a response only appends its line to an array; lines gather over loop turns
+ * (nginx's `buffer=`/`flush=`) and go out together in one write() at the end
+ * of the turn that brings them to BATCH_BYTES, or FLUSH_MS after the first of
+ * them, or at close: under load a write carries hundreds of lines, not the
+ * one or two a turn holds. As nginx's, the write is synchronous (a regular
+ * file takes it from the page cache). Memory is
  * bounded: when the target does not take the lines (a full pipe), at most
  * MAX_PENDING bytes wait and later lines are counted as dropped.
  * Thread: its loop's. Owns its file descriptor (not stdout's).
  */
 import fs from 'node:fs';
 import type { EventLoop } from '../reactor/EventLoop.js';
+import type { Timer } from '../reactor/TimerQueue.js';
 import type { HttpRequest } from './request.js';
 
 export type AccessLogFormat = 'common' | 'combined' | 'json';
@@ -39,6 +43,10 @@ const MAX_PENDING = 1024 * 1024;
 /** Writes to a pipe stay within PIPE_BUF, so lines from several loop threads never interleave. */
 const PIPE_BUF = 4096;
 const RETRY_MS = 50;
+/** Lines wait at most this long for company... */
+const FLUSH_MS = 50;
+/** ...or until this many bytes wait (a loop turn's worth is flushed at its end). */
+const BATCH_BYTES = 32 * 1024;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -59,7 +67,11 @@ export class AccessLog {
   private lines: string[] = [];
   private pendingBytes = 0;
   private carry: Buffer | null = null;
+  private scratch = Buffer.allocUnsafe(BATCH_BYTES * 2);
+  /** A flush is queued for the end of this loop turn (BATCH_BYTES reached). */
   private scheduled = false;
+  /** The FLUSH_MS deadline of the oldest waiting line. */
+  private deadline: Timer | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
   /** Lines dropped because the target did not take them. */
@@ -95,19 +107,25 @@ export class AccessLog {
     }
     this.lines.push(line);
     this.pendingBytes += line.length;
-    if (!this.scheduled && this.retry === undefined) {
-      this.scheduled = true;
-      this.loop.queueInLoop(this.flush);
+    if (this.retry !== undefined) return; // the retry writes it
+    if (this.pendingBytes >= BATCH_BYTES) {
+      if (!this.scheduled) {
+        this.scheduled = true;
+        this.loop.queueInLoop(this.flush);
+      }
+    } else {
+      this.deadline ??= this.loop.runAfter(FLUSH_MS, this.flush);
     }
   }
 
-  /** Writes what is pending, now. Called after each loop turn, and at close. */
+  /** Writes what is pending, now: at the end of a turn that filled a batch, at the deadline, at close. */
   readonly flush = (): void => {
     this.scheduled = false;
+    this.deadline?.cancel();
+    this.deadline = undefined;
     let data: Buffer;
     if (this.lines.length > 0) {
-      const text = Buffer.from(this.lines.join(''), 'utf8');
-      this.lines = [];
+      const text = this.encodeLines();
       data = this.carry ? Buffer.concat([this.carry, text]) : text;
     } else if (this.carry) {
       data = this.carry;
@@ -127,7 +145,7 @@ export class AccessLog {
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      this.carry = data.subarray(off);
+      this.carry = Buffer.from(data.subarray(off)); // a copy: `data` may be the reused scratch
       this.pendingBytes = this.carry.length;
       if (code === 'EAGAIN' && !this.closed) {
         // A non-blocking pipe that is full: try again soon, keep (boundedly) what waits.
@@ -144,6 +162,23 @@ export class AccessLog {
     }
     this.pendingBytes = 0;
   };
+
+  /**
+   * The waiting lines as UTF-8, in a scratch buffer reused from one write to
+   * the next (no joined string, no new buffer per write); valid until the next call.
+   */
+  private encodeLines(): Buffer {
+    // CLF lines are ASCII (clfQuote escapes the rest): latin1, one byte per unit, is the cheap copy.
+    const json = this.format === 'json';
+    const need = json ? this.pendingBytes * 3 : this.pendingBytes; // UTF-8: at most 3 bytes per UTF-16 unit
+    if (this.scratch.length < need) this.scratch = Buffer.allocUnsafe(Math.max(need, 2 * this.scratch.length));
+    const buf = this.scratch;
+    let used = 0;
+    if (json) for (const line of this.lines) used += buf.write(line, used, 'utf8');
+    else for (const line of this.lines) used += buf.write(line, used, 'latin1');
+    this.lines = [];
+    return buf.subarray(0, used);
+  }
 
   /** Flushes and closes the file (the server stopped on this loop). */
   close(): void {
