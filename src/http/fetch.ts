@@ -35,8 +35,9 @@ export function requestIP(request: Request): SockAddr | null {
 export function fromFetch(fetchFn: FetchHandler): Handler {
   if (typeof fetchFn !== 'function') throw new TypeError('fetch handler must be a function (request) => Response');
   return (req: HttpRequest, res: HttpResponse, ctx: HandlerContext): void | Promise<void> => {
-    if (FORBIDDEN_METHODS.has(req.method)) {
-      res.status(501).setHeader('Content-Type', 'text/plain').end(`${req.method} is not supported by fetch handlers\n`);
+    const method = req.method;
+    if (method !== 'GET' && method !== 'POST' && FORBIDDEN_METHODS.has(method)) {
+      res.status(501).setHeader('Content-Type', 'text/plain').end(`${method} is not supported by fetch handlers\n`);
       return;
     }
     let request: Request;

@@ -45,12 +45,22 @@ function plainHost(host: string): boolean {
   return plain;
 }
 
+/** The last plain origin-form URL made, from its host and target (one per thread: keep-alive clients repeat both). */
+let lastUrlHost = '';
+let lastUrlTarget = '';
+let lastUrl = '';
+
 /** request.url for a native request, as `new Request(url)` would serialize it. Throws when the URL parser refuses it. */
 export function webUrl(req: HttpRequest): string {
   const target = req.url;
   if (target.charCodeAt(0) === 0x2f) {
     const host = req.host || 'localhost';
-    if (plainHost(host) && PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return `http://${host}${target}`;
+    if (target === lastUrlTarget && host === lastUrlHost) return lastUrl;
+    if (plainHost(host) && PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) {
+      lastUrlHost = host;
+      lastUrlTarget = target;
+      return (lastUrl = `http://${host}${target}`);
+    }
     return parsed(`http://${host}${target}`);
   }
   return parsed(target === '*' ? `http://${req.host || 'localhost'}/` : target);

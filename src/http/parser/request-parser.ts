@@ -466,6 +466,12 @@ export class RequestParser {
   }
 }
 
+/**
+ * The first LF in data[pos, end), or -1. `data` may be a whole read buffer: when the line is
+ * not complete, memchr runs on into its stale tail, which is still cheaper than a JS loop over
+ * the long lines browsers send (and a line left incomplete moves to the connection's own
+ * small buffer, so it happens once per partial line).
+ */
 function findLF(data: Uint8Array, pos: number, end: number): number {
   if (pos >= end) return -1;
   const i = data.indexOf(LF, pos);
