@@ -130,6 +130,18 @@ export class WsLoop {
     }
   }
 
+  /** The message handler, called as callAsync calls (no closure per message: this runs for every message). */
+  callMessage(h: (ws: ServerWebSocket, message: string | Buffer) => unknown, ws: ServerWebSocket, message: string | Buffer): void {
+    try {
+      const r = h(ws, message);
+      if (r !== undefined && r !== null && typeof (r as Promise<unknown>).then === 'function') {
+        (r as Promise<unknown>).then(undefined, this.reportError);
+      }
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
   /**
    * Sends to every subscriber of `topic` on this loop (but `exclude`) and hands the message to
    * the other loops. Returns the frame's size once on its way, 0 when nobody is subscribed.

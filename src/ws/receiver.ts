@@ -11,11 +11,13 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidCloseCode, readHeader, type FrameHeader, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT } from './frame.js';
 import { InflateTooBig, type DeflateCodec } from './deflate.js';
-import { Utf8Validator } from './utf8.js';
+import { decodeUtf8, Utf8Validator } from './utf8.js';
 
 export interface ReceiverSink {
-  /** A whole message. `owned`: the bytes are a private copy; else valid only during the call. */
-  onData(data: Uint8Array, binary: boolean, owned: boolean): void;
+  /** A whole text message, validated and decoded. */
+  onText(text: string): void;
+  /** A whole binary message, d[s, e). `owned`: d is a private copy; else it is the input, valid only during the call. */
+  onBinary(d: Uint8Array, s: number, e: number, owned: boolean): void;
   onPing(payload: Uint8Array): void;
   onPong(payload: Uint8Array): void;
   /** The peer's close frame (a valid one). */
@@ -114,12 +116,18 @@ export class Receiver {
         this.remaining = 0;
         const binary = this.msgOp === OP_BINARY;
         this.msgOp = 0;
-        if (!binary && !isUtf8(d.subarray(pos, pos + len))) {
+        const s = pos;
+        pos += len;
+        if (binary) {
+          sink.onBinary(d, s, pos, false);
+          continue;
+        }
+        const text = decodeUtf8(d, s, pos);
+        if (text === null) {
           this.violation(CloseCode.InvalidData, 'invalid UTF-8 in a text message');
           return end;
         }
-        pos += len;
-        sink.onData(d.subarray(pos - len, pos), binary, false);
+        sink.onText(text);
         continue;
       }
       if (len === 0) {
@@ -233,7 +241,8 @@ export class Receiver {
       if (!binary && !this.utf8.complete) return this.violation(CloseCode.InvalidData, 'text message ends inside a UTF-8 sequence');
       data = parts.length === 1 ? parts[0]! : globalThis.Buffer.concat(parts, len);
     }
-    this.sink.onData(data, binary, true);
+    if (binary) this.sink.onBinary(data, 0, data.length, true);
+    else this.sink.onText(globalThis.Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8'));
   }
 
   private control(op: number, p: Uint8Array): void {

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * A streaming UTF-8 validator: bytes may arrive split anywhere (across TCP
  * reads and across the fragments of one message), and the first byte that can
@@ -60,4 +62,50 @@ export class Utf8Validator {
     this.lo = 0x80;
     this.hi = 0xbf;
   }
+}
+
+/** Buffer's own range decoders (undocumented but stable since Node 0.x): a string from a range, no view allocated. */
+interface NodeBufferSlices {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
+
+/** Text shorter than this is checked for ASCII by a loop (cheaper than a native call), then copied as latin1. */
+const ASCII_SCAN = 128;
+
+/**
+ * A Buffer over the same memory as the last input decoded, kept per thread: the reactor's
+ * read buffer is one array reused for every read, so this is one view per thread, not one
+ * per message.
+ */
+let lastInput: Uint8Array | null = null;
+let lastView: Buffer | null = null;
+
+function bufferOf(d: Uint8Array): Buffer & NodeBufferSlices {
+  if (d !== lastInput || lastView === null) {
+    lastView = globalThis.Buffer.isBuffer(d) ? d : globalThis.Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+    lastInput = d;
+  }
+  return lastView as Buffer & NodeBufferSlices;
+}
+
+/** The text of d[s, e), or null when it is not valid UTF-8. One string allocated, nothing else. */
+export function decodeUtf8(d: Uint8Array, s: number, e: number): string | null {
+  if (e - s <= ASCII_SCAN) {
+    let i = s;
+    while (i < e && d[i]! < 0x80) i++;
+    if (i === e) return bufferOf(d).latin1Slice(s, e);
+  }
+  const b = bufferOf(d);
+  if (!isUtf8(s === 0 && e === d.length ? d : d.subarray(s, e))) return null;
+  return b.utf8Slice(s, e);
+}
+
+/** A private copy of d[s, e) as a Buffer (from Node's pool when small). */
+export function copyBytes(d: Uint8Array, s: number, e: number): Buffer {
+  const n = e - s;
+  const out = globalThis.Buffer.allocUnsafe(n);
+  if (n <= 64) for (let i = 0; i < n; i++) out[i] = d[s + i]!;
+  else out.set(d.subarray(s, e));
+  return out;
 }

@@ -19,6 +19,7 @@ import { FrameQueue } from './fanout.js';
 import { closePayload, CloseCode, FIN, headerSize, isValidCloseCode, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RSV1 } from './frame.js';
 import { SendStatus, type SendOptions, type SendResult, type WsData } from './options.js';
 import { Receiver, type ReceiverSink } from './receiver.js';
+import { copyBytes } from './utf8.js';
 import type { WsLoop } from './loop.js';
 
 export const WS_CONNECTING = 0;
@@ -389,9 +390,8 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     const out = this.out;
     out.batching++;
     try {
-      const d = buf.peek();
-      const pos = this.receiver.feed(d, 0, d.length);
-      buf.retrieve(pos);
+      const r = buf.r;
+      buf.retrieve(this.receiver.feed(buf.data, r, buf.w) - r);
     } finally {
       out.batching--;
     }
@@ -449,15 +449,21 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     return (this.paused && this.readyState === WS_OPEN) || this.readyState === WS_CLOSED;
   }
 
-  onData(data: Uint8Array, binary: boolean, owned: boolean): void {
+  onText(text: string): void {
     if (this.readyState !== WS_OPEN) return; // after our close frame, data is discarded (RFC 6455 5.5.1)
     this.wl.loop.stats.c[S.wsMessagesIn]!++;
     const h = this.wl.handlers.message;
+    if (h) this.wl.callMessage(h, this, text);
+  }
+
+  onBinary(d: Uint8Array, s: number, e: number, owned: boolean): void {
+    if (this.readyState !== WS_OPEN) return;
+    this.wl.loop.stats.c[S.wsMessagesIn]!++;
+    const h = this.wl.handlers.message;
     if (!h) return;
-    const b = globalThis.Buffer.from(data.buffer, data.byteOffset, data.length);
-    // Bytes still in the read buffer are copied; a message already collected is handed over as it is.
-    const msg = !binary ? b.toString('utf8') : owned ? b : globalThis.Buffer.from(b);
-    this.wl.callAsync(() => h(this, msg));
+    // Bytes still in the read buffer are copied (the handler may keep them); a message already collected is handed over as it is.
+    const msg = owned ? globalThis.Buffer.from(d.buffer, d.byteOffset + s, e - s) : copyBytes(d, s, e);
+    this.wl.callMessage(h, this, msg);
   }
 
   onPing(payload: Uint8Array): void {
