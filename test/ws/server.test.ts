@@ -185,6 +185,38 @@ describe('upgrade, native style (handler + res.upgrade)', () => {
   });
 });
 
+describe('messages handed to the handler', () => {
+  it('messages pipelined in one read arrive whole and stay valid after the handler returns (binary is a private copy)', async () => {
+    const kept: Array<string | Buffer> = [];
+    const text = ['a', 'héllo', 'x'.repeat(300), '日本語'.repeat(50), ''];
+    const binary = [Buffer.from([1, 2, 3]), Buffer.alloc(200, 7), Buffer.alloc(0)];
+    await withServer({ message: (_ws, m) => void kept.push(m) }, async (s) => {
+      const c = await RawClient.open(s.port);
+      // One write: every frame lands in the same read buffer, which the next read overwrites.
+      c.send(...text.map((t) => frame({ op: 1, payload: t })), ...binary.map((b) => frame({ op: 2, payload: b })));
+      await waitFor(() => kept.length === text.length + binary.length, 5000, 'the first batch');
+      // The next read reuses the read buffer: what the handler kept must not change.
+      c.send(frame({ op: 2, payload: Buffer.alloc(64, 0xee) }), frame({ op: 1, payload: 'later' }));
+      await waitFor(() => kept.length === text.length + binary.length + 2, 5000, 'all messages');
+      assert.deepEqual(kept, [...text, ...binary, Buffer.alloc(64, 0xee), 'later']);
+      c.destroy();
+    });
+  });
+
+  it('invalid UTF-8 in a short and in a long pipelined text message closes with 1007', async () => {
+    for (const bad of [Buffer.from([0x61, 0xff]), Buffer.concat([Buffer.alloc(200, 0x61), Buffer.from([0xed, 0xa0, 0x80])])]) {
+      const got: Array<string | Buffer> = [];
+      await withServer({ message: (_ws, m) => void got.push(m) }, async (s) => {
+        const c = await RawClient.open(s.port);
+        c.send(frame({ op: 1, payload: 'ok' }), frame({ op: 1, payload: bad }), frame({ op: 1, payload: 'never' }));
+        assert.equal((await c.closed()).code, 1007);
+        assert.deepEqual(got, ['ok']);
+        c.destroy();
+      });
+    }
+  });
+});
+
 describe('send, backpressure and drain', () => {
   it('send() says sent, then BACKPRESSURE, then DROPPED past maxBackpressure; drain follows when the client reads', async () => {
     const statuses: number[] = [];
