@@ -138,6 +138,7 @@ test('nginx proxy_pass with upstream keepalive: X-Forwarded-For believed from th
   assert.equal(wrkErrors(w.stdout), undefined, log());
   const st = server.stats()[0]!;
   const served = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
+  t.diagnostic(`through nginx (proxy_pass, upstream keepalive): ${served} requests, ${wrkErrors(w.stdout) === undefined ? 'no errors' : 'errors'}`);
   assert.ok(st.accepted - accepted <= 32, `upstream keepalive reuses connections: ${st.accepted - accepted} accepted for ${served} requests`);
   assert.equal(st.closed.error + st.closed.reset, 0);
 });

@@ -14,7 +14,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../src/http/index.js';
 import { freePort, requireTool, sleep, waitFor, within } from '../helpers.js';
-import { startServe, wrk, type Serve, type WrkResult } from './support.js';
+import { loadSummary, startServe, wrk, type Serve, type WrkResult } from './support.js';
 import { run, startNginx, tempDir } from './tools.js';
 
 const deploy = fileURLToPath(new URL('../../../deploy/', import.meta.url));
@@ -136,7 +136,7 @@ test('HAProxy (deploy/haproxy.cfg: PROXY v2, /healthz checks, retries): two edge
   const b = await edgeloopBackend();
   try {
     const r = await rollingRestart(a, b, 8);
-    t.diagnostic(`edgeloop rolling restart: ${r.requests} requests, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors`);
+    t.diagnostic(`edgeloop rolling restart: ${loadSummary(r)}`);
     assert.ok(r.requests > 500, r.output);
     assert.equal(r.non2xx, 0, r.output);
     assert.equal(r.socketErrors, 0, r.output);
@@ -149,7 +149,7 @@ test('HAProxy (deploy/haproxy.cfg: PROXY v2, /healthz checks, retries): two edge
 test('reference: the same rolling restart with nginx instances (nginx -s quit) behind the same HAProxy config: 0 failed', async (t) => {
   if (!requireTool(t, 'haproxy') || !requireTool(t, 'wrk') || !requireTool(t, 'nginx')) return;
   const r = await rollingRestart(await nginxBackend(t), await nginxBackend(t), 5);
-  t.diagnostic(`nginx rolling restart: ${r.requests} requests, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors`);
+  t.diagnostic(`nginx rolling restart: ${loadSummary(r)}`);
   assert.ok(r.requests > 500, r.output);
   assert.equal(r.non2xx, 0, r.output);
   assert.equal(r.socketErrors, 0, r.output);
@@ -179,6 +179,7 @@ test('nginx (deploy/nginx.conf) proxying with upstream keep-alive: wrk 0 errors,
     assert.equal(body, 'xff=127.0.0.1');
     const before = server.stats()[0]!.accepted;
     const r = await wrk(`http://127.0.0.1:${front}/`, 2);
+    t.diagnostic(`through nginx (upstream keepalive): ${loadSummary(r)}`);
     assert.ok(r.requests > 500, r.output);
     assert.equal(r.non2xx, 0, r.output);
     assert.equal(r.socketErrors, 0, r.output);

@@ -37,7 +37,7 @@ function oneRequest(port: number): Promise<'served' | 'refused' | 'reset' | 'clo
   });
 }
 
-test('a plain close of one reuseport listener resets the connections queued on it (unless tcp_migrate_req moves them)', async () => {
+test('a plain close of one reuseport listener resets the connections queued on it (unless tcp_migrate_req moves them)', async (t) => {
   const migrate = fs.readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '1';
   const a = listenTcp({ host: '127.0.0.1', port: 0, reusePort: true, newGroup: true });
   const b = listenTcp({ host: '127.0.0.1', port: a.port, reusePort: true });
@@ -58,6 +58,7 @@ test('a plain close of one reuseport listener resets the connections queued on i
     for (const s of clients) s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     for (let fd; (fd = native.accept(a.fd)) >= 0; ) accepted.push(fd);
     await waitFor(() => accepted.length + reset === 40, 3000, 'every client accepted on a or reset');
+    t.diagnostic(`plain close of b (tcp_migrate_req=${migrate ? 1 : 0}): ${reset} of 40 queued connections reset, ${accepted.length} accepted on a`);
     if (migrate) assert.equal(accepted.length, 40, "tcp_migrate_req=1: b's queue moved to a");
     else assert.ok(reset > 0, `tcp_migrate_req=0: the connections queued on b are reset (${reset} of 40; ${accepted.length} were on a)`);
   } finally {
@@ -67,7 +68,7 @@ test('a plain close of one reuseport listener resets the connections queued on i
   }
 });
 
-test("edgeloop's stop under a connection burst (reuseport, 2 loops): every connection is served or refused, none reset", async () => {
+test("edgeloop's stop under a connection burst (reuseport, 2 loops): every connection is served or refused, none reset", async (t) => {
   const server = await serve({ port: 0, loops: 2, accept: 'reuseport', module: demo });
   const port = server.port;
   const outcomes: Promise<string>[] = [];
@@ -79,6 +80,7 @@ test("edgeloop's stop under a connection burst (reuseport, 2 loops): every conne
   const all = await within(20_000, Promise.all(outcomes), 'burst');
   await server.stop();
   const count = (k: string): number => all.filter((o) => o === k).length;
+  t.diagnostic(`edgeloop stop under a burst of 150: ${count('served')} served, ${count('refused')} refused, ${count('reset')} reset`);
   assert.equal(count('reset'), 0, `no connection reset: ${JSON.stringify(all)}`);
   assert.equal(count('served') + count('refused'), all.length, `served or refused only: ${JSON.stringify(all)}`);
   assert.ok(count('served') > 0, 'the connections made before the stop were served');
@@ -145,7 +147,7 @@ function requestsServed(port: number): number {
   }
 }
 
-test('SIGTERM under load, reuseport and --loops 2: edgeloop bench sees no reset and no cut response, the server exits 0', async () => {
+test('SIGTERM under load, reuseport and --loops 2: edgeloop bench sees no reset and no cut response, the server exits 0', async (t) => {
   for (const mode of [[], ['--close']]) {
     const s = await startServe(['--port', '0', '--loops', '2', '--accept', 'reuseport']);
     const bench = runCli(['bench', `http://127.0.0.1:${s.port}/hello`, '-c', '16', '-d', '3s', '--json', '--no-progress', ...mode], 30_000);
@@ -154,6 +156,7 @@ test('SIGTERM under load, reuseport and --loops 2: edgeloop bench sees no reset 
     assert.equal(await within(10_000, s.exit, 'server exit'), 0);
     const r = await bench;
     const out = JSON.parse(r.stdout) as { completed: number; errors: Record<string, number> };
+    t.diagnostic(`SIGTERM under edgeloop bench (${mode.join(' ') || 'keep-alive'}): ${out.completed} completed, errors ${JSON.stringify(out.errors)}`);
     assert.ok(out.completed > 100, `requests were served before the stop (${out.completed})`);
     assert.equal(out.errors.reset, 0, `no connection reset (${mode.join(' ') || 'keep-alive'}): ${JSON.stringify(out.errors)}`);
     assert.equal(out.errors.closed, 0, `no response cut (${mode.join(' ') || 'keep-alive'}): ${JSON.stringify(out.errors)}`);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../../src/http/index.js';
 import { requireTool, sleep, within } from '../helpers.js';
-import { parseMetrics, startServe, sumMetric, wrk, type Samples } from './support.js';
+import { loadSummary, parseMetrics, startServe, sumMetric, wrk, type Samples } from './support.js';
 
 const app = new URL('./fixtures/generation-app.js', import.meta.url);
 
@@ -68,6 +68,7 @@ test('SIGHUP three times under wrk load (edgeloop serve --loops 2): 0 non-2xx, 0
       for (let k = 0; k < 100 && reloads() <= i; k++) await sleep(50);
     }
     const r = await load;
+    t.diagnostic(`three SIGHUPs under wrk: ${loadSummary(r)}`);
     assert.equal(reloads(), 3, `three reloads during the load: ${s.stderr()}`);
     assert.ok(r.requests > 1000, r.output);
     assert.equal(r.non2xx, 0, r.output);

@@ -44,6 +44,11 @@ export function wrk(url: string, seconds: number, connections = 16): Promise<Wrk
   });
 }
 
+/** What a load run met, for the test's diagnostics: `N requests, N non-2xx, N socket errors`. */
+export function loadSummary(r: WrkResult): string {
+  return `${r.requests} requests, ${r.non2xx} non-2xx, ${r.socketErrors} socket errors`;
+}
+
 /** Exit code of a process, or null if it is still running after ms. */
 export function exitWithin(s: RunningCli, ms: number): Promise<number | null | 'running'> {
   return Promise.race([s.exit, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);

@@ -16,7 +16,7 @@ import { listenTcp } from '../../src/reactor/Listener.js';
 import { requestHandover } from '../../src/reactor/control.js';
 import { serve } from '../../src/http/index.js';
 import { requireTool, sleep, within } from '../helpers.js';
-import { exitWithin, startServe, wrk } from './support.js';
+import { exitWithin, loadSummary, startServe, wrk } from './support.js';
 
 const app = new URL('./fixtures/generation-app.js', import.meta.url);
 
@@ -134,6 +134,7 @@ test('edgeloop serve --control: a second process takes over under wrk load: 0 fa
     assert.equal(await within(15_000, old.exit, 'old process exit'), 0);
     assert.match(old.stderr(), /taken over/);
     const r = await load;
+    t.diagnostic(`takeover under wrk: ${loadSummary(r)}`);
     assert.ok(r.requests > 1000, r.output);
     assert.equal(r.non2xx, 0, r.output);
     assert.equal(r.socketErrors, 0, r.output);
