@@ -140,5 +140,7 @@ test('nginx proxy_pass with upstream keepalive: X-Forwarded-For believed from th
   const served = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
   t.diagnostic(`through nginx (proxy_pass, upstream keepalive): ${served} requests, ${wrkErrors(w.stdout) === undefined ? 'no errors' : 'errors'}`);
   assert.ok(st.accepted - accepted <= 32, `upstream keepalive reuses connections: ${st.accepted - accepted} accepted for ${served} requests`);
-  assert.equal(st.closed.error + st.closed.reset, 0);
+  // When wrk's time is up it drops its 16 connections; nginx then abandons the requests those
+  // had in flight and closes (or resets) their upstream connections: at most one each.
+  assert.ok(st.closed.error + st.closed.reset <= 16, `upstream connections ended by an error or a reset: ${st.closed.error + st.closed.reset}`);
 });
