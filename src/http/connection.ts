@@ -432,9 +432,10 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     this.req = this.res = this.head = null;
     this.body = null;
     this.hl.remove(this);
-    if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
     this.conn.context = ws;
     if (this.conn.isReadingPaused) this.conn.resumeReading();
+    // The 101 is still in the loop's output: start() runs the open handler first and flushes
+    // after, so a subscribe() in open is seen by every loop before the client can publish.
     ws.start(rest);
   }
 

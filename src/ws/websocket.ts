@@ -363,7 +363,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
 
   // ---- reactor events (the connection protocol) ---------------------------------
 
-  /** @internal The 101 is out: the socket is open. `rest`: bytes the client sent right behind the handshake. */
+  /** @internal The 101 is written (into the loop's output, flushed here after the open handler): the socket is open. `rest`: bytes the client sent right behind the handshake. */
   start(rest: Uint8Array | null): void {
     this.wl.add(this);
     this.wl.loop.stats.c[S.wsOpen]!++;

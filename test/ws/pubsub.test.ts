@@ -90,6 +90,27 @@ describe('pub/sub across 2 loops', () => {
     for (const s of subs) s.ws.close();
   });
 
+  it('a subscribe() in open is in force once the client has the 101: a publish from another loop right after reaches it', async () => {
+    // Two connections in a row land on different loops (dispatcher round-robin). The first
+    // publishes as soon as the second's handshake is done: the 101 must not reach the second
+    // before its open handler has subscribed where every loop sees it.
+    const opened = (ws: WebSocket): Promise<void> =>
+      within(5000, new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject))), 'open');
+    for (let round = 0; round < 30; round++) {
+      const topic = `race-${round}`;
+      const talker = new WebSocket(`ws://127.0.0.1:${server.port}/${topic}`, { perMessageDeflate: false });
+      await opened(talker);
+      const listener = new WebSocket(`ws://127.0.0.1:${server.port}/${topic}`, { perMessageDeflate: false });
+      const heard: string[] = [];
+      listener.on('message', (d: Buffer) => heard.push(d.toString()));
+      await opened(listener);
+      talker.send(`ping ${round}`);
+      await waitFor(() => heard.includes(`ping ${round}`), 5000, `round ${round}: the publish reached the other loop's new subscriber (heard ${JSON.stringify(heard)})`);
+      listener.terminate();
+      talker.terminate();
+    }
+  });
+
   it('publishing to a topic nobody follows returns 0', () => {
     assert.equal(server.publish('nobody-here', 'x'), 0);
     assert.equal(server.subscriberCount('nobody-here'), 0);
