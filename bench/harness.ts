@@ -52,10 +52,10 @@ export function kill(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a server on CPU 1; ready when its output matches `ready` (group 1: the port). */
-export function spawnServer(name: string, cmd: string[], ready: RegExp): Promise<Server> {
+export function spawnServer(name: string, cmd: string[], ready: RegExp, cwd?: string): Promise<Server> {
   const full = [...pinPrefix(1), ...cmd];
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();

@@ -22,7 +22,7 @@
  * one each). Rounds alternate the servers so a noisy neighbour hurts them
  * alike; each figure is the best round.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,7 +30,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
-import { cpuSeconds } from './harness.js';
+import { canPin, cpuSeconds, has, spawnServer, startNginx as startNginxIn, type Server } from './harness.js';
 import { bunPath, ensurePeers, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -60,20 +60,9 @@ const depth = values.depth ?? 16;
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-http-'));
 
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-}
-const canPin = has('taskset') && os.availableParallelism() >= 2;
 /** file and args to run `cmd` on one CPU (taskset execs it, so the pid is the program's). */
 const pinned = (cpu: number, [file, ...args]: [string, ...string[]]): [string, string[]] =>
   canPin ? ['taskset', ['-c', String(cpu), file, ...args]] : [file, args];
-
-interface Server {
-  name: string;
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
-}
 
 const HTTP_INDEX = JSON.stringify(new URL('../src/http/index.js', import.meta.url).href);
 
@@ -116,99 +105,6 @@ s.keepAliveTimeout = 120000;
 s.headersTimeout = 130000;
 s.maxHeadersCount = 100;
 s.listen(0, '127.0.0.1', 4096, () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
-
-/** SIGKILL, resolved once the process is gone. */
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise<void>((r) => {
-    if (child.exitCode !== null || child.signalCode !== null) return r();
-    child.once('exit', () => r());
-    child.kill('SIGKILL');
-  });
-}
-
-function spawnServer(name: string, cmd: [string, ...string[]], ready: RegExp, cwd?: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(...pinned(1, cmd), { stdio: ['ignore', 'pipe', 'pipe'], cwd });
-    let out = '';
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = ready.exec(out);
-      // A child that printed its ready line was spawned, so it has a pid.
-      if (m && child.pid !== undefined) {
-        resolve({
-          name,
-          port: Number(m[1]),
-          pid: child.pid,
-          stop: () => kill(child),
-        });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function startNginx(): Promise<Server> {
-  const port = await freePort();
-  const dir = path.join(tmp, 'nginx');
-  fs.mkdirSync(dir, { recursive: true });
-  const conf = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(
-    conf,
-    `worker_processes 1;
-daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-worker_rlimit_nofile 20000;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  server_tokens off;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    location = /hello { default_type text/plain; return 200 'hello'; }
-  }
-}
-`,
-  );
-  const child = spawn(...pinned(1, ['nginx', '-c', conf, '-p', dir]), { stdio: 'ignore' });
-  if (child.pid === undefined) throw new Error('nginx could not be started');
-  const pid = child.pid;
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${fs.readFileSync(path.join(dir, 'error.log'), 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    name: 'nginx',
-    port,
-    pid,
-    stop: () => kill(child),
-  };
-}
 
 interface WrkResult {
   rps: number;
@@ -339,7 +235,7 @@ function factories(useNginx: boolean): Factory[] {
     ['edgeloop', () => spawnServer('edgeloop', [process.execPath, cli, 'serve', '--port', '0', '--loops', '1', '--keep-alive-timeout', '120000'], /listening on http:\/\/[^:]+:(\d+)/)],
     ['node http', () => spawnServer('node http', [process.execPath, '-e', NODE_HTTP], /listening on http:\/\/[^:]+:(\d+)/)],
   ];
-  if (useNginx) out.push(['nginx', startNginx]);
+  if (useNginx) out.push(['nginx', () => startNginxIn(tmp)]);
   return out;
 }
 
@@ -426,7 +322,7 @@ async function webApi(useNginx: boolean): Promise<Goal[]> {
     make.push(['hono on @hono/node-server', () => spawnServer('hono on @hono/node-server', [node, '--input-type=module', '-e', HONO_NODE_SERVER], READY, peersDir)]);
   }
   if (bun !== null) make.push(['hono on Bun.serve', () => spawnServer('hono on Bun.serve', [bun, '-e', HONO_BUN], READY, peersDir)]);
-  if (useNginx) make.push(['nginx', startNginx]);
+  if (useNginx) make.push(['nginx', () => startNginxIn(tmp)]);
   const rps = new Map<string, number>();
   const cpuUs = new Map<string, number>();
   const servers: Server[] = [];
