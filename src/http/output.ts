@@ -8,6 +8,7 @@
  * Thread: one loop thread. Owns the scratch buffer.
  */
 import type { TcpConnection } from '../reactor/TcpConnection.js';
+import { writeHeader } from '../ws/frame.js';
 
 const INITIAL = 64 * 1024;
 /** Bodies at least this large skip the scratch buffer and go to the connection as they are. */
@@ -74,10 +75,10 @@ export class Output {
     this.len += (this.buf as unknown as NodeBufferWrites).utf8Write(s, this.len, byteLength);
   }
 
-  /** One byte (a WebSocket frame header is written byte by byte). */
-  byte(b: number): void {
-    if (this.len >= this.buf.length) this.makeRoom(1);
-    this.buf[this.len++] = b;
+  /** A WebSocket frame header (RFC 6455 5.2, unmasked: 2, 4 or 10 bytes), room made once. */
+  frameHeader(first: number, len: number): void {
+    if (this.len + 10 > this.buf.length) this.makeRoom(10);
+    this.len = writeHeader(this.buf, this.len, first, len);
   }
 
   bytes(b: Uint8Array): void {

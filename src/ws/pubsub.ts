@@ -249,9 +249,8 @@ export class Bus {
   /** Watches this loop's inbox; each whole message goes to deliver. */
   attach(loop: EventLoop, deliver: Deliver): void {
     const ring = this.rings[this.self]!;
-    const ch = loop.channel(ring.eventfd, {
-      handleEvent: () => ring.drain((body) => this.receive(body, deliver, loop)),
-    });
+    const receive = (body: Uint8Array): void => this.receive(body, deliver, loop);
+    const ch = loop.channel(ring.eventfd, { handleEvent: () => ring.drain(receive) });
     ch.enableReading();
   }
 
@@ -287,7 +286,7 @@ export class Bus {
     let p = this.partial.get(from);
     if (p === undefined && (flags & F_MORE) === 0) {
       const topic = globalThis.Buffer.from(body.buffer, body.byteOffset + REC_HEADER, tlen).toString('utf8');
-      return this.safely(loop, () => deliver(topic, payload, binary));
+      return this.safely(loop, deliver, topic, payload, binary);
     }
     if (p === undefined) {
       p = { topic: globalThis.Buffer.from(body.buffer, body.byteOffset + REC_HEADER, tlen).toString('utf8'), binary, parts: [], len: 0 };
@@ -299,12 +298,13 @@ export class Bus {
     this.partial.delete(from);
     const whole = globalThis.Buffer.concat(p.parts, p.len);
     const { topic } = p;
-    this.safely(loop, () => deliver(topic, whole, p.binary));
+    this.safely(loop, deliver, topic, whole, p.binary);
   }
 
-  private safely(loop: EventLoop, fn: () => void): void {
+  /** deliver(), its exception reported to the loop (arguments passed through: no closure per message). */
+  private safely(loop: EventLoop, deliver: Deliver, topic: string, payload: Uint8Array, binary: boolean): void {
     try {
-      fn();
+      deliver(topic, payload, binary);
     } catch (err) {
       loop.reportError(err);
     }

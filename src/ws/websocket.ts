@@ -223,25 +223,7 @@ export class ServerWebSocket<T = unknown> implements ReceiverSink {
     if (this.fanoutQueue !== null && !this.fanoutQueue.isEmpty) this.fanoutQueue.writeTo(this.out, this.conn);
     const out = this.out;
     out.begin(this.conn);
-    out.byte(first);
-    if (len < 126) {
-      out.byte(len);
-    } else if (len < 65536) {
-      out.byte(126);
-      out.byte(len >>> 8);
-      out.byte(len & 0xff);
-    } else {
-      out.byte(127);
-      const hi = Math.floor(len / 2 ** 32);
-      out.byte(hi >>> 24);
-      out.byte((hi >>> 16) & 0xff);
-      out.byte((hi >>> 8) & 0xff);
-      out.byte(hi & 0xff);
-      out.byte(len >>> 24);
-      out.byte((len >>> 16) & 0xff);
-      out.byte((len >>> 8) & 0xff);
-      out.byte(len & 0xff);
-    }
+    out.frameHeader(first, len);
   }
 
   private sent(size: number): SendResult {
