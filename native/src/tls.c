@@ -29,6 +29,7 @@ enum {
   F_PEER_CLOSED = 4, /* close_notify received */
   F_MORE = 8,        /* plaintext left inside OpenSSL: call again */
   F_ERROR = 16,      /* fatal: the connection is unusable (tlsError has why) */
+  F_SNI = 32,        /* paused for the application's certificate for this SNI name (tlsUseCertificate) */
 };
 
 static __thread int32_t *g_state;
@@ -47,6 +48,8 @@ typedef struct {
   uint8_t *pend;
   size_t pend_off, pend_len, pend_cap;
   int failed;
+  /* SNI callback: 0 not asked, 1 paused for the answer, 2 answered */
+  int sni_state;
   char err[256];
 } el_tls;
 
@@ -57,6 +60,7 @@ typedef struct {
   int sni_count;
   char **sni_names;
   SSL_CTX **sni_ctx;
+  int ask_sni; /* the application picks the certificate by SNI name (tlsContextAskSni) */
 } el_ctx_extra;
 
 static BIO_METHOD *g_bio_method;
@@ -240,6 +244,19 @@ static int servername_cb(SSL *ssl, int *al, void *arg) {
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* Certificate selection: with ask_sni, a handshake naming a server pauses
+ * here (SSL_ERROR_WANT_X509_LOOKUP) until tlsUseCertificate gives the answer;
+ * OpenSSL calls this again on resume. */
+static int cert_cb(SSL *ssl, void *arg) {
+  (void)arg;
+  el_tls *t = SSL_get_app_data(ssl);
+  if (!t || t->sni_state == 2) return 1;
+  el_ctx_extra *x = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_ctx_index);
+  if (!x || !x->ask_sni || !SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) return 1;
+  t->sni_state = 1;
+  return -1;
+}
+
 static int verify_accept_all(int ok, X509_STORE_CTX *store) {
   (void)ok; (void)store;
   return 1; /* rejectUnauthorized: false: the result is recorded and read later */
@@ -405,6 +422,19 @@ static napi_value js_tlsContextAddSni(napi_env env, napi_callback_info info) {
   return el_int(env, x->sni_count);
 }
 
+/* tlsContextAskSni(ctx): handshakes that name a server pause for the
+ * application's certificate (F_SNI from tlsFeed, then tlsUseCertificate). */
+static napi_value js_tlsContextAskSni(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  SSL_CTX *ctx;
+  if (get_ctx(env, argv[0], &ctx)) return NULL;
+  el_ctx_extra *x = SSL_CTX_get_ex_data(ctx, g_ctx_index);
+  if (!x) return el_int(env, -EINVAL);
+  x->ask_sni = 1;
+  SSL_CTX_set_cert_cb(ctx, cert_cb, NULL);
+  return el_int(env, 0);
+}
+
 /* ---- connections ------------------------------------------------------ */
 
 static void conn_release(el_tls *t) {
@@ -460,6 +490,7 @@ static napi_value js_tlsNew(napi_env env, napi_callback_info info) {
   }
   BIO_set_data(bio, t);
   SSL_set_bio(t->ssl, bio, bio);
+  SSL_set_app_data(t->ssl, t);
   if (server) {
     SSL_set_accept_state(t->ssl);
   } else {
@@ -574,8 +605,14 @@ static napi_value js_tlsFeed(napi_env env, napi_callback_info info) {
       flags |= F_JUST_DONE;
     } else {
       int e = SSL_get_error(t->ssl, r);
-      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) fail(t, &flags, "handshake failed");
-      else ERR_clear_error();
+      if (e == SSL_ERROR_WANT_X509_LOOKUP) {
+        flags |= F_SNI;
+        ERR_clear_error();
+      } else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        fail(t, &flags, "handshake failed");
+      } else {
+        ERR_clear_error();
+      }
     }
   }
   if (!(flags & F_ERROR) && SSL_is_init_finished(t->ssl)) {
@@ -697,6 +734,48 @@ static napi_value js_tlsFree(napi_env env, napi_callback_info info) {
   return el_int(env, 0);
 }
 
+/* tlsUseCertificate(conn, ctx | null) -> 0, or -1 (tlsError says why).
+ * The answer to F_SNI: the certificate, chain and key of ctx replace the
+ * default ones for this connection (null keeps the default); the next
+ * tlsFeed resumes the handshake. */
+static napi_value js_tlsUseCertificate(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  el_tls *t = get_conn(env, argv[0]);
+  if (!t) return NULL;
+  napi_valuetype vt;
+  napi_typeof(env, argv[1], &vt);
+  SSL_CTX *ctx = NULL;
+  if (vt != napi_null && vt != napi_undefined && get_ctx(env, argv[1], &ctx)) return NULL;
+  if (!t->ssl || t->failed || t->sni_state != 1) return el_int(env, -EINVAL);
+  if (ctx) {
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    EVP_PKEY *key = SSL_CTX_get0_privatekey(ctx);
+    STACK_OF(X509) *chain = NULL;
+    SSL_CTX_get0_chain_certs(ctx, &chain);
+    SSL_certs_clear(t->ssl);
+    if (!cert || !key || SSL_use_certificate(t->ssl, cert) != 1 || SSL_use_PrivateKey(t->ssl, key) != 1 ||
+        SSL_set1_chain(t->ssl, chain) != 1) {
+      take_error(t->err, sizeof(t->err), "the SNI certificate could not be used");
+      t->failed = 1;
+      return el_int(env, -1);
+    }
+  }
+  t->sni_state = 2;
+  return el_int(env, 0);
+}
+
+/* tlsServername(conn) -> the SNI name the client sent, or null. */
+static napi_value js_tlsServername(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  el_tls *t = get_conn(env, argv[0]);
+  if (!t) return NULL;
+  const char *name = t->ssl ? SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+  napi_value v;
+  if (name) napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
+  else napi_get_null(env, &v);
+  return v;
+}
+
 /* tlsError(conn) -> the reason of the failure that ended the connection, or "". */
 static napi_value js_tlsError(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -778,6 +857,9 @@ void el_init_tls(napi_env env, napi_value exports) {
   el_export(env, exports, "tlsSetState", js_tlsSetState);
   el_export(env, exports, "tlsContext", js_tlsContext);
   el_export(env, exports, "tlsContextAddSni", js_tlsContextAddSni);
+  el_export(env, exports, "tlsContextAskSni", js_tlsContextAskSni);
+  el_export(env, exports, "tlsUseCertificate", js_tlsUseCertificate);
+  el_export(env, exports, "tlsServername", js_tlsServername);
   el_export(env, exports, "tlsNew", js_tlsNew);
   el_export(env, exports, "tlsFeed", js_tlsFeed);
   el_export(env, exports, "tlsWrite", js_tlsWrite);

@@ -129,7 +129,9 @@ export async function serve(options: ServeOptions): Promise<HttpServer> {
     const loops = options.loops ?? os.availableParallelism();
     const handles = createBus(Number.isInteger(loops) && loops >= 1 && loops <= 1024 ? loops : 1);
     bus = { handles, bus: new Bus(handles, handles.loops) };
-    const moduleOptions: LoopModuleOptions = { app: moduleHref(options.module), http: cloneableHttpOptions(options), bus: handles };
+    // TLS reaches the loops as TcpServer's resolved config; a tls.sni callback stays on this thread.
+    const { tls: _tls, ...httpOnly } = options;
+    const moduleOptions: LoopModuleOptions = { app: moduleHref(options.module), http: cloneableHttpOptions(httpOnly), bus: handles };
     tcp = new TcpServer({
       ...base,
       ...(options.loops !== undefined ? { loops: options.loops } : {}),

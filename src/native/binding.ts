@@ -94,6 +94,11 @@ export interface NativeBinding {
     alpnWire: Uint8Array | null, verify: number, ticketKeys: Uint8Array | null, ciphers: string,
   ): TlsContextHandle;
   tlsContextAddSni(ctx: TlsContextHandle, name: string, sniCtx: TlsContextHandle): number;
+  /** Handshakes naming a server pause (F_SNI) for the application's certificate: tlsUseCertificate answers. */
+  tlsContextAskSni(ctx: TlsContextHandle): number;
+  /** The answer to F_SNI: ctx's certificate and key for this connection (null: the default); the next tlsFeed resumes. */
+  tlsUseCertificate(h: TlsHandle, ctx: TlsContextHandle | null): number;
+  tlsServername(h: TlsHandle): string | null;
   tlsNew(ctx: TlsContextHandle, server: boolean, servername: string, verifyHost: boolean): TlsHandle;
   /** Ciphertext in, plaintext out (returned count), records to send into out (state OUT). */
   tlsFeed(

@@ -11,7 +11,7 @@ import { S, type LoopStatsSnapshot } from './LoopStats.js';
 import { ProxyHeaderGate } from './ProxyHeaderGate.js';
 import { TcpConnection, type ConnectionHandlers } from './TcpConnection.js';
 import { HandshakeGate } from './tls/HandshakeGate.js';
-import { serverContext, type TlsServerConfig } from './tls/options.js';
+import { certificateContext, serverContext, type TlsServerConfig } from './tls/options.js';
 import type { TlsContextHandle } from '../native/binding.js';
 import type { ServerState } from './ServerState.js';
 
@@ -57,7 +57,18 @@ export interface ConnectionOptions {
   proxyHeaderTimeout?: number;
   /** TLS on every connection (resolved by TcpServer). */
   tls?: TlsServerConfig;
+  /** With tls.sniCallback: asks the server's thread for the certificate of an SNI name (null: the default). */
+  askSni?: (servername: string) => Promise<SniCertificate | null>;
 }
+
+/** A certificate a SniCallback chose, as PEM bytes. */
+export interface SniCertificate {
+  cert: Uint8Array;
+  key: Uint8Array;
+}
+
+/** Names whose certificates a loop keeps; past this the cache starts over (a client inventing names cannot grow it). */
+const SNI_CACHE_MAX = 1024;
 
 export const DEFAULT_PROXY_HEADER_TIMEOUT = 5000;
 
@@ -69,6 +80,8 @@ export class ServerLoop {
   /** Connections still waiting for their PROXY header. */
   private readonly gated = new Set<TcpConnection>();
   private tls: { cfg: TlsServerConfig; ctx: TlsContextHandle; gate: HandshakeGate } | undefined;
+  /** SNI callback answers of this loop, by name: asked once, kept until setSecureContext. */
+  private sniContexts = new Map<string, Promise<TlsContextHandle | null>>();
 
   constructor(
     readonly loop: EventLoop,
@@ -152,6 +165,7 @@ export class ServerLoop {
         handshakeTimeout: tls.cfg.handshakeTimeout,
         gate: tls.gate,
         plainHttpReply: tls.cfg.plainHttpReply,
+        ...(tls.cfg.sniCallback ? { pickCertificate: this.pickCertificate } : {}),
       });
     }
     this.connections.set(conn.id, conn);
@@ -168,7 +182,26 @@ export class ServerLoop {
     this.loop.assertInLoopThread();
     if (!this.tls) throw new Error('setSecureContext: this server was started without tls');
     this.tls = { cfg, ctx: serverContext(cfg), gate: this.tls.gate };
+    this.sniContexts = new Map();
   }
+
+  /** The context of the certificate the SNI callback chose for `name` (null: the default), built once per name. */
+  private readonly pickCertificate = (name: string): Promise<TlsContextHandle | null> => {
+    const known = this.sniContexts.get(name);
+    if (known !== undefined) return known;
+    const ask = this.opts.askSni;
+    const cfg = this.tls?.cfg;
+    if (ask === undefined || cfg === undefined) return Promise.resolve(null);
+    if (this.sniContexts.size >= SNI_CACHE_MAX) this.sniContexts.clear();
+    const cache = this.sniContexts;
+    const p = ask(name).then((c) => (c === null ? null : certificateContext(cfg, c.cert, c.key, `sni('${name}')`)));
+    // A failed answer is not kept: the next handshake with that name asks again.
+    p.catch(() => {
+      if (cache.get(name) === p) cache.delete(name);
+    });
+    cache.set(name, p);
+    return p;
+  };
 
   /**
    * Stops accepting: takes what is already in the accept queues, then leaves

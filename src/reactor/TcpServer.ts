@@ -27,10 +27,10 @@ import { Acceptor, logFdShortage, type FdShortage } from './Acceptor.js';
 import { listenTcp, resolveHost, somaxconn, validatePort } from './Listener.js';
 import { LoopQueue, QueueMsg } from './LoopQueue.js';
 import { LoopStats, S, type LoopStatsSnapshot } from './LoopStats.js';
-import { ServerLoop, type ConnectionOptions, type ServerHandlers, type ServerContext, type SetupFn } from './ServerLoop.js';
+import { ServerLoop, type ConnectionOptions, type ServerHandlers, type ServerContext, type SetupFn, type SniCertificate } from './ServerLoop.js';
 import { moduleHref, setupFromModule } from './loadModule.js';
 import type { LoopThreadData, LoopThreadMessage } from './loopThread.js';
-import { resolveTlsServer, type TlsServerConfig, type TlsServerOptions } from './tls/options.js';
+import { resolveTlsServer, sniAnswer, type SniCallback, type TlsServerConfig, type TlsServerOptions } from './tls/options.js';
 import { ServerState } from './ServerState.js';
 import { SysError } from '../native/errors.js';
 import { steerToFirst, stopNewConnections } from './bpf.js';
@@ -215,6 +215,8 @@ export class TcpServer {
   /** Workers whose thread has ended: no 'exit' event will come for them again. */
   private readonly exited = new WeakSet<Worker>();
   private tlsConfig: TlsServerConfig | undefined;
+  /** tls.sni as a callback: it runs on this thread; loops ask through askSni (workers by message). */
+  private sniCallback: SniCallback | undefined;
 
   constructor(opts: TcpServerOptions) {
     this.opts = opts;
@@ -251,6 +253,7 @@ export class TcpServer {
       // start after the header gate, which is not built yet.
       if (opts.proxyProtocol) throw new TypeError('tls cannot be combined with proxyProtocol yet: terminate TLS at the balancer, or serve without the PROXY header');
       this.tlsConfig = resolveTlsServer(opts.tls, opts.tlsDefaults);
+      this.sniCallback = typeof opts.tls.sni === 'function' ? opts.tls.sni : undefined;
     }
   }
 
@@ -274,6 +277,7 @@ export class TcpServer {
     if (this.tlsConfig === undefined) throw new Error('setSecureContext: this server was started without tls');
     if (this.status !== 'listening') throw new Error(`setSecureContext: the server is ${this.status}`);
     const cfg = { ...resolveTlsServer(tls, this.opts.tlsDefaults), ticketKeys: this.tlsConfig.ticketKeys };
+    this.sniCallback = typeof tls.sni === 'function' ? tls.sni : undefined;
     const gen = this.gen;
     gen?.local?.server?.setSecureContext(cfg);
     await Promise.all(
@@ -435,10 +439,16 @@ export class TcpServer {
       this.opts.handlers ??
       (this.opts.setup ? await this.opts.setup(ctx) : await setupFromModule(moduleHref(this.opts.module!), ctx));
     const onFdShortage = this.opts.onFdShortage;
-    const server = new ServerLoop(loop, handlers, { ...this.connOpts(), ...(onFdShortage ? { onFdShortage } : {}) });
+    const server = new ServerLoop(loop, handlers, { ...this.connOpts(), askSni: this.askSni, ...(onFdShortage ? { onFdShortage } : {}) });
     gen.local.server = server;
     for (const fd of this.listenFds) server.addAcceptor(fd, { ownsFd: false });
   }
+
+  /** Runs the SNI callback (on this thread) for a loop; the certificate comes back as PEM bytes. */
+  private readonly askSni = async (name: string): Promise<SniCertificate | null> => {
+    const fn = this.sniCallback;
+    return fn === undefined ? null : sniAnswer(name, await fn(name));
+  };
 
   /** The per-connection options every loop applies (structured-clonable: no functions). */
   private connOpts(): ConnectionOptions {
@@ -489,6 +499,7 @@ export class TcpServer {
             if (m.type === 'ready') resolve();
             else if (m.type === 'error') reject(Object.assign(new Error(m.message), { code: m.code }));
             else if (m.type === 'fdShortage') this.fdShortage(`edgeloop-loop-${i}`, m.report);
+            else if (m.type === 'sni') this.answerSni(w, m.id, m.name);
           };
           w.on('message', onMsg);
           w.once('error', reject);
@@ -499,6 +510,14 @@ export class TcpServer {
       );
     }
     await settleAll(ready, 2000);
+  }
+
+  /** A loop thread asks for the certificate of an SNI name; a failure goes back as its message. */
+  private answerSni(w: Worker, id: number, name: string): void {
+    this.askSni(name).then(
+      (c) => w.postMessage({ type: 'sni-answer', id, cert: c?.cert ?? null, key: c?.key ?? null }),
+      (err: unknown) => w.postMessage({ type: 'sni-answer', id, error: err instanceof Error ? err.message : String(err) }),
+    );
   }
 
   private startDispatcher(gen: Generation): void {

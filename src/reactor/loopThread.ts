@@ -9,7 +9,7 @@ import { EventLoop } from './EventLoop.js';
 import { LoopStats } from './LoopStats.js';
 import { LoopQueue, QueueMsg, type QueueHandle } from './LoopQueue.js';
 import type { FdShortage } from './Acceptor.js';
-import { ServerLoop, type ConnectionOptions } from './ServerLoop.js';
+import { ServerLoop, type ConnectionOptions, type SniCertificate } from './ServerLoop.js';
 import { ServerState } from './ServerState.js';
 import { setupFromModule } from './loadModule.js';
 import type { TlsServerConfig } from './tls/options.js';
@@ -37,9 +37,19 @@ export type LoopThreadMessage =
   | { type: 'error'; message: string; code?: string }
   | { type: 'fdShortage'; report: FdShortage }
   | { type: 'tls-set'; error?: string }
+  /** The SNI callback runs on the server's thread: this loop asks it for a name's certificate (answered by 'sni-answer'). */
+  | { type: 'sni'; id: number; name: string }
   /** The loop took what was queued on its listeners and left them. */
   | { type: 'released' }
   | { type: 'stopped' };
+
+/** The server thread's answer to a 'sni' request. */
+interface SniAnswer {
+  id: number;
+  cert: Uint8Array | null;
+  key: Uint8Array | null;
+  error: string;
+}
 
 async function main(): Promise<void> {
   const d = workerData as LoopThreadData;
@@ -58,8 +68,18 @@ async function main(): Promise<void> {
       stats: () => LoopStats.readAll(d.statsSabs),
       state: new ServerState(d.stateSab),
     });
+    // SNI callback answers in flight, by request id.
+    const sniWaiting = new Map<number, { resolve: (c: SniCertificate | null) => void; reject: (e: Error) => void }>();
+    let sniIds = 0;
+    const askSni = (name: string): Promise<SniCertificate | null> =>
+      new Promise((resolve, reject) => {
+        const id = ++sniIds;
+        sniWaiting.set(id, { resolve, reject });
+        port.postMessage({ type: 'sni', id, name } satisfies LoopThreadMessage);
+      });
     const server = new ServerLoop(loop, handlers, {
       ...d.conn,
+      askSni,
       onFdShortage: (report) => port.postMessage({ type: 'fdShortage', report } satisfies LoopThreadMessage),
     });
     for (const fd of d.listenFds) server.addAcceptor(fd, { exclusive: d.exclusive, ownsFd: false });
@@ -68,7 +88,14 @@ async function main(): Promise<void> {
         if (type === QueueMsg.NewConnection) server.newConnection(fd, true);
       });
     }
-    port.on('message', (m: { type: string; timeout?: number; tls?: TlsServerConfig }) => {
+    port.on('message', (m: { type: string; timeout?: number; tls?: TlsServerConfig } & Partial<SniAnswer>) => {
+      if (m.type === 'sni-answer' && m.id !== undefined) {
+        const w = sniWaiting.get(m.id);
+        sniWaiting.delete(m.id);
+        if (m.error !== undefined) w?.reject(new Error(m.error));
+        else w?.resolve(m.cert && m.key ? { cert: m.cert, key: m.key } : null);
+        return;
+      }
       if (m.type === 'tls' && m.tls) {
         try {
           server.setSecureContext(m.tls);

@@ -26,6 +26,7 @@ const F_JUST_DONE = 2;
 const F_PEER_CLOSED = 4;
 const F_MORE = 8;
 const F_ERROR = 16;
+const F_SNI = 32;
 
 const state = new Int32Array(4);
 native.tlsSetState(state);
@@ -38,6 +39,7 @@ const out = new Uint8Array(OUT_CAP);
 /** A handshake that sends more than this before finishing is not a handshake. */
 const MAX_DEFERRED = 64 * 1024;
 const TLS_HANDSHAKE_RECORD = 0x16;
+const EMPTY = new Uint8Array(0);
 
 export interface TlsInfo {
   /** 'TLSv1.3' or 'TLSv1.2'. */
@@ -66,6 +68,8 @@ export interface TlsSessionOptions {
   verifyHost?: boolean;
   /** Answered to a first byte that starts plain HTTP, before closing (null: just close). */
   plainHttpReply?: string | null;
+  /** The SNI callback's certificate for a name (null: the default); the handshake waits for it. */
+  pickCertificate?: (servername: string) => Promise<TlsContextHandle | null>;
   /** Told once: the handshake completed (no error) or failed / the connection ended first. */
   onHandshake?: (err?: Error) => void;
 }
@@ -83,6 +87,8 @@ export class TlsSession {
   private handshakeReported = false;
   /** Failed or answered as plain HTTP: whatever else arrives is dropped while the close completes. */
   private dead = false;
+  /** Waiting for the SNI callback: input is held (deferred) until it answers. */
+  private picking = false;
   /** Loop time the handshake started and how long it took (ms). */
   readonly startedAt: number;
   handshakeMs = -1;
@@ -127,7 +133,7 @@ export class TlsSession {
   /** Ciphertext arrived (the loop's read buffer, valid for this call only). */
   receive(data: Uint8Array, off: number, len: number): void {
     if (this.dead) return;
-    if (this.deferred !== null) {
+    if (this.deferred !== null || this.picking) {
       this.holdMore(data, off, len);
       return;
     }
@@ -198,6 +204,10 @@ export class TlsSession {
         this.fail();
         return;
       }
+      if (flags & F_SNI) {
+        this.pick();
+        return;
+      }
       if (flags & F_JUST_DONE) {
         this.handshakeComplete();
         if (conn.isClosed) return;
@@ -213,6 +223,36 @@ export class TlsSession {
       }
       if (!(flags & F_MORE)) return;
     }
+  }
+
+  /** The handshake paused for the SNI callback: hold input, ask, then resume with its certificate. */
+  private pick(): void {
+    const h = this.handle;
+    const ask = this.opts.pickCertificate;
+    if (this.picking || h === null || ask === undefined) return;
+    this.picking = true;
+    const conn = this.conn;
+    conn.holdReading(true);
+    const name = native.tlsServername(h) ?? '';
+    const resume = (ctx: TlsContextHandle | null): void => {
+      this.picking = false;
+      if (this.handle !== h || conn.isClosed || this.dead) return;
+      if (native.tlsUseCertificate(h, ctx) < 0) {
+        this.fail();
+        return;
+      }
+      conn.holdReading(false);
+      const d = this.deferred;
+      this.deferred = null;
+      this.feed(d ?? EMPTY, 0, d?.length ?? 0);
+    };
+    ask(name).then(resume, (err: unknown) => {
+      this.picking = false;
+      if (this.handle !== h || conn.isClosed || this.dead) return;
+      this.dead = true;
+      const why = err instanceof Error ? err.message : String(err);
+      conn.tlsFailed(new TlsError('ERR_TLS_HANDSHAKE', `TLS handshake failed: tls.sni('${name}'): ${why}`), 'error');
+    });
   }
 
   private handshakeComplete(): void {

@@ -18,11 +18,24 @@ export interface TlsCertificate {
   key: Pem;
 }
 
+/**
+ * Picks the certificate for a handshake by the SNI name the client sent (a
+ * client that sends none gets `cert`). Return a certificate, or undefined/null
+ * for the default `cert`; a Promise of either is awaited (the handshake waits,
+ * the loop does not). A throw or rejection fails that handshake. It runs on
+ * the thread that created the server, whatever the loop count; each loop asks
+ * once per name and keeps the answer until setSecureContext().
+ */
+export type SniCallback = (servername: string) => TlsCertificate | null | undefined | Promise<TlsCertificate | null | undefined>;
+
 export interface TlsServerOptions extends TlsCertificate {
   /** PEM CA certificates that client certificates are verified against (mTLS). */
   ca?: Pem | Pem[];
-  /** More certificates by server name (SNI): exact names or "*.example.com". Unknown names get `cert`. */
-  sni?: Record<string, TlsCertificate>;
+  /**
+   * More certificates by server name (SNI): a map of exact names or
+   * "*.example.com" (unknown names get `cert`), or a callback (SniCallback).
+   */
+  sni?: Record<string, TlsCertificate> | SniCallback;
   /** ALPN protocols in preference order. serve() uses ['http/1.1']; TcpServer none. 'h2' is refused (not implemented). */
   alpn?: string[];
   /** Ask clients for a certificate (mTLS). */
@@ -59,6 +72,8 @@ export interface TlsServerConfig {
   key: Uint8Array;
   ca: Uint8Array | null;
   sni: Array<{ name: string; cert: Uint8Array; key: Uint8Array }>;
+  /** tls.sni is a callback: handshakes naming a server wait for its answer (the function stays on the server's thread). */
+  sniCallback: boolean;
   alpn: Uint8Array | null;
   verify: number;
   ticketKeys: Uint8Array;
@@ -115,18 +130,31 @@ function positive(name: string, v: number | undefined, dflt: number): number {
   return v;
 }
 
+/** A server context for one certificate, with the rest of cfg (CA, ALPN, verification, ticket keys, ciphers). */
+export function certificateContext(cfg: TlsServerConfig, cert: Uint8Array, key: Uint8Array, what: string): TlsContextHandle {
+  try {
+    return native.tlsContext(true, cert, key, cfg.ca, cfg.alpn, cfg.verify, cfg.ticketKeys, cfg.ciphers);
+  } catch (err) {
+    throw new TlsError('ERR_TLS_CONFIG', `TLS ${what}: ${(err as Error).message}`);
+  }
+}
+
 /** Builds the OpenSSL context (with its SNI contexts) that new handshakes of this thread use. */
 export function serverContext(cfg: TlsServerConfig): TlsContextHandle {
-  const make = (cert: Uint8Array, key: Uint8Array, what: string): TlsContextHandle => {
-    try {
-      return native.tlsContext(true, cert, key, cfg.ca, cfg.alpn, cfg.verify, cfg.ticketKeys, cfg.ciphers);
-    } catch (err) {
-      throw new TlsError('ERR_TLS_CONFIG', `TLS ${what}: ${(err as Error).message}`);
-    }
-  };
-  const ctx = make(cfg.cert, cfg.key, 'cert/key');
-  for (const s of cfg.sni) native.tlsContextAddSni(ctx, s.name, make(s.cert, s.key, `sni['${s.name}']`));
+  const ctx = certificateContext(cfg, cfg.cert, cfg.key, 'cert/key');
+  for (const s of cfg.sni) native.tlsContextAddSni(ctx, s.name, certificateContext(cfg, s.cert, s.key, `sni['${s.name}']`));
+  if (cfg.sniCallback) native.tlsContextAskSni(ctx);
   return ctx;
+}
+
+/** What a SniCallback answered, as bytes for the loop thread; null for the default certificate. */
+export function sniAnswer(name: string, c: TlsCertificate | null | undefined): { cert: Uint8Array; key: Uint8Array } | null {
+  if (c === undefined || c === null) return null;
+  if (typeof c !== 'object') throw new TypeError(`tls.sni('${name}') must return { cert, key }, null or undefined (got ${typeof c})`);
+  const cert = pemBytes(`sni('${name}').cert`, c.cert);
+  const key = pemBytes(`sni('${name}').key`, c.key);
+  if (cert === null || key === null) throw new TypeError(`tls.sni('${name}') returned no cert or key`);
+  return { cert, key };
 }
 
 // Client contexts are built once per options object (per thread): loading
@@ -173,7 +201,11 @@ export function resolveTlsServer(o: TlsServerOptions, defaults: { alpn?: string[
   const key = pemBytes('key', o.key);
   if (cert === null || key === null) throw new TypeError('tls needs both cert and key (PEM strings or Buffers)');
   const sni: TlsServerConfig['sni'] = [];
-  for (const [name, c] of Object.entries(o.sni ?? {})) {
+  const sniCallback = typeof o.sni === 'function';
+  if (o.sni !== undefined && !sniCallback && (o.sni === null || typeof o.sni !== 'object')) {
+    throw new TypeError('tls.sni must be a map { name: { cert, key } } or a function (servername) => { cert, key } | undefined');
+  }
+  for (const [name, c] of sniCallback ? [] : Object.entries(o.sni ?? {})) {
     if (!/^(\*\.)?[A-Za-z0-9.-]{1,253}$/.test(name)) throw new TypeError(`tls.sni: invalid server name ${JSON.stringify(name)}`);
     const sc = pemBytes(`sni['${name}'].cert`, c?.cert);
     const sk = pemBytes(`sni['${name}'].key`, c?.key);
@@ -192,6 +224,7 @@ export function resolveTlsServer(o: TlsServerOptions, defaults: { alpn?: string[
     key,
     ca,
     sni,
+    sniCallback,
     alpn: alpnWire(o.alpn ?? defaults.alpn),
     verify: !requestCert ? VERIFY_NONE : o.rejectUnauthorized === false ? VERIFY_RECORD : VERIFY_REJECT,
     // Every loop of the server shares these keys: a ticket issued by one loop resumes on another.
