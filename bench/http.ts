@@ -22,7 +22,6 @@
  * one each). Rounds alternate the servers so a noisy neighbour hurts them
  * alike; each figure is the best round.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,7 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag, parseFlagsOrExit } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
-import { canPin, cpuSeconds, has, spawnServer, startNginx as startNginxIn, type Server } from './harness.js';
+import { canPin, cpuSeconds, has, runWrk as runHarnessWrk, spawnServer, startNginx as startNginxIn, type Server, type WrkRun } from './harness.js';
 import { bunPath, ensurePeers, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -59,10 +58,6 @@ const idleConnections = values.idle ?? 5000;
 const depth = values.depth ?? 16;
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-bench-http-'));
-
-/** file and args to run `cmd` on one CPU (taskset execs it, so the pid is the program's). */
-const pinned = (cpu: number, [file, ...args]: [string, ...string[]]): [string, string[]] =>
-  canPin ? ['taskset', ['-c', String(cpu), file, ...args]] : [file, args];
 
 const HTTP_INDEX = JSON.stringify(new URL('../src/http/index.js', import.meta.url).href);
 
@@ -124,23 +119,15 @@ async function wrk(srv: Server, scenario: string): Promise<WrkResult> {
   return { rps: r.rps, errors: r.errors, cpuUs: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN, busy: cpu / wall };
 }
 
-function runWrk(port: number, scenario: string): Promise<{ rps: number; requests: number; errors: string }> {
-  const args: [string, ...string[]] = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`];
-  if (scenario === 'pipelined') args.push('-s', pipelineScript(), '--', String(depth));
-  if (scenario === 'close') args.push('-H', 'Connection: close');
+function runWrk(port: number, scenario: string): Promise<WrkRun> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`];
   const url = `http://127.0.0.1:${port}/hello`;
-  if (scenario === 'pipelined') args.splice(args.indexOf('-s'), 0, url);
-  else args.push(url);
-  return new Promise((resolve, reject) => {
-    execFile(...pinned(0, args), { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`wrk failed: ${stderr || err.message}`));
-      const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
-      if (!m) return reject(new Error(`unexpected wrk output:\n${stdout}`));
-      const errs = [/Socket errors:[^\n]*/.exec(stdout)?.[0], /Non-2xx or 3xx responses:[^\n]*/.exec(stdout)?.[0]].filter(Boolean).join('; ');
-      const total = /(\d+) requests in/.exec(stdout);
-      resolve({ rps: Number(m[1]), requests: total ? Number(total[1]) : 0, errors: errs });
-    });
-  });
+  if (scenario === 'pipelined') args.push(url, '-s', pipelineScript(), '--', String(depth));
+  else {
+    if (scenario === 'close') args.push('-H', 'Connection: close');
+    args.push(url);
+  }
+  return runHarnessWrk(args, (seconds + 30) * 1000);
 }
 
 let pipelinePath: string | undefined;
