@@ -67,10 +67,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `edgeloop ARGS...` to its end; killed after timeoutMs (code null then). `env` is added to this process's. */
-export function runCli(args: string[], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs `cmd ARGS...` to its end, stdout and stderr apart; killed after timeoutMs (code null then). `env` is added to this process's. */
+export function runToEnd(cmd: string, args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -81,6 +81,11 @@ export function runCli(args: string[], timeoutMs = 30_000, env: Record<string, s
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs `edgeloop ARGS...` to its end; killed after timeoutMs (code null then). `env` is added to this process's. */
+export function runCli(args: string[], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<CliResult> {
+  return runToEnd(process.execPath, [CLI, ...args], timeoutMs, env);
 }
 
 export interface CommandResult {

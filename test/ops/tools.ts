@@ -58,20 +58,7 @@ export async function startDaemon(t: TestContext, cmd: string, args: string[], p
 }
 
 /** Runs a command to its end (bounded by timeoutMs), collecting its output. */
-export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+export { runToEnd as run } from '../helpers.js';
 
 export interface NginxOptions {
   /** The `http { ... }` block's contents beyond logging and temp paths: upstreams and servers. */
