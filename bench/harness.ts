@@ -8,18 +8,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseFlags, UsageError, type FlagValues, type Flags } from '../src/cli/args.js';
+import { parseFlagsOrExit, type FlagValues, type Flags } from '../src/cli/args.js';
 
 /** The benchmark's flags from process.argv (exit 2 on a bad one; --help prints `usage` and exits 0). */
 export function benchFlags<F extends Flags>(name: string, flags: F, usage: string): FlagValues<F> {
-  let values: FlagValues<F>;
-  try {
-    values = parseFlags(process.argv.slice(2), flags).values;
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`${name}: ${err.message}`);
-    process.exit(2);
-  }
+  const values = parseFlagsOrExit(name, process.argv.slice(2), flags);
   if ((values as { help?: boolean }).help) {
     console.log(usage);
     process.exit(0);

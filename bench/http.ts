@@ -27,9 +27,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, parseFlagsOrExit } from '../src/cli/args.js';
+import { flag } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
-import { canPin, cpuSeconds, has, runWrk as runHarnessWrk, spawnServer, startNginx as startNginxIn, type Server, type WrkRun } from './harness.js';
+import { benchFlags, canPin, cpuSeconds, has, runWrk as runHarnessWrk, spawnServer, startNginx as startNginxIn, type Server, type WrkRun } from './harness.js';
 import { bunPath, ensurePeers, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -46,11 +46,7 @@ const FLAGS = {
   'access-log-only': flag.bool(),
   help: flag.bool({ short: 'h' }),
 };
-const values = parseFlagsOrExit('bench:http', process.argv.slice(2), FLAGS);
-if (values.help) {
-  console.log('usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch --no-access-log --web-only --access-log-only]');
-  process.exit(0);
-}
+const values = benchFlags('bench:http', FLAGS, 'usage: npm run bench:http [-- --seconds S --connections C --rounds R --depth 16 --idle 5000 --no-nginx --no-memory --no-fetch --no-access-log --web-only --access-log-only]');
 const seconds = values.seconds ?? 5;
 const connections = values.connections ?? 64;
 const rounds = values.rounds ?? 2;

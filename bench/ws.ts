@@ -22,9 +22,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flag, parseFlags, UsageError, type FlagValues } from '../src/cli/args.js';
+import { flag } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
-import { cpuSeconds } from './harness.js';
+import { benchFlags, cpuSeconds } from './harness.js';
 import { bunPath, ensurePeers, peerModule, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -38,20 +38,7 @@ const FLAGS = {
   'no-wss': flag.bool(),
   help: flag.bool({ short: 'h' }),
 };
-function commandLine(): FlagValues<typeof FLAGS> {
-  try {
-    return parseFlags(process.argv.slice(2), FLAGS).values;
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`bench:ws: ${err.message}`);
-    process.exit(2);
-  }
-}
-const values = commandLine();
-if (values.help) {
-  console.log('usage: npm run bench:ws [-- --seconds S --connections C --pipeline P --subscribers N --rounds R --no-echo --no-wss --no-fanout]');
-  process.exit(0);
-}
+const values = benchFlags('bench:ws', FLAGS, 'usage: npm run bench:ws [-- --seconds S --connections C --pipeline P --subscribers N --rounds R --no-echo --no-wss --no-fanout]');
 const seconds = values.seconds ?? 5;
 const connections = values.connections ?? 64;
 const pipeline = values.pipeline ?? 16;
