@@ -66,8 +66,15 @@ test('stop accepts and closes what waits in the queue, and counts it as never ac
       clients.push(net.connect({ port: s.port, host: '127.0.0.1' }));
     }
     await Promise.all(clients.map((c) => new Promise((r) => c.once('connect', r))));
-    await sleep(400);
-    const queued = listenersOn(s.port)[0]!.queued;
+    // Each accept comes a slp (200 ms) after its wakeup, and the burst may have made two edges:
+    // wait until the queue has held still for three slps (bounded: 5 s) before reading it.
+    let queued = listenersOn(s.port)[0]!.queued;
+    for (let still = 0, waited = 0; still < 600 && waited < 5000; waited += 100) {
+      await sleep(100);
+      const now = listenersOn(s.port)[0]!.queued;
+      still = now === queued ? still + 100 : 0;
+      queued = now;
+    }
     assert.ok(queued >= 3, `queue holds the burst minus the one accept: ${queued}`);
     const report = await s.stop();
     assert.equal(report.leftInQueue, queued);
