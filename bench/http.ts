@@ -63,6 +63,33 @@ const { serve } = await import(${HTTP_INDEX});
 const s = await serve({ port: 0, keepAliveTimeout: 120000, fetch: () => new Response('hello', { headers: { 'content-type': 'text/plain' } }) });
 console.log('listening on ' + s.url);`;
 
+const REACTOR_INDEX = JSON.stringify(new URL('../src/reactor/index.js', import.meta.url).href);
+
+/**
+ * What edgeloop costs before any HTTP: the reactor (epoll through libuv, Node-API recv and
+ * send, the loop's JavaScript) answering each request head with fixed bytes, no parsing. Its
+ * CPU per request against nginx's is the floor under the native API's.
+ */
+const REACTOR_FLOOR = `
+const { TcpServer } = await import(${REACTOR_INDEX});
+const reply = Buffer.from('HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: 5\\r\\n\\r\\nhello');
+const out = Buffer.alloc(reply.length * 256);
+for (let o = 0; o < out.length; o += reply.length) reply.copy(out, o);
+let tail = 0; // bytes of a head end ("\\r\\n\\r\\n") matched at the end of the last read
+const server = new TcpServer({ port: 0, loops: 1, handlers: { onMessage(conn, buf) {
+  const d = buf.data;
+  let n = 0;
+  for (let i = buf.r; i < buf.w; i++) {
+    const c = d[i];
+    tail = c === (tail & 1 ? 10 : 13) ? tail + 1 : c === 13 ? 1 : 0;
+    if (tail === 4) { n++; tail = 0; }
+  }
+  buf.retrieveAll();
+  while (n > 0) { const k = Math.min(n, 256); conn.sendRange(out, 0, k * reply.length); n -= k; }
+} } });
+const info = await server.listen();
+console.log('listening on http://127.0.0.1:' + info.port);`;
+
 /** The native route again, for ratios measured in the same rounds as the Web servers. */
 const EDGELOOP_NATIVE = `
 const { serve } = await import(${HTTP_INDEX});
@@ -299,6 +326,7 @@ async function webApi(useNginx: boolean): Promise<Goal[]> {
   const make: Factory[] = [
     ['native API', () => spawnServer('native API', [node, '--input-type=module', '-e', EDGELOOP_NATIVE], READY)],
     ['fetch adapter', () => spawnServer('fetch adapter', [node, '--input-type=module', '-e', EDGELOOP_FETCH], READY)],
+    ['reactor floor (no HTTP)', () => spawnServer('reactor floor (no HTTP)', [node, '--input-type=module', '-e', REACTOR_FLOOR], READY)],
   ];
   if (peers) {
     make.push(['hono on edgeloop', () => spawnServer('hono on edgeloop', [node, '--input-type=module', '-e', HONO_EDGELOOP], READY, peersDir)]);
@@ -345,6 +373,7 @@ async function webApi(useNginx: boolean): Promise<Goal[]> {
   versus('hono on edgeloop', 'hono on @hono/node-server');
   versus('hono on edgeloop', 'hono on Bun.serve');
   versus('native API', 'nginx');
+  versus('reactor floor (no HTTP)', 'nginx');
   const honoE = rps.get('hono on edgeloop');
   const honoN = rps.get('hono on @hono/node-server');
   const honoB = rps.get('hono on Bun.serve');

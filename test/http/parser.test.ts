@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { headerValue, parsePieces, parseString, split } from './parse-helper.js';
+import { EV_NEED_MORE, RequestParser } from '../../src/http/parser/request-parser.js';
+import { resolveLimits } from '../../src/http/parser/limits.js';
 
 const H = 'Host: example.com\r\n';
 
@@ -348,4 +350,30 @@ test('a partial request is left unconsumed, not an error', () => {
 test('the parser is dead after an error (the connection must close)', () => {
   const r = parsePieces([Buffer.from('GET / HTTP/1.1\nHost: a\r\n\r\n'), Buffer.from(`GET / HTTP/1.1\r\n${H}\r\n`)]);
   assert.equal(r.error?.status, 400);
+});
+
+test('line ends are found in lines of every length around the short-line scan (47 to 50 bytes), and past it', () => {
+  for (const len of [0, 1, 46, 47, 48, 49, 50, 51, 200]) {
+    const value = 'v'.repeat(len);
+    const { messages } = ok(`GET / HTTP/1.1\r\n${H}X-Len: ${value}\r\nX-After: 1\r\n\r\n`);
+    assert.equal(headerValue(messages[0]!.head, 'x-len'), value.length > 0 ? value : '', `value of ${len} bytes`);
+    assert.equal(headerValue(messages[0]!.head, 'x-after'), '1');
+  }
+});
+
+test('an incomplete line stops at the end of the input, whatever lies in the buffer beyond it', () => {
+  // The connection parses inside a larger read buffer: a stale LF past `end` must not end the line.
+  const line = `GET / HTTP/1.1\r\n${H}X-Long: ${'a'.repeat(80)}`;
+  const buf = Buffer.from(`${line}\r\nX-Stale: yes\r\n\r\n`, 'latin1');
+  for (const end of [line.length, line.length - 60, line.length - 10]) {
+    const p = new RequestParser(resolveLimits({}));
+    let pos = 0;
+    for (;;) {
+      const ev = p.execute(buf, pos, end);
+      pos = p.pos;
+      if (ev === EV_NEED_MORE) break;
+    }
+    assert.ok(pos <= end, `consumed past end ${end}`);
+    assert.ok(p.inHead, 'still waiting for the rest of the head');
+  }
 });

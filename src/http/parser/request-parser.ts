@@ -466,15 +466,22 @@ export class RequestParser {
   }
 }
 
+/** Lines up to this long are scanned in JS: indexOf is a C++ builtin whose call costs more than the scan. */
+const SHORT_LINE = 48;
+
 /**
- * The first LF in data[pos, end), or -1. `data` may be a whole read buffer: when the line is
- * not complete, memchr runs on into its stale tail, which is still cheaper than a JS loop over
- * the long lines browsers send (and a line left incomplete moves to the connection's own
- * small buffer, so it happens once per partial line).
+ * The first LF in data[pos, end), or -1. Short lines (a request line, Host, the empty line
+ * ending the head) are found by a loop; past SHORT_LINE bytes `indexOf` (memchr) takes over,
+ * which is cheaper for the long lines browsers send. `data` may be a whole read buffer: when
+ * the line is not complete, memchr runs on into its stale tail, which is still cheaper than a
+ * JS loop (and a line left incomplete moves to the connection's own small buffer, so it
+ * happens once per partial line).
  */
 function findLF(data: Uint8Array, pos: number, end: number): number {
-  if (pos >= end) return -1;
-  const i = data.indexOf(LF, pos);
+  const stop = pos + SHORT_LINE < end ? pos + SHORT_LINE : end;
+  for (let i = pos; i < stop; i++) if (data[i] === LF) return i;
+  if (stop >= end) return -1;
+  const i = data.indexOf(LF, stop);
   return i < 0 || i >= end ? -1 : i;
 }
 
