@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
+import { once } from 'node:events';
 import path from 'node:path';
 import { serve } from '../../src/http/index.js';
 import { exchange, request1 } from '../http/wire.js';
@@ -117,5 +119,58 @@ test('edgeloop serve --access-log: bare means standard output; --access-log-form
 test('accessLog options are checked', async () => {
   for (const bad of ['', { path: '' }, { path: 'x', format: 'xml' }]) {
     await assert.rejects(serve({ port: 0, accessLog: bad as never, handler: (_q, r) => r.end() }), /accessLog/);
+  }
+});
+
+test('a log target that fails (ENOSPC from /dev/full) is reported through onError; requests are still answered', async (t) => {
+  if (!fs.existsSync('/dev/full')) return t.skip('no /dev/full here');
+  const errors: NodeJS.ErrnoException[] = [];
+  const server = await serve({ port: 0, accessLog: '/dev/full', onError: (e) => errors.push(e as NodeJS.ErrnoException), handler: (_q, r) => r.end('ok') });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await request1(server.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.equal(res.status, 200);
+    }
+    await waitFor(() => errors.length > 0, 5000, 'the failed log write reported (its flush is at most 50 ms away)');
+  } finally {
+    await server.stop();
+  }
+  assert.equal(errors[0]!.code, 'ENOSPC');
+});
+
+test('standard output that nobody reads (a full pipe) blocks no request; the waiting lines arrive once it is read again', async () => {
+  const cli = await startCli(['serve', '--port', '0', '--loops', '1', '--access-log'], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+  const port = Number(cli.match[1]);
+  const total = 4000; // ~70 bytes a line: far more than the pipe and the reader's buffer hold, well under the 1 MiB kept
+  try {
+    cli.child.stdout!.pause();
+    const sock = net.connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    let answered = 0;
+    let tail = '';
+    sock.on('data', (d: Buffer) => {
+      const s = tail + d.toString('latin1');
+      answered += s.split('HTTP/1.1 200 ').length - 1;
+      tail = s.slice(-12); // shorter than the pattern: a match is never counted twice
+    });
+    const batch = 'GET /hello HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(100);
+    for (let sent = 0; sent < total; sent += 100) {
+      sock.write(batch);
+      await waitFor(() => answered >= sent + 100, 10_000, `responses ${sent + 1}..${sent + 100} while stdout is not read`);
+    }
+    sock.destroy();
+    let lines = 0;
+    let rest = '';
+    cli.child.stdout!.on('data', (d: Buffer) => {
+      const all = (rest + d.toString()).split('\n');
+      rest = all.pop()!; // a line not yet complete
+      lines += all.filter((l) => l.includes('"GET /hello HTTP/1.1" 200')).length;
+    });
+    cli.child.stdout!.resume();
+    await waitFor(() => lines >= total, 15_000, `all ${total} log lines once stdout is read (got ${lines})`);
+    assert.equal(lines, total);
+  } finally {
+    cli.child.kill('SIGTERM');
+    await cli.exit;
   }
 });
