@@ -178,6 +178,43 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   RET(r);
 }
 
+/* sendBatch(ops Int32Array, count, arena) -> undefined. One crossing for the sends a loop
+ * turn gathered: ops[4i..4i+3] = fd, offset into arena, length, result (bytes written or
+ * -errno, MSG_NOSIGNAL). Once a send to an fd comes back short, later sends to the same fd
+ * are not tried (result -EAGAIN): they would overtake the unsent rest. */
+static napi_value js_sendBatch(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  uint8_t *opsb, *arena;
+  size_t opsn, arenan;
+  int32_t count;
+  if (el_arg_bytes(env, argv[0], &opsb, &opsn) || el_arg_i32(env, argv[1], &count) ||
+      el_arg_bytes(env, argv[2], &arena, &arenan))
+    return NULL;
+  int32_t *ops = (int32_t *)opsb;
+  if (count < 0 || (size_t)count * 4 * sizeof(int32_t) > opsn) return el_int(env, -EINVAL);
+  int short_seen = 0;
+  for (int32_t i = 0; i < count; i++) {
+    int32_t *o = ops + 4 * i;
+    if (o[1] < 0 || o[2] < 0 || (size_t)o[1] + (size_t)o[2] > arenan) {
+      o[3] = -EFAULT;
+      short_seen = 1;
+      continue;
+    }
+    if (short_seen) {
+      int blocked = 0;
+      for (int32_t j = 0; j < i && !blocked; j++) blocked = ops[4 * j] == o[0] && ops[4 * j + 3] != ops[4 * j + 2];
+      if (blocked) {
+        o[3] = -EAGAIN;
+        continue;
+      }
+    }
+    ssize_t r = send(o[0], arena + o[1], (size_t)o[2], MSG_NOSIGNAL);
+    o[3] = r < 0 ? -errno : (int32_t)r;
+    if (o[3] != o[2]) short_seen = 1;
+  }
+  return NULL;
+}
+
 /* writev(fd, [buf, ...]) -> bytes written or -errno; sendmsg with MSG_NOSIGNAL. */
 static napi_value js_writev(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -280,6 +317,7 @@ void el_init_socket(napi_env env, napi_value exports) {
   el_export(env, exports, "connect", js_connect);
   el_export(env, exports, "recv", js_recv);
   el_export(env, exports, "send", js_send);
+  el_export(env, exports, "sendBatch", js_sendBatch);
   el_export(env, exports, "writev", js_writev);
   el_export(env, exports, "shutdown", js_shutdown);
   el_export(env, exports, "close", js_close);

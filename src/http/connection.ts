@@ -90,6 +90,8 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     readonly conn: TcpConnection,
   ) {
     this.output = hl.output;
+    // A turn's responses leave in one crossing at its end (SendBatch); the WebSocket a handover makes turns it off.
+    conn.gatherWrites = true;
     conn.highWaterMark = hl.options.writeHighWaterMark;
     conn.lowWaterMark = hl.options.writeHighWaterMark >> 2;
     hl.add(this);
@@ -432,6 +434,8 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     this.req = this.res = this.head = null;
     this.body = null;
     this.hl.remove(this);
+    this.conn.sendGathered(); // the 101 and what preceded it leave before the WebSocket's own writes
+    this.conn.gatherWrites = false;
     this.conn.context = ws;
     if (this.conn.isReadingPaused) this.conn.resumeReading();
     // The 101 is still in the loop's output: start() runs the open handler first and flushes
@@ -559,6 +563,8 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     this.deadline = 0;
     this.pending = null;
     if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
+    if (this.conn.isClosed) return;
+    if (quick) this.conn.sendGathered(); // a close at once must not cut what the kernel has not taken yet
     if (this.conn.isClosed) return;
     if (quick && this.conn.bufferedAmount === 0) this.conn.forceClose('local');
     else this.conn.close();

@@ -18,6 +18,7 @@ import { TimerQueue, type Timer } from './TimerQueue.js';
 import { Buffer } from './Buffer.js';
 import { LoopStats } from './LoopStats.js';
 import { LoopQueue } from './LoopQueue.js';
+import { SendBatch } from './SendBatch.js';
 
 export interface EventLoopOptions {
   /** Position in a server's pool; also the slab of `statsBuffer` this loop writes. */
@@ -52,6 +53,9 @@ export class EventLoop {
   private queue: LoopQueue | undefined;
   private queueChannel: Channel | undefined;
   private readonly onErrorCb: (err: unknown) => void;
+  /** While a batch of events is handled: where connections gather their writes (see SendBatch). */
+  gathering: SendBatch | null = null;
+  private readonly sends = new SendBatch();
   /** Made once: a closure per wakeup is garbage per wakeup. */
   private readonly dispatchError = (err: unknown): void => this.reportError(err);
 
@@ -188,12 +192,27 @@ export class EventLoop {
     }
     this.cachedNow = performance.now();
     this.dispatching = true;
+    this.gathering = this.sends;
     try {
       this.poller.dispatch(n, this.dispatchError);
       this.runPending();
     } finally {
+      // Writes made from here on (the flush's own callbacks included) go out directly.
+      this.gathering = null;
+      try {
+        this.sends.flush();
+        // What the flush's answers queued (onWriteComplete) runs now, not at the next wakeup.
+        if (this.pending.length > 0) this.runPending();
+      } catch (err) {
+        this.reportError(err);
+      }
       this.dispatching = false;
     }
+  }
+
+  /** Sends what this turn gathered now (a connection closing, or a FIN that must follow it). */
+  flushSends(): void {
+    this.sends.flush();
   }
 
   private runPending(): void {

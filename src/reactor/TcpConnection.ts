@@ -95,6 +95,15 @@ export class TcpConnection implements ChannelOwner {
   private sockLocal: SockAddr | undefined;
   private proxied: { remote: SockAddr; local: SockAddr } | undefined;
   private tlsSession: TlsSession | null = null;
+  /**
+   * Writes made inside a loop turn wait for its end and leave with the turn's others in one
+   * crossing (SendBatch). Off by default: the HTTP layer turns it on, because with it the
+   * kernel's verdict on a write (taken, or queued for backpressure) comes at the turn's end,
+   * not from send() itself; bufferedAmount counts the waiting bytes meanwhile.
+   */
+  gatherWrites = false;
+  /** Bytes of this connection waiting in the loop's SendBatch. */
+  private batched = 0;
 
   constructor(
     readonly loop: EventLoop,
@@ -158,7 +167,7 @@ export class TcpConnection implements ChannelOwner {
 
   /** Bytes queued for the kernel. */
   get bufferedAmount(): number {
-    return this.output ? this.output.readableBytes : 0;
+    return (this.output ? this.output.readableBytes : 0) + this.batched;
   }
 
   /** Bytes received and left unconsumed by onMessage (kept for its next call). */
@@ -431,6 +440,18 @@ export class TcpConnection implements ChannelOwner {
 
   private sendBytes(bytes: Uint8Array, offset: number, len: number): boolean {
     let written = 0;
+    const batch = this.gatherWrites ? this.loop.gathering : null;
+    if (batch !== null && this.output === null) {
+      // Inside a loop turn: gathered, sent with the turn's other writes (SendBatch). What
+      // could reach the high-water mark or does not fit goes now, after what was gathered.
+      if (batch.fits(len) && this.batched + len < this.highWaterMark) {
+        batch.add(this, this.fd, bytes, offset, len);
+        this.batched += len;
+        return true;
+      }
+      batch.flush();
+      if (this.isClosed) return false;
+    }
     if (this.output === null) {
       const n = native.send(this.fd, bytes, offset, len);
       if (n >= 0) {
@@ -461,6 +482,50 @@ export class TcpConnection implements ChannelOwner {
       this.call(() => this.handlers.onHighWaterMark?.(this, queued));
     }
     return queued < this.highWaterMark;
+  }
+
+  /** Sends this connection's gathered writes now instead of at the end of the turn. */
+  sendGathered(): void {
+    if (this.batched > 0) this.loop.flushSends();
+  }
+
+  /** SendBatch, pass 1: what the kernel took of a gathered write; the rest queues as unsent output. */
+  batchedBook(result: number, arena: Uint8Array, offset: number, length: number): void {
+    this.batched -= length;
+    if (this.isClosed) return;
+    const written = result > 0 ? result : 0;
+    if (written > 0) {
+      this.loop.stats.c[S.bytesOut]! += written;
+      this.lastWrite = this.loop.now();
+    }
+    if (written === length || (result < 0 && result !== EAGAIN && result !== EINTR)) return; // done, or failing (pass 2)
+    if (this.output === null) {
+      this.output = new Buffer(Math.max(1024, length - written));
+      this.lastWrite = this.loop.now(); // the write timeout counts from when output starts waiting
+    }
+    this.output.append(arena, offset + written, length - written);
+    if (!this.channel.isWriting) this.channel.enableWriting();
+  }
+
+  /** SendBatch, pass 2: the callbacks sendBytes would have made. */
+  batchedAfter(result: number, length: number): void {
+    if (this.isClosed) return;
+    if (result < 0 && result !== EAGAIN && result !== EINTR) {
+      // EPIPE / ECONNRESET: an ordinary close reason, never a signal (pitfall 9).
+      this.failWith(result, 'send');
+      return;
+    }
+    if (result === length && this.output === null && this.batched === 0) {
+      if (this.handlers.onWriteComplete) this.loop.queueInLoop(() => {
+        if (!this.isClosed) this.handlers.onWriteComplete?.(this);
+      });
+      return;
+    }
+    const queued = this.bufferedAmount;
+    if (queued >= this.highWaterMark && !this.aboveHighWater) {
+      this.aboveHighWater = true;
+      this.call(() => this.handlers.onHighWaterMark?.(this, queued));
+    }
   }
 
   /** Graceful half-close: flush the output, then send FIN. Reading goes on until the peer's FIN. */
@@ -572,6 +637,16 @@ export class TcpConnection implements ChannelOwner {
   // ---- the one way out ----------------------------------------------------
 
   private shutdownWrite(): void {
+    if (this.batched > 0) {
+      // The FIN goes after the gathered bytes; if the kernel did not take them all, after the
+      // rest drains (outputDrained comes back here).
+      this.loop.flushSends();
+      if (this.isClosed) return;
+      if (this.output !== null) {
+        this.state = 'disconnecting';
+        return;
+      }
+    }
     this.localEof = true;
     native.shutdown(this.fd, C.SHUT_WR);
     if (this.peerEof) {
@@ -593,6 +668,11 @@ export class TcpConnection implements ChannelOwner {
   /** Deregisters, closes the fd and releases state: exactly once, whoever starts it. */
   private handleClose(reason: CloseReason): void {
     if (this.state === CLOSED) return;
+    if (this.batched > 0) {
+      // Written before the close was asked for: they leave first, as a direct send's would have.
+      this.loop.flushSends();
+      if (this.state === CLOSED) return;
+    }
     const wasEstablished = this.state !== 'connecting';
     this.state = 'closed';
     this.closeReason = reason;
