@@ -178,6 +178,31 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   RET(r);
 }
 
+/* recvBatch(ops Int32Array, count, arena) -> undefined. The reads a loop turn's events ask
+ * for, in one crossing: ops[4i..4i+3] = fd, offset into arena, length, result (bytes read,
+ * 0 at EOF, or -errno). */
+static napi_value js_recvBatch(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  uint8_t *opsb, *arena;
+  size_t opsn, arenan;
+  int32_t count;
+  if (el_arg_bytes(env, argv[0], &opsb, &opsn) || el_arg_i32(env, argv[1], &count) ||
+      el_arg_bytes(env, argv[2], &arena, &arenan))
+    return NULL;
+  int32_t *ops = (int32_t *)opsb;
+  if (count < 0 || (size_t)count * 4 * sizeof(int32_t) > opsn) return el_int(env, -EINVAL);
+  for (int32_t i = 0; i < count; i++) {
+    int32_t *o = ops + 4 * i;
+    if (o[1] < 0 || o[2] < 0 || (size_t)o[1] + (size_t)o[2] > arenan) {
+      o[3] = -EFAULT;
+      continue;
+    }
+    ssize_t r = recv(o[0], arena + o[1], (size_t)o[2], 0);
+    o[3] = r < 0 ? -errno : (int32_t)r;
+  }
+  return NULL;
+}
+
 /* sendBatch(ops Int32Array, count, arena) -> undefined. One crossing for the sends a loop
  * turn gathered: ops[4i..4i+3] = fd, offset into arena, length, result (bytes written or
  * -errno, MSG_NOSIGNAL). Once a send to an fd comes back short, later sends to the same fd
@@ -318,6 +343,7 @@ void el_init_socket(napi_env env, napi_value exports) {
   el_export(env, exports, "recv", js_recv);
   el_export(env, exports, "send", js_send);
   el_export(env, exports, "sendBatch", js_sendBatch);
+  el_export(env, exports, "recvBatch", js_recvBatch);
   el_export(env, exports, "writev", js_writev);
   el_export(env, exports, "shutdown", js_shutdown);
   el_export(env, exports, "close", js_close);

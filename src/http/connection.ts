@@ -92,6 +92,7 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     this.output = hl.output;
     // A turn's responses leave in one crossing at its end (SendBatch); the WebSocket a handover makes turns it off.
     conn.gatherWrites = true;
+    conn.gatherReads = true;
     conn.highWaterMark = hl.options.writeHighWaterMark;
     conn.lowWaterMark = hl.options.writeHighWaterMark >> 2;
     hl.add(this);
@@ -436,6 +437,7 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     this.hl.remove(this);
     this.conn.sendGathered(); // the 101 and what preceded it leave before the WebSocket's own writes
     this.conn.gatherWrites = false;
+    this.conn.gatherReads = false;
     this.conn.context = ws;
     if (this.conn.isReadingPaused) this.conn.resumeReading();
     // The 101 is still in the loop's output: start() runs the open handler first and flushes

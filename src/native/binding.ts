@@ -53,6 +53,8 @@ export interface NativeBinding {
   send(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** One crossing for a loop turn's sends: ops holds (fd, offset, length, result) per send; results written in place. */
   sendBatch(ops: Int32Array, count: number, arena: Uint8Array): number | undefined;
+  /** One crossing for a loop turn's reads: ops holds (fd, offset, length, result) per read; results written in place. */
+  recvBatch(ops: Int32Array, count: number, arena: Uint8Array): number | undefined;
   writev(fd: number, bufs: Uint8Array[]): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;

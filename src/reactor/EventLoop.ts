@@ -19,6 +19,7 @@ import { Buffer } from './Buffer.js';
 import { LoopStats } from './LoopStats.js';
 import { LoopQueue } from './LoopQueue.js';
 import { SendBatch } from './SendBatch.js';
+import { ReadBatch } from './ReadBatch.js';
 
 export interface EventLoopOptions {
   /** Position in a server's pool; also the slab of `statsBuffer` this loop writes. */
@@ -56,6 +57,8 @@ export class EventLoop {
   /** While a batch of events is handled: where connections gather their writes (see SendBatch). */
   gathering: SendBatch | null = null;
   private readonly sends = new SendBatch();
+  /** Where connections that gather reads find this turn's first read (see ReadBatch). */
+  readonly reads: ReadBatch;
   /** Made once: a closure per wakeup is garbage per wakeup. */
   private readonly dispatchError = (err: unknown): void => this.reportError(err);
 
@@ -69,6 +72,7 @@ export class EventLoop {
         console.error(`edgeloop[${this.name}]: handler error:`, err);
       });
     this.poller = new Poller(opts.maxEvents ?? 256);
+    this.reads = new ReadBatch(this.poller.maxEvents);
     this.timers = new TimerQueue(() => this.now(), (e) => this.reportError(e));
     const h = native.watch(this.poller.epfd, this.poller.events, this.poller.maxEvents, (n) => this.onReady(n));
     if (typeof h === 'number') {
@@ -194,7 +198,7 @@ export class EventLoop {
     this.dispatching = true;
     this.gathering = this.sends;
     try {
-      this.poller.dispatch(n, this.dispatchError);
+      this.poller.dispatch(n, this.dispatchError, this.reads);
       this.runPending();
     } finally {
       // Writes made from here on (the flush's own callbacks included) go out directly.

@@ -9,7 +9,8 @@
  */
 import { native, C } from '../native/binding.js';
 import { check, SysError } from '../native/errors.js';
-import type { Channel } from './Channel.js';
+import type { Channel, ChannelOwner } from './Channel.js';
+import type { BatchedReader, ReadBatch } from './ReadBatch.js';
 
 export class Poller {
   readonly epfd: number;
@@ -64,9 +65,26 @@ export class Poller {
     native.epollCtl(this.epfd, C.EPOLL_CTL_DEL, ch.fd, 0, 0);
   }
 
-  /** Hands n ready events (already copied into `events`) to their channels. */
-  dispatch(n: number, onError: (err: unknown) => void): void {
+  /**
+   * Hands n ready events (already copied into `events`) to their channels. First, the
+   * readable connections that gather reads are read together (ReadBatch).
+   */
+  dispatch(n: number, onError: (err: unknown) => void, reads: ReadBatch | null = null): void {
     const ev = this.events;
+    if (reads !== null) {
+      let any = false;
+      for (let i = 0; i < n; i++) {
+        if ((ev[2 * i]! & C.EPOLLIN) === 0) continue;
+        const ch = this.channels.get(ev[2 * i + 1]! >>> 0);
+        if (ch === undefined || !ch.isReading) continue;
+        const o = ch.owner as ChannelOwner & Partial<BatchedReader> & { gatherReads?: boolean };
+        if (o.gatherReads === true) {
+          reads.add(o as BatchedReader);
+          any = true;
+        }
+      }
+      if (any) reads.run();
+    }
     for (let i = 0; i < n; i++) {
       const ch = this.channels.get(ev[2 * i + 1]! >>> 0);
       if (ch === undefined) continue; // closed earlier in this batch: drop, never dereference

@@ -17,6 +17,7 @@ import { threadId } from 'node:worker_threads';
 import { native, C, type SockAddr } from '../native/binding.js';
 import { Errno, SysError } from '../native/errors.js';
 import { Buffer } from './Buffer.js';
+import { NOTHING_READ, READ_SLOT } from './ReadBatch.js';
 import { EV_ERR, EV_HUP, EV_RDHUP, EV_READ, EV_WRITE, type Channel, type ChannelOwner } from './Channel.js';
 import type { EventLoop } from './EventLoop.js';
 import { S, type CloseReason } from './LoopStats.js';
@@ -104,6 +105,13 @@ export class TcpConnection implements ChannelOwner {
   gatherWrites = false;
   /** Bytes of this connection waiting in the loop's SendBatch. */
   private batched = 0;
+  /**
+   * Reads made ahead with the turn's others (ReadBatch): as gatherWrites, turned on by the HTTP
+   * layer. `prefetched` is that read's result (NOTHING_READ: none) and `prefetchAt` its slot.
+   */
+  gatherReads = false;
+  prefetched = NOTHING_READ;
+  prefetchAt = 0;
 
   constructor(
     readonly loop: EventLoop,
@@ -219,6 +227,7 @@ export class TcpConnection implements ChannelOwner {
     // bytes before the hang-up are the request we still owe a reply to.
     if (revents & (EV_READ | EV_RDHUP | EV_HUP | EV_ERR)) {
       if (!this.readPaused && !this.peerEof) this.handleRead();
+      else if (this.prefetched !== NOTHING_READ) this.keepPrefetched();
     }
     if (this.isClosed) return;
     if (revents & EV_WRITE) this.handleWrite();
@@ -247,20 +256,34 @@ export class TcpConnection implements ChannelOwner {
   private handleRead(): void {
     const rb = this.loop.readBuffer;
     const et = this.channel.edgeTriggered;
+    let more: boolean;
     do {
-      rb.retrieveAll();
-      const n = native.recv(this.fd, rb.data, rb.w, rb.writableBytes);
+      let n: number;
+      let buf: Buffer;
+      if (this.prefetched !== NOTHING_READ) {
+        // This turn's first read was made with the others (ReadBatch); a full slot reads on.
+        n = this.prefetched;
+        this.prefetched = NOTHING_READ;
+        buf = this.loop.reads.slot(this.prefetchAt, n > 0 ? n : 0);
+        more = n === READ_SLOT;
+      } else {
+        rb.retrieveAll();
+        n = native.recv(this.fd, rb.data, rb.w, rb.writableBytes);
+        if (n > 0) rb.hasWritten(n);
+        buf = rb;
+        more = false;
+      }
       if (n > 0) {
-        rb.hasWritten(n);
         this.loop.stats.c[S.bytesIn]! += n;
         this.lastRead = this.loop.now();
         if (this.tlsSession !== null) {
           const tls = this.tlsSession;
-          this.call(() => tls.receive(rb.data, rb.r, n));
-          rb.retrieveAll();
+          const from = buf;
+          this.call(() => tls.receive(from.data, from.r, n));
+          buf.retrieveAll();
           if (this.isClosed || this.readPaused || !this.channel.isReading) return;
         } else {
-          this.deliver(rb);
+          this.deliver(buf);
           if (this.isClosed || this.readPaused) return;
         }
       } else if (n === 0) {
@@ -274,7 +297,33 @@ export class TcpConnection implements ChannelOwner {
       }
       // Level-triggered: one read per wakeup is fair to other connections and
       // the kernel will report the rest. Edge-triggered must drain to EAGAIN.
-    } while (et);
+    } while (et || more);
+  }
+
+  /**
+   * ReadBatch read ahead for this turn, but an earlier handler of the turn paused reading: the
+   * bytes wait in the input buffer for resumeReading(), as plaintext of a paused TLS
+   * connection does; an EOF or error is acted on now (the kernel has given it up).
+   */
+  private keepPrefetched(): void {
+    const n = this.prefetched;
+    this.prefetched = NOTHING_READ;
+    if (n > 0) {
+      this.loop.stats.c[S.bytesIn]! += n;
+      this.lastRead = this.loop.now();
+      const slot = this.loop.reads.slot(this.prefetchAt, n);
+      if (this.tlsSession !== null) {
+        const tls = this.tlsSession;
+        this.call(() => tls.receive(slot.data, slot.r, n)); // plaintext for a paused reader is kept by deliverPlain
+      } else if (!this.discardInput) {
+        this.input ??= new Buffer(Math.max(1024, n));
+        this.input.append(slot.data, slot.r, n);
+      }
+    } else if (n === 0) {
+      this.handlePeerEof();
+    } else if (n !== EAGAIN && n !== EINTR) {
+      this.failWith(n, 'recv');
+    }
   }
 
   /**
