@@ -66,9 +66,9 @@ console.log('listening on ' + s.url);`;
 const REACTOR_INDEX = JSON.stringify(new URL('../src/reactor/index.js', import.meta.url).href);
 
 /**
- * What edgeloop costs before any HTTP: the reactor (epoll through libuv, Node-API recv and
- * send, the loop's JavaScript) answering each request head with fixed bytes, no parsing. Its
- * CPU per request against nginx's is the floor under the native API's.
+ * What edgeloop costs before any HTTP: the reactor (epoll through libuv, gathered recv and
+ * send as the HTTP layer uses them, the loop's JavaScript) answering each request head with
+ * fixed bytes, no parsing. Its CPU per request against nginx's is the floor under the native API's.
  */
 const REACTOR_FLOOR = `
 const { TcpServer } = await import(${REACTOR_INDEX});
@@ -76,7 +76,7 @@ const reply = Buffer.from('HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nCo
 const out = Buffer.alloc(reply.length * 256);
 for (let o = 0; o < out.length; o += reply.length) reply.copy(out, o);
 let tail = 0; // bytes of a head end ("\\r\\n\\r\\n") matched at the end of the last read
-const server = new TcpServer({ port: 0, loops: 1, handlers: { onMessage(conn, buf) {
+const server = new TcpServer({ port: 0, loops: 1, handlers: { onConnection(conn) { conn.gatherReads = conn.gatherWrites = true; }, onMessage(conn, buf) {
   const d = buf.data;
   let n = 0;
   for (let i = buf.r; i < buf.w; i++) {

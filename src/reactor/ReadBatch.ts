@@ -28,23 +28,25 @@ export interface BatchedReader {
 export const NOTHING_READ = -0x7fffffff;
 
 export class ReadBatch {
-  private readonly arena: Uint8Array;
+  /** Made on first use: a loop that never serves HTTP (a client's, a test's) holds none of it. */
+  private arena: Uint8Array | null = null;
   private readonly ops: Int32Array;
   private readonly readers: (BatchedReader | undefined)[];
   private count = 0;
   /** A view of one slot for the handler (data is the arena; r and w move per read). */
-  readonly view: Buffer;
+  private readonly view = new Buffer(0);
 
-  constructor(maxEvents: number) {
-    this.view = new Buffer(0);
-    this.arena = new Uint8Array(maxEvents * READ_SLOT);
-    this.view.data = this.arena;
+  constructor(private readonly maxEvents: number) {
     this.ops = new Int32Array(maxEvents * 4);
     this.readers = new Array<BatchedReader | undefined>(maxEvents).fill(undefined);
   }
 
   /** Queues a read for this turn (at most maxEvents, one per event). */
   add(reader: BatchedReader): void {
+    if (this.arena === null) {
+      this.arena = new Uint8Array(this.maxEvents * READ_SLOT);
+      this.view.data = this.arena;
+    }
     const i = this.count++;
     const o = i * 4;
     this.ops[o] = reader.fd;
@@ -58,7 +60,7 @@ export class ReadBatch {
     const n = this.count;
     if (n === 0) return;
     this.count = 0;
-    native.recvBatch(this.ops, n, this.arena);
+    native.recvBatch(this.ops, n, this.arena!);
     for (let i = 0; i < n; i++) {
       const r = this.readers[i]!;
       this.readers[i] = undefined;

@@ -29,7 +29,8 @@ export interface BatchedSender {
 }
 
 export class SendBatch {
-  private arena = new Uint8Array(64 * 1024);
+  /** Grown on first use: a loop whose connections never gather holds none of it. */
+  private arena = new Uint8Array(0);
   private used = 0;
   private ops = new Int32Array(256 * 4);
   private senders: BatchedSender[] = [];
@@ -50,7 +51,8 @@ export class SendBatch {
     }
     const at = this.used;
     const a = this.arena;
-    if (length <= 64) {
+    if (length <= 256) {
+      // A response head and a short body: a loop copies them cheaper than a view and set().
       for (let i = 0; i < length; i++) a[at + i] = bytes[offset + i]!;
     } else {
       a.set(offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length), at);
@@ -86,7 +88,7 @@ export class SendBatch {
   }
 
   private growArena(need: number): void {
-    let size = this.arena.length * 2;
+    let size = Math.max(64 * 1024, this.arena.length * 2);
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.arena.subarray(0, this.used));

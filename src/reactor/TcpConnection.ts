@@ -618,6 +618,9 @@ export class TcpConnection implements ChannelOwner {
     if (this.isClosed || this.readPaused) return;
     this.readPaused = true;
     if (this.channel.isReading) this.channel.disableReading();
+    // Read ahead this turn, and its event may now never come (the channel left epoll): the bytes
+    // move to the input buffer while their slot is still theirs. An EOF waits for resumeReading().
+    if (this.prefetched > 0) this.keepPrefetched();
   }
 
   resumeReading(): void {
@@ -628,6 +631,10 @@ export class TcpConnection implements ChannelOwner {
     // line) are already here: epoll will not announce them again, and the peer
     // may be waiting for our answer before it sends more.
     if (this.input !== null && this.input.readableBytes > 0) this.loop.queueInLoop(() => this.redeliver());
+    // An EOF or error read ahead while paused, after the bytes before it.
+    if (this.prefetched !== NOTHING_READ) this.loop.queueInLoop(() => {
+      if (!this.isClosed && !this.readPaused && this.prefetched !== NOTHING_READ) this.keepPrefetched();
+    });
   }
 
   private redeliver(): void {
