@@ -178,10 +178,11 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   RET(r);
 }
 
-/* recvBatch(ops Int32Array, count, arena) -> undefined. The reads a loop turn's events ask
- * for, in one crossing: ops[4i..4i+3] = fd, offset into arena, length, result (bytes read,
- * 0 at EOF, or -errno). */
-static napi_value js_recvBatch(napi_env env, napi_callback_info info) {
+/* The reads or sends of one loop turn in one crossing: ops[4i..4i+3] = fd, offset into
+ * arena, length, result (bytes, 0 at EOF for a read, or -errno; sends use MSG_NOSIGNAL).
+ * Once a send to an fd comes back short, later sends to the same fd are not tried (result
+ * -EAGAIN): they would overtake the unsent rest. */
+static napi_value batch_io(napi_env env, napi_callback_info info, int sending) {
   ARGS(3);
   uint8_t *opsb, *arena;
   size_t opsn, arenan;
@@ -190,33 +191,10 @@ static napi_value js_recvBatch(napi_env env, napi_callback_info info) {
       el_arg_bytes(env, argv[2], &arena, &arenan))
     return NULL;
   int32_t *ops = (int32_t *)opsb;
-  if (count < 0 || (size_t)count * 4 * sizeof(int32_t) > opsn) return el_int(env, -EINVAL);
-  for (int32_t i = 0; i < count; i++) {
-    int32_t *o = ops + 4 * i;
-    if (o[1] < 0 || o[2] < 0 || (size_t)o[1] + (size_t)o[2] > arenan) {
-      o[3] = -EFAULT;
-      continue;
-    }
-    ssize_t r = recv(o[0], arena + o[1], (size_t)o[2], 0);
-    o[3] = r < 0 ? -errno : (int32_t)r;
+  if (count < 0 || (size_t)count * 4 * sizeof(int32_t) > opsn) {
+    napi_throw_range_error(env, "EDGELOOP_ARGS", "batch count out of range of the ops table");
+    return NULL;
   }
-  return NULL;
-}
-
-/* sendBatch(ops Int32Array, count, arena) -> undefined. One crossing for the sends a loop
- * turn gathered: ops[4i..4i+3] = fd, offset into arena, length, result (bytes written or
- * -errno, MSG_NOSIGNAL). Once a send to an fd comes back short, later sends to the same fd
- * are not tried (result -EAGAIN): they would overtake the unsent rest. */
-static napi_value js_sendBatch(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  uint8_t *opsb, *arena;
-  size_t opsn, arenan;
-  int32_t count;
-  if (el_arg_bytes(env, argv[0], &opsb, &opsn) || el_arg_i32(env, argv[1], &count) ||
-      el_arg_bytes(env, argv[2], &arena, &arenan))
-    return NULL;
-  int32_t *ops = (int32_t *)opsb;
-  if (count < 0 || (size_t)count * 4 * sizeof(int32_t) > opsn) return el_int(env, -EINVAL);
   int short_seen = 0;
   for (int32_t i = 0; i < count; i++) {
     int32_t *o = ops + 4 * i;
@@ -225,7 +203,7 @@ static napi_value js_sendBatch(napi_env env, napi_callback_info info) {
       short_seen = 1;
       continue;
     }
-    if (short_seen) {
+    if (sending && short_seen) {
       int blocked = 0;
       for (int32_t j = 0; j < i && !blocked; j++) blocked = ops[4 * j] == o[0] && ops[4 * j + 3] != ops[4 * j + 2];
       if (blocked) {
@@ -233,11 +211,21 @@ static napi_value js_sendBatch(napi_env env, napi_callback_info info) {
         continue;
       }
     }
-    ssize_t r = send(o[0], arena + o[1], (size_t)o[2], MSG_NOSIGNAL);
+    ssize_t r = sending ? send(o[0], arena + o[1], (size_t)o[2], MSG_NOSIGNAL) : recv(o[0], arena + o[1], (size_t)o[2], 0);
     o[3] = r < 0 ? -errno : (int32_t)r;
     if (o[3] != o[2]) short_seen = 1;
   }
   return NULL;
+}
+
+/* recvBatch(ops Int32Array, count, arena) -> undefined: a turn's first reads (ReadBatch). */
+static napi_value js_recvBatch(napi_env env, napi_callback_info info) {
+  return batch_io(env, info, 0);
+}
+
+/* sendBatch(ops Int32Array, count, arena) -> undefined: a turn's gathered writes (SendBatch). */
+static napi_value js_sendBatch(napi_env env, napi_callback_info info) {
+  return batch_io(env, info, 1);
 }
 
 /* writev(fd, [buf, ...]) -> bytes written or -errno; sendmsg with MSG_NOSIGNAL. */

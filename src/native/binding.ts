@@ -52,9 +52,9 @@ export interface NativeBinding {
   recv(fd: number, buf: Uint8Array, offset: number, length: number): number;
   send(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** One crossing for a loop turn's sends: ops holds (fd, offset, length, result) per send; results written in place. */
-  sendBatch(ops: Int32Array, count: number, arena: Uint8Array): number | undefined;
+  sendBatch(ops: Int32Array, count: number, arena: Uint8Array): void;
   /** One crossing for a loop turn's reads: ops holds (fd, offset, length, result) per read; results written in place. */
-  recvBatch(ops: Int32Array, count: number, arena: Uint8Array): number | undefined;
+  recvBatch(ops: Int32Array, count: number, arena: Uint8Array): void;
   writev(fd: number, bufs: Uint8Array[]): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;

@@ -68,3 +68,47 @@ test('EINTR: a signal interrupts a blocking epoll_wait; epollWaitBlocking waits 
   await until(/retried/);
   assert.match(out, /retried 0 after full wait/);
 });
+
+test('recvBatch and sendBatch: a result per op (bytes, EOF, -errno), bounds checked; a send after a short one to the same fd is not tried', async () => {
+  const lfd = check(native.socket(C.AF_INET), 'socket');
+  const fds: number[] = [lfd];
+  try {
+    check(native.bind(lfd, '127.0.0.1', 0), 'bind');
+    check(native.listen(lfd, 8), 'listen');
+    const port = (native.getsockname(lfd) as { port: number }).port;
+    const cfd = check(native.socket(C.AF_INET), 'socket');
+    fds.push(cfd);
+    native.connect(cfd, '127.0.0.1', port); // EINPROGRESS on a non-blocking socket
+    let sfd = -11;
+    for (let i = 0; i < 200 && sfd < 0; i++) {
+      sfd = native.accept(lfd);
+      if (sfd < 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    check(sfd, 'accept');
+    fds.push(sfd);
+    native.setsockopt(cfd, C.SOL_SOCKET, C.SO_SNDBUF, 4096);
+
+    const big = 8 * 1024 * 1024;
+    const arena = new Uint8Array(big + 64);
+    arena.fill(0x61);
+    const ops = new Int32Array(4 * 4);
+    ops.set([cfd, 0, big, 0, cfd, big, 10, 0, 987654, 0, 4, 0, cfd, arena.length - 2, 4, 0]);
+    native.sendBatch(ops, 4, arena);
+    assert.ok(ops[3]! > 0 && ops[3]! < big, `the big send is short (${ops[3]})`);
+    assert.equal(ops[7], -11, 'the next send to that fd is not tried: EAGAIN');
+    assert.equal(ops[11], -9, 'a bad fd: EBADF');
+    assert.equal(ops[15], -14, 'past the arena: EFAULT, no overrun');
+
+    const rops = new Int32Array(3 * 4);
+    const into = new Uint8Array(8192);
+    rops.set([sfd, 0, 4096, 0, 987654, 4096, 16, 0, sfd, 8190, 16, 0]);
+    native.recvBatch(rops, 3, into);
+    assert.equal(rops[3], 4096, 'a full slot of what the client sent');
+    assert.equal(into[0], 0x61);
+    assert.equal(rops[7], -9);
+    assert.equal(rops[11], -14);
+    assert.throws(() => native.recvBatch(rops, 4, into), RangeError);
+  } finally {
+    for (const fd of fds) native.close(fd);
+  }
+});
