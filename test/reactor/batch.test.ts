@@ -10,13 +10,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { TcpServer, type TcpConnection } from '../../src/reactor/index.js';
+import { TcpServer, type ServerHandlers, type TcpConnection } from '../../src/reactor/index.js';
 import { waitFor } from '../helpers.js';
 
-const gather = (conn: TcpConnection): void => {
-  conn.gatherReads = true;
-  conn.gatherWrites = true;
-};
+/** A one-loop server whose connections gather their reads and writes before `handlers` see them. */
+function gatheringServer(handlers: ServerHandlers): TcpServer {
+  return new TcpServer({
+    port: 0,
+    loops: 1,
+    handlers: {
+      ...handlers,
+      onConnection(conn) {
+        conn.gatherReads = true;
+        conn.gatherWrites = true;
+        handlers.onConnection?.(conn);
+      },
+    },
+  });
+}
 
 function pattern(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -26,16 +37,11 @@ function pattern(n: number, seed: number): Uint8Array {
 
 test('gathered writes of one turn (small, a large one sent as it is, small again) arrive whole and in order, then the FIN', async () => {
   const parts = [pattern(100, 1), pattern(200_000, 2), pattern(50, 3), pattern(70_000, 4), pattern(10, 5)];
-  const server = new TcpServer({
-    port: 0,
-    loops: 1,
-    handlers: {
-      onConnection: gather,
-      onMessage(conn, buf) {
-        buf.retrieveAll();
-        for (const p of parts) conn.send(p);
-        conn.shutdown(); // the FIN must follow every byte, gathered or not
-      },
+  const server = gatheringServer({
+    onMessage(conn, buf) {
+      buf.retrieveAll();
+      for (const p of parts) conn.send(p);
+      conn.shutdown(); // the FIN must follow every byte, gathered or not
     },
   });
   const { port } = await server.listen();
@@ -58,25 +64,20 @@ test('gathered writes of one turn (small, a large one sent as it is, small again
 test('a gathered write the kernel takes only in part: the rest queues behind it (bufferedAmount, high-water mark, drain) and nothing overtakes it', async () => {
   const marks: string[] = [];
   let conn: TcpConnection | undefined;
-  const server = new TcpServer({
-    port: 0,
-    loops: 1,
-    handlers: {
-      onConnection(c) {
-        gather(c);
-        c.highWaterMark = 256 * 1024;
-        c.lowWaterMark = 64 * 1024;
-        conn = c;
-      },
-      onMessage(c, buf) {
-        buf.retrieveAll();
-        // 60 KiB writes (each gathered) to a client that is not reading: the socket fills,
-        // the rest of the turn's writes queue in order.
-        for (let i = 0; i < 160; i++) c.send(pattern(60 * 1024, i));
-      },
-      onHighWaterMark: () => marks.push('high'),
-      onDrain: () => marks.push('drain'),
+  const server = gatheringServer({
+    onConnection(c) {
+      c.highWaterMark = 256 * 1024;
+      c.lowWaterMark = 64 * 1024;
+      conn = c;
     },
+    onMessage(c, buf) {
+      buf.retrieveAll();
+      // 60 KiB writes (each gathered) to a client that is not reading: the socket fills,
+      // the rest of the turn's writes queue in order.
+      for (let i = 0; i < 160; i++) c.send(pattern(60 * 1024, i));
+    },
+    onHighWaterMark: () => marks.push('high'),
+    onDrain: () => marks.push('drain'),
   });
   const { port } = await server.listen();
   const s = net.connect(port, '127.0.0.1');
@@ -105,24 +106,17 @@ test('a reader paused by another connection\'s handler in the same turn keeps wh
   const conns: TcpConnection[] = [];
   const got = new Map<TcpConnection, string>();
   let paused: TcpConnection | undefined;
-  const server = new TcpServer({
-    port: 0,
-    loops: 1,
-    handlers: {
-      onConnection(c) {
-        gather(c);
-        conns.push(c);
-      },
-      onMessage(c, buf) {
-        got.set(c, (got.get(c) ?? '') + new TextDecoder().decode(buf.peek()));
-        buf.retrieveAll();
-        // The first to speak pauses the other, whose bytes of this turn may already be read.
-        if (paused === undefined) {
-          paused = conns.find((o) => o !== c);
-          paused?.pauseReading();
-          c.loop.runAfter(30, () => paused?.resumeReading());
-        }
-      },
+  const server = gatheringServer({
+    onConnection: (c) => void conns.push(c),
+    onMessage(c, buf) {
+      got.set(c, (got.get(c) ?? '') + new TextDecoder().decode(buf.peek()));
+      buf.retrieveAll();
+      // The first to speak pauses the other, whose bytes of this turn may already be read.
+      if (paused === undefined) {
+        paused = conns.find((o) => o !== c);
+        paused?.pauseReading();
+        c.loop.runAfter(30, () => paused?.resumeReading());
+      }
     },
   });
   const { port } = await server.listen();
@@ -145,19 +139,14 @@ test('a reader paused by another connection\'s handler in the same turn keeps wh
 
 test('a peer that sends and closes at once, read ahead: its bytes, then its FIN, reach the handler', async () => {
   const events: string[] = [];
-  const server = new TcpServer({
-    port: 0,
-    loops: 1,
-    handlers: {
-      onConnection: gather,
-      onMessage(conn, buf) {
-        events.push(`data:${new TextDecoder().decode(buf.peek())}`);
-        buf.retrieveAll();
-      },
-      onPeerHalfClose(conn) {
-        events.push('fin');
-        conn.shutdown();
-      },
+  const server = gatheringServer({
+    onMessage(_conn, buf) {
+      events.push(`data:${new TextDecoder().decode(buf.peek())}`);
+      buf.retrieveAll();
+    },
+    onPeerHalfClose(conn) {
+      events.push('fin');
+      conn.shutdown();
     },
   });
   const { port } = await server.listen();
