@@ -565,7 +565,6 @@ export class HttpConnection implements BodySource, ResponseSink, AddressSource {
     this.deadline = 0;
     this.pending = null;
     if (this.output.owner === this.conn && this.output.pending > 0) this.output.flush();
-    if (this.conn.isClosed) return;
     if (quick) this.conn.sendGathered(); // a close at once must not cut what the kernel has not taken yet
     if (this.conn.isClosed) return;
     if (quick && this.conn.bufferedAmount === 0) this.conn.forceClose('local');

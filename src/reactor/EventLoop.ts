@@ -204,7 +204,7 @@ export class EventLoop {
       // Writes made from here on (the flush's own callbacks included) go out directly.
       this.gathering = null;
       try {
-        this.sends.flush();
+        this.flushSends();
         // What the flush's answers queued (onWriteComplete) runs now, not at the next wakeup.
         if (this.pending.length > 0) this.runPending();
       } catch (err) {

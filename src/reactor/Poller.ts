@@ -77,7 +77,7 @@ export class Poller {
         if ((ev[2 * i]! & C.EPOLLIN) === 0) continue;
         const ch = this.channels.get(ev[2 * i + 1]! >>> 0);
         if (ch === undefined || !ch.isReading) continue;
-        const o = ch.owner as ChannelOwner & Partial<BatchedReader> & { gatherReads?: boolean };
+        const o = ch.owner as ChannelOwner & Partial<BatchedReader>;
         if (o.gatherReads === true) {
           reads.add(o as BatchedReader);
           any = true;

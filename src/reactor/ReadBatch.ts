@@ -19,6 +19,8 @@ export const READ_SLOT = 4096;
 /** A connection that takes its turn's first read from the batch. */
 export interface BatchedReader {
   readonly fd: number;
+  /** Whether this connection wants its turn's first read made here. */
+  readonly gatherReads: boolean;
   /** Set by the batch: the recv result (bytes, 0 at EOF, -errno) and where the bytes are. */
   prefetched: number;
   prefetchAt: number;

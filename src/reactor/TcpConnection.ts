@@ -428,8 +428,7 @@ export class TcpConnection implements ChannelOwner {
       const n = native.send(this.fd, out.data, out.r, out.readableBytes);
       if (n >= 0) {
         out.retrieve(n);
-        this.loop.stats.c[S.bytesOut]! += n;
-        this.lastWrite = this.loop.now();
+        this.wrote(n);
         if (out.readableBytes === 0) {
           this.outputDrained();
           return;
@@ -454,9 +453,7 @@ export class TcpConnection implements ChannelOwner {
       this.aboveHighWater = false;
       this.call(() => this.handlers.onDrain?.(this));
     }
-    if (this.handlers.onWriteComplete) this.loop.queueInLoop(() => {
-      if (!this.isClosed) this.handlers.onWriteComplete?.(this);
-    });
+    this.writeCompleted();
     if (this.wantShutdown && !this.isClosed) this.shutdownWrite();
   }
 
@@ -505,12 +502,9 @@ export class TcpConnection implements ChannelOwner {
       const n = native.send(this.fd, bytes, offset, len);
       if (n >= 0) {
         written = n;
-        this.loop.stats.c[S.bytesOut]! += n;
-        this.lastWrite = this.loop.now();
+        this.wrote(n);
         if (n === len) {
-          if (this.handlers.onWriteComplete) this.loop.queueInLoop(() => {
-            if (!this.isClosed) this.handlers.onWriteComplete?.(this);
-          });
+          this.writeCompleted();
           return true;
         }
       } else if (n !== EAGAIN && n !== EINTR) {
@@ -519,18 +513,39 @@ export class TcpConnection implements ChannelOwner {
         return false;
       }
     }
+    const queued = this.queueUnsent(bytes, offset + written, len - written);
+    this.checkHighWater(queued);
+    return queued < this.highWaterMark;
+  }
+
+  private wrote(n: number): void {
+    this.loop.stats.c[S.bytesOut]! += n;
+    this.lastWrite = this.loop.now();
+  }
+
+  /** Everything handed over so far is with the kernel. */
+  private writeCompleted(): void {
+    if (this.handlers.onWriteComplete) this.loop.queueInLoop(() => {
+      if (!this.isClosed) this.handlers.onWriteComplete?.(this);
+    });
+  }
+
+  /** Queues bytes the kernel did not take behind what already waits; returns the queued total. */
+  private queueUnsent(bytes: Uint8Array, offset: number, len: number): number {
     if (this.output === null) {
-      this.output = new Buffer(Math.max(1024, len - written));
+      this.output = new Buffer(Math.max(1024, len));
       this.lastWrite = this.loop.now(); // the write timeout counts from when output starts waiting
     }
-    this.output.append(bytes, offset + written, len - written);
+    this.output.append(bytes, offset, len);
     if (!this.channel.isWriting) this.channel.enableWriting();
-    const queued = this.output.readableBytes;
+    return this.output.readableBytes;
+  }
+
+  private checkHighWater(queued: number): void {
     if (queued >= this.highWaterMark && !this.aboveHighWater) {
       this.aboveHighWater = true;
       this.call(() => this.handlers.onHighWaterMark?.(this, queued));
     }
-    return queued < this.highWaterMark;
   }
 
   /** Sends this connection's gathered writes now instead of at the end of the turn. */
@@ -544,16 +559,12 @@ export class TcpConnection implements ChannelOwner {
     if (this.isClosed) return;
     const written = result > 0 ? result : 0;
     if (written > 0) {
+      // Inline, not wrote(): this and the lines below are the per-request path of a gathered write.
       this.loop.stats.c[S.bytesOut]! += written;
       this.lastWrite = this.loop.now();
     }
     if (written === length || (result < 0 && result !== EAGAIN && result !== EINTR)) return; // done, or failing (pass 2)
-    if (this.output === null) {
-      this.output = new Buffer(Math.max(1024, length - written));
-      this.lastWrite = this.loop.now(); // the write timeout counts from when output starts waiting
-    }
-    this.output.append(arena, offset + written, length - written);
-    if (!this.channel.isWriting) this.channel.enableWriting();
+    this.queueUnsent(arena, offset + written, length - written);
   }
 
   /** SendBatch, pass 2: the callbacks sendBytes would have made. */
@@ -570,11 +581,7 @@ export class TcpConnection implements ChannelOwner {
       });
       return;
     }
-    const queued = this.bufferedAmount;
-    if (queued >= this.highWaterMark && !this.aboveHighWater) {
-      this.aboveHighWater = true;
-      this.call(() => this.handlers.onHighWaterMark?.(this, queued));
-    }
+    this.checkHighWater(this.bufferedAmount);
   }
 
   /** Graceful half-close: flush the output, then send FIN. Reading goes on until the peer's FIN. */
@@ -583,6 +590,9 @@ export class TcpConnection implements ChannelOwner {
     this.tlsSession?.closeNotify();
     if (this.isClosed) return;
     this.wantShutdown = true;
+    // The FIN goes after the gathered bytes; if the kernel did not take them all, after the rest drains.
+    this.sendGathered();
+    if (this.isClosed) return;
     if (this.output === null) this.shutdownWrite();
     else this.state = 'disconnecting';
   }
@@ -693,16 +703,6 @@ export class TcpConnection implements ChannelOwner {
   // ---- the one way out ----------------------------------------------------
 
   private shutdownWrite(): void {
-    if (this.batched > 0) {
-      // The FIN goes after the gathered bytes; if the kernel did not take them all, after the
-      // rest drains (outputDrained comes back here).
-      this.loop.flushSends();
-      if (this.isClosed) return;
-      if (this.output !== null) {
-        this.state = 'disconnecting';
-        return;
-      }
-    }
     this.localEof = true;
     native.shutdown(this.fd, C.SHUT_WR);
     if (this.peerEof) {
@@ -724,11 +724,9 @@ export class TcpConnection implements ChannelOwner {
   /** Deregisters, closes the fd and releases state: exactly once, whoever starts it. */
   private handleClose(reason: CloseReason): void {
     if (this.state === CLOSED) return;
-    if (this.batched > 0) {
-      // Written before the close was asked for: they leave first, as a direct send's would have.
-      this.loop.flushSends();
-      if (this.state === CLOSED) return;
-    }
+    // Written before the close was asked for: they leave first, as a direct send's would have.
+    this.sendGathered();
+    if (this.state === CLOSED) return;
     const wasEstablished = this.state !== 'connecting';
     this.state = 'closed';
     this.closeReason = reason;
