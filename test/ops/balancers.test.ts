@@ -113,6 +113,7 @@ test('nginx proxy_pass with upstream keepalive: X-Forwarded-For believed from th
     http: `  upstream edgeloop {
     server 127.0.0.1:${server.port};
     keepalive 16;
+    keepalive_requests 1000;
   }
   server {
     listen 127.0.0.1:${port};
@@ -139,7 +140,11 @@ test('nginx proxy_pass with upstream keepalive: X-Forwarded-For believed from th
   const st = server.stats()[0]!;
   const served = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
   t.diagnostic(`through nginx (proxy_pass, upstream keepalive): ${served} requests, ${wrkErrors(w.stdout) === undefined ? 'no errors' : 'errors'}`);
-  assert.ok(st.accepted - accepted <= 32, `upstream keepalive reuses connections: ${st.accepted - accepted} accepted for ${served} requests`);
+  // nginx retires an upstream connection after keepalive_requests (set above; 1000 is the default
+  // since 1.19.10) and opens a fresh one, so a faster run opens more: one per 1000 requests, on top
+  // of the 16 kept and the 16 wrk's end may cost.
+  const allowed = 32 + Math.ceil(served / 1000);
+  assert.ok(st.accepted - accepted <= allowed, `upstream keepalive reuses connections: ${st.accepted - accepted} accepted for ${served} requests (at most ${allowed})`);
   // When wrk's time is up it drops its 16 connections; nginx then abandons the requests those
   // had in flight and closes (or resets) their upstream connections: at most one each.
   assert.ok(st.closed.error + st.closed.reset <= 16, `upstream connections ended by an error or a reset: ${st.closed.error + st.closed.reset}`);
