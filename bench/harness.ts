@@ -154,3 +154,40 @@ export function runWrk(args: string[], timeoutMs: number): Promise<WrkRun> {
     });
   });
 }
+
+export interface RunFigures {
+  rps: number;
+  /** Server CPU (user + system, all threads) per request, in microseconds. */
+  cpuUs: number;
+  /** Server CPU over the run's wall time: well under 100% means the client, not the server, set the pace. */
+  busy: number;
+  errors: string;
+}
+
+/** One wrk run against `srv` with the server's CPU over it: requests/s, CPU per request, busy share. */
+export async function measureWrk(srv: Server, args: string[], timeoutMs: number): Promise<RunFigures> {
+  const before = cpuSeconds(srv.pid);
+  const t0 = performance.now();
+  const r = await runWrk(args, timeoutMs);
+  const cpu = cpuSeconds(srv.pid) - before;
+  const wall = (performance.now() - t0) / 1000;
+  return { rps: r.rps, errors: r.errors, cpuUs: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN, busy: cpu / wall };
+}
+
+/**
+ * One second of keep-alive load on each server before its first measured round: a JIT-compiled
+ * server (Node, Bun, edgeloop) spends its first second compiling, which nginx never pays;
+ * counting it would measure the compiler, in whichever round came first.
+ */
+export async function warmUp(servers: Iterable<Server>, url: (port: number) => string, connections: number): Promise<void> {
+  for (const srv of servers) {
+    await runWrk(['-t1', `-c${connections}`, '-d1s', url(srv.port)], 30_000).catch(() => undefined);
+  }
+}
+
+/** A goal's line, the same in every benchmark: met / MISS / n/a (not measured), its words, the measured figure. */
+export function goalLine(goal: string, ok: boolean | undefined, measured = ''): string {
+  return `  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${goal}${measured ? `: ${measured}` : ''}`;
+}
+
+export const percent = (v?: number): string => (v === undefined || Number.isNaN(v) ? '-' : `${Math.round(v * 100)}%`);

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
-import { benchFlags, canPin, cpuSeconds, has, runWrk as runHarnessWrk, spawnServer, startNginx as startNginxIn, type Server, type WrkRun } from './harness.js';
+import { benchFlags, canPin, goalLine, has, measureWrk, percent as pct, spawnServer, startNginx as startNginxIn, warmUp, type RunFigures, type Server } from './harness.js';
 import { bunPath, ensurePeers, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -124,25 +124,11 @@ s.headersTimeout = 130000;
 s.maxHeadersCount = 100;
 s.listen(0, '127.0.0.1', 4096, () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
 
-interface WrkResult {
-  rps: number;
-  /** Server CPU (user + system, all threads) per request, in microseconds. */
-  cpuUs: number;
-  /** Server CPU over the run's wall time: below ~90% the client, not the server, set the pace. */
-  busy: number;
-  errors: string;
+function wrk(srv: Server, scenario: string): Promise<RunFigures> {
+  return measureWrk(srv, wrkArgs(srv.port, scenario), (seconds + 30) * 1000);
 }
 
-async function wrk(srv: Server, scenario: string): Promise<WrkResult> {
-  const before = cpuSeconds(srv.pid);
-  const t0 = performance.now();
-  const r = await runWrk(srv.port, scenario);
-  const cpu = cpuSeconds(srv.pid) - before;
-  const wall = (performance.now() - t0) / 1000;
-  return { rps: r.rps, errors: r.errors, cpuUs: r.requests > 0 ? (cpu * 1e6) / r.requests : NaN, busy: cpu / wall };
-}
-
-function runWrk(port: number, scenario: string): Promise<WrkRun> {
+function wrkArgs(port: number, scenario: string): string[] {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`];
   const url = `http://127.0.0.1:${port}/hello`;
   if (scenario === 'pipelined') args.push(url, '-s', pipelineScript(), '--', String(depth));
@@ -150,19 +136,10 @@ function runWrk(port: number, scenario: string): Promise<WrkRun> {
     if (scenario === 'close') args.push('-H', 'Connection: close');
     args.push(url);
   }
-  return runHarnessWrk(args, (seconds + 30) * 1000);
+  return args;
 }
 
-/**
- * One second of keep-alive load before a server's first measured round: a JIT-compiled server
- * (Node, Bun) spends its first second compiling, which nginx never pays; counting it would
- * measure the compiler, in whichever round came first.
- */
-async function warmUp(servers: Server[]): Promise<void> {
-  for (const srv of servers) {
-    await runHarnessWrk(['-t1', `-c${connections}`, '-d1s', `http://127.0.0.1:${srv.port}/hello`], 30_000).catch(() => undefined);
-  }
-}
+const warmServers = (servers: Server[]): Promise<void> => warmUp(servers, (port) => `http://127.0.0.1:${port}/hello`, connections);
 
 let pipelinePath: string | undefined;
 function pipelineScript(): string {
@@ -249,7 +226,6 @@ const key = (scenario: string, server: string): string => `${scenario}|${server}
 const ratio = (a?: number, b?: number): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
 const us = (v?: number): string => (v === undefined ? '-' : v.toFixed(2));
 const signedPct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
-const pct = (v?: number): string => (v === undefined ? '-' : `${Math.round(v * 100)}%`);
 
 function factories(useNginx: boolean): Factory[] {
   const out: Factory[] = [
@@ -266,7 +242,7 @@ async function measure(make: Factory[]): Promise<Measured> {
   const servers: Server[] = [];
   try {
     for (const [, f] of make) servers.push(await f());
-    await warmUp(servers);
+    await warmServers(servers);
     for (const scenario of SCENARIOS) {
       for (let r = 0; r < rounds; r++) {
         for (const srv of r % 2 === 0 ? servers : [...servers].reverse()) {
@@ -373,7 +349,7 @@ async function webApi(useNginx: boolean): Promise<Goal[]> {
   const servers: Server[] = [];
   try {
     for (const [, f] of make) servers.push(await f());
-    await warmUp(servers);
+    await warmServers(servers);
     for (let r = 0; r < webRounds; r++) {
       for (const srv of r % 2 === 0 ? servers : [...servers].reverse()) {
         const res = await wrk(srv, 'keep-alive');
@@ -452,7 +428,7 @@ async function accessLogCost(): Promise<Goal> {
   const logged = await spawnServer('edgeloop + access log', [...serveArgs, '--access-log', logFile], ready);
   const best = { plain: 0, logged: 0, plainCpu: Infinity, loggedCpu: Infinity };
   try {
-    await warmUp([plain, logged]);
+    await warmServers([plain, logged]);
     for (let r = 0; r < Math.max(rounds, 2); r++) {
       for (const srv of r % 2 === 0 ? [plain, logged] : [logged, plain]) {
         const res = await wrk(srv, 'keep-alive');
@@ -527,7 +503,7 @@ function printGoals(m: Measured | undefined, mem: { edgeloop: number; node: numb
   console.log('goals (one loop; requests/s ratios unless CPU is named, measured above):');
   for (const [g, ok, measured] of goals) {
     const bound = ok === false && m !== undefined ? clientBound(m, g.split(' ')[0] ?? '') : '';
-    console.log(`  ${ok === undefined ? 'n/a ' : ok ? 'met ' : 'MISS'}  ${g}${measured ? `: ${measured}` : ''}${bound}`);
+    console.log(goalLine(g, ok, measured) + bound);
   }
 }
 

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag } from '../src/cli/args.js';
 import { int as fmt } from '../src/cli/format.js';
-import { benchFlags, cpuSeconds } from './harness.js';
+import { benchFlags, cpuSeconds, goalLine } from './harness.js';
 import { bunPath, ensurePeers, peerModule, peersDir } from './peers.js';
 
 const FLAGS = {
@@ -215,8 +215,8 @@ function table(title: string, unit: string, all: Map<string, Figure>, goals: Arr
   }
   for (const [peer, want] of goals) {
     const x = figures.get(peer);
-    if (x === undefined || x === 0) console.log(`  goal >= ${want}x ${peer}: not measured (${peer} not available)`);
-    else console.log(`  goal >= ${want}x ${peer}: ${base / x >= want ? 'met' : 'NOT met'} (${(base / x).toFixed(2)}x)`);
+    const measured = x === undefined || x === 0 ? `not measured (${peer} not available)` : `${(base / x).toFixed(2)}x`;
+    console.log(goalLine(`>= ${want}x ${peer}`, x ? base / x >= want : undefined, measured));
   }
 }
 

@@ -8,14 +8,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serve } from '../../src/http/index.js';
-import { freePort, requireTool, sleep, waitFor, within } from '../helpers.js';
+import { freePort, nginxTempPaths, requireTool, sleep, waitFor, within } from '../helpers.js';
 import { loadSummary, startServe, wrk, type Serve, type WrkResult } from './support.js';
-import { run, startNginx, tempDir } from './tools.js';
+import { run, startDaemon, startNginx, tempDir } from './tools.js';
 
 const deploy = fileURLToPath(new URL('../../../deploy/', import.meta.url));
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -33,18 +32,6 @@ async function waitHttp(url: string, want: (status: number) => boolean, ms = 10_
     if (Date.now() > end) throw new Error(`${url} not ready within ${ms} ms`);
     await sleep(100);
   }
-}
-
-function stopChild(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-    c.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    c.kill('SIGTERM');
-  });
 }
 
 /** A server behind HAProxy: where it listens, and how it is restarted in place. */
@@ -101,7 +88,7 @@ async function nginxBackend(t: TestContext): Promise<Backend> {
 }
 
 /** deploy/haproxy.cfg, as written, in front of a and b; wrk through it while each is restarted in turn. */
-async function rollingRestart(a: Backend, b: Backend, seconds: number): Promise<WrkResult> {
+async function rollingRestart(t: TestContext, a: Backend, b: Backend, seconds: number): Promise<WrkResult> {
   const cfg = path.join(deploy, 'haproxy.cfg');
   const text = fs.readFileSync(cfg, 'utf8');
   for (const want of [/^\s*default-server .*\bsend-proxy-v2\b.*\bcheck\b/m, /^\s*option httpchk GET \/healthz$/m, /^\s*retries \d+$/m, /^\s*option redispatch/m]) {
@@ -111,23 +98,19 @@ async function rollingRestart(a: Backend, b: Backend, seconds: number): Promise<
   const env = { ...process.env, FRONT_BIND: `127.0.0.1:${front}`, EDGE_A: `127.0.0.1:${a.port}`, EDGE_B: `127.0.0.1:${b.port}` };
   const check = spawnSync('haproxy', ['-c', '-f', cfg], { env, encoding: 'utf8' });
   assert.equal(check.status, 0, `haproxy -c: ${check.stdout}${check.stderr}`);
-  const haproxy = spawn('haproxy', ['-db', '-f', cfg], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
+  const haproxy = await startDaemon(t, 'haproxy', ['-db', '-f', cfg], front, () => log, env);
   haproxy.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  try {
-    await waitHttp(`http://127.0.0.1:${front}/hello`, (s) => s === 200);
-    const load = wrk(`http://127.0.0.1:${front}/hello`, seconds);
-    await sleep(800);
-    for (const backend of [a, b]) {
-      await backend.restart();
-      await sleep(1000); // HAProxy's check (rise 1, inter 200ms) brings it back
-    }
-    const r = await load;
-    r.output += `\nhaproxy: ${log}`;
-    return r;
-  } finally {
-    await stopChild(haproxy);
+  await waitHttp(`http://127.0.0.1:${front}/hello`, (s) => s === 200);
+  const load = wrk(`http://127.0.0.1:${front}/hello`, seconds);
+  await sleep(800);
+  for (const backend of [a, b]) {
+    await backend.restart();
+    await sleep(1000); // HAProxy's check (rise 1, inter 200ms) brings it back
   }
+  const r = await load;
+  r.output += `\nhaproxy: ${log}`;
+  return r;
 }
 
 test('HAProxy (deploy/haproxy.cfg: PROXY v2, /healthz checks, retries): two edgeloop instances restarted in turn under wrk: 0 failed', async (t) => {
@@ -135,7 +118,7 @@ test('HAProxy (deploy/haproxy.cfg: PROXY v2, /healthz checks, retries): two edge
   const a = await edgeloopBackend();
   const b = await edgeloopBackend();
   try {
-    const r = await rollingRestart(a, b, 8);
+    const r = await rollingRestart(t, a, b, 8);
     t.diagnostic(`edgeloop rolling restart: ${loadSummary(r)}`);
     assert.ok(r.requests > 500, r.output);
     assert.equal(r.non2xx, 0, r.output);
@@ -148,7 +131,7 @@ test('HAProxy (deploy/haproxy.cfg: PROXY v2, /healthz checks, retries): two edge
 
 test('reference: the same rolling restart with nginx instances (nginx -s quit) behind the same HAProxy config: 0 failed', async (t) => {
   if (!requireTool(t, 'haproxy') || !requireTool(t, 'wrk') || !requireTool(t, 'nginx')) return;
-  const r = await rollingRestart(await nginxBackend(t), await nginxBackend(t), 5);
+  const r = await rollingRestart(t, await nginxBackend(t), await nginxBackend(t), 5);
   t.diagnostic(`nginx rolling restart: ${loadSummary(r)}`);
   assert.ok(r.requests > 500, r.output);
   assert.equal(r.non2xx, 0, r.output);
@@ -162,18 +145,19 @@ test('nginx (deploy/nginx.conf) proxying with upstream keep-alive: wrk 0 errors,
     handler: (req, res) => res.end(`xff=${req.headers.get('x-forwarded-for') ?? '-'}`),
   });
   const front = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-nginx-'));
+  const dir = tempDir(t, 'edgeloop-nginx-');
   const conf = fs
     .readFileSync(path.join(deploy, 'nginx.conf'), 'utf8')
     .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${server.port};`)
     .replace('listen 127.0.0.1:8000;', `listen 127.0.0.1:${front};`)
     .replace('pid /run/nginx-edgeloop.pid;', `pid ${dir}/nginx.pid;`)
-    .replace('worker_processes auto;', `worker_processes 1;\nerror_log ${dir}/error.log;`);
+    .replace('worker_processes auto;', `worker_processes 1;\nerror_log ${dir}/error.log;`)
+    .replace('http {', `http {\n${nginxTempPaths(dir)}`);
   assert.notEqual(conf.indexOf(String(server.port)), -1);
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  for (const d of ['client_body_temp', 'proxy_temp', 'fastcgi_temp', 'uwsgi_temp', 'scgi_temp']) fs.mkdirSync(path.join(dir, d));
-  const nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  const errorLog = (): string => (fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : '');
   try {
+    await startDaemon(t, 'nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log'), '-g', 'daemon off;'], front, errorLog);
     await waitHttp(`http://127.0.0.1:${front}/`, (s) => s === 200);
     const body = await (await fetch(`http://127.0.0.1:${front}/`)).text();
     assert.equal(body, 'xff=127.0.0.1');
@@ -186,9 +170,7 @@ test('nginx (deploy/nginx.conf) proxying with upstream keep-alive: wrk 0 errors,
     const accepted = server.stats()[0]!.accepted - before;
     assert.ok(accepted < r.requests / 10, `upstream keep-alive: ${accepted} connections for ${r.requests} requests`);
   } finally {
-    await stopChild(nginx);
     await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -203,16 +185,12 @@ test('systemd unit (deploy/edgeloop.service): systemd-analyze verify accepts it;
   assert.ok(timeoutStop > drain + stop, 'systemd waits out the drain and the stop timeout before SIGKILL');
   if (!requireTool(t, 'systemd-analyze')) return;
   // Verify the unit as written, with ExecStart pointing at this checkout (verify checks the binary exists).
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgeloop-unit-'));
-  try {
-    const local = unit.replace('/usr/bin/node /opt/edgeloop/dist/src/cli/main.js', `${process.execPath} ${cli}`).replace(/^User=edgeloop$/m, 'User=root');
-    fs.writeFileSync(path.join(dir, 'edgeloop.service'), local);
-    const r = spawnSync('systemd-analyze', ['verify', '--man=no', path.join(dir, 'edgeloop.service')], { encoding: 'utf8' });
-    const complaints = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes('edgeloop.service'));
-    assert.deepEqual(complaints, [], r.stderr);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir(t, 'edgeloop-unit-');
+  const local = unit.replace('/usr/bin/node /opt/edgeloop/dist/src/cli/main.js', `${process.execPath} ${cli}`).replace(/^User=edgeloop$/m, 'User=root');
+  fs.writeFileSync(path.join(dir, 'edgeloop.service'), local);
+  const r = spawnSync('systemd-analyze', ['verify', '--man=no', path.join(dir, 'edgeloop.service')], { encoding: 'utf8' });
+  const complaints = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes('edgeloop.service'));
+  assert.deepEqual(complaints, [], r.stderr);
 });
 
 test('Kubernetes (deploy/kubernetes/deployment.yaml): parses; readiness on /healthz, preStop, grace period above drain + stop timeout', (t) => {

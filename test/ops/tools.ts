@@ -38,8 +38,8 @@ function connectOnce(port: number, ms: number): Promise<boolean> {
 }
 
 /** Starts a daemon in the foreground, waits until `port` accepts, and stops it (TERM, then KILL) after the test. */
-export async function startDaemon(t: TestContext, cmd: string, args: string[], port: number, log: () => string): Promise<ChildProcess> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startDaemon(t: TestContext, cmd: string, args: string[], port: number, log: () => string, env?: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
